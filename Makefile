@@ -1,0 +1,59 @@
+# Galaxy Workbench. Every target bootstraps .venv on first use (Python 3.11 + pip only).
+#   make demo   build the demo world and run the scheduled notebooks into reports/
+#   make test   run the whole test suite (unit tests + nbval over every notebook + browser test)
+#   make lab    open JupyterLab;  make serve   open the Voila dashboards
+#   make bench  run the benchmarks under bench/
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+WORLD  ?= demo
+PORT   ?= 8866
+
+.PHONY: demo test lab serve bench world reports clean-data help
+
+help:
+	@sed -n '1,7p' Makefile
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required (looked for $(PYTHON))."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch first: torch==2.13.0 is a CPU wheel on this machine's disk; any other spec
+# would download a multi-GB CUDA build.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+world: $(STAMP)
+	$(BIN)/galaxy world build --size $(WORLD)
+
+demo: $(STAMP)
+	$(BIN)/galaxy world build --size $(WORLD) --if-missing
+	$(BIN)/galaxy schedule --all
+	@echo ""
+	@echo "Reports:     reports/index.html"
+	@echo "JupyterLab:  make lab      (notebooks/ paired with .py files)"
+	@echo "Dashboards:  make serve    (Voila on http://localhost:$(PORT))"
+
+reports: $(STAMP)
+	$(BIN)/galaxy reports
+
+test: $(STAMP)
+	$(BIN)/python -m galaxy_lib.devtools.browser --ensure
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --timeout 1200 tests notebooks --nbval-lax -p no:cacheprovider
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+serve: $(STAMP)
+	$(BIN)/voila notebooks --port=$(PORT) --no-browser
+
+bench: $(STAMP)
+	$(BIN)/python bench/simulate.py
+
+clean-data:
+	rm -rf data/ci data/demo data/bench

@@ -1,0 +1,86 @@
+"""Configuration models for everything that comes from outside the code.
+
+Notebook parameters, parameter files and schedule files are validated into
+pydantic models with ``extra="forbid"`` so a misspelt name fails at once with a
+message naming the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from galaxy_lib.core.paths import find_project_root
+
+__all__ = [
+    "GalaxyConfig",
+    "ConfigError",
+    "load_yaml",
+    "validate_params",
+    "resolve_path",
+]
+
+T = TypeVar("T", bound="GalaxyConfig")
+
+
+class ConfigError(ValueError):
+    """A parameter file or notebook parameter is wrong; the message says how to fix it."""
+
+
+class GalaxyConfig(BaseModel):
+    """Base for every externally supplied configuration: strict and immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _format_validation_error(model: type[BaseModel], err: ValidationError, source: str) -> str:
+    lines = [f"Invalid parameters for {model.__name__} ({source}):"]
+    allowed = ", ".join(sorted(model.model_fields))
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "<root>"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  - {where}: unknown parameter. Allowed parameters: {allowed}.")
+        else:
+            lines.append(f"  - {where}: {e['msg']} (got {e.get('input')!r}).")
+    return "\n".join(lines)
+
+
+def validate_params(model: type[T], params: dict[str, Any], source: str = "parameters") -> T:
+    """Validate a dict of parameters into ``model``, raising :class:`ConfigError` with a readable message.
+
+    Parameters
+    ----------
+    model
+        The pydantic config class (a :class:`GalaxyConfig` subclass).
+    params
+        Raw values, e.g. the notebook's ``parameters`` cell gathered with ``locals()``.
+    source
+        Where the values came from, quoted in the error message.
+    """
+    try:
+        return model.model_validate(params)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(model, err, source)) from None
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with an error that names the file when it is not a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Parameter file {path} does not exist.")
+    with path.open() as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must contain a YAML mapping of name: value, got {type(data).__name__}.")
+    return data
+
+
+def resolve_path(value: str | Path, root: Path | None = None) -> Path:
+    """Resolve a user-supplied path: absolute paths stay, relative ones are taken from the project root."""
+    p = Path(value).expanduser()
+    if p.is_absolute():
+        return p
+    return (root or find_project_root()) / p
