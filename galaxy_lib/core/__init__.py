@@ -1,0 +1,1 @@
+"""The small shared core: paths, configuration, data contracts and store, runs and reports."""
