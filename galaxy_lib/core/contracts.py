@@ -1,0 +1,245 @@
+"""Data contracts: the columns, types and rules every table must satisfy.
+
+These pandera schemas are the single definition of the Galaxy tables. The
+simulator writes tables that pass them, ingestion of a user's own files checks
+them, and staging refuses to move a row that breaks one (it goes to quarantine
+with the rule and the reason instead).
+
+Two kinds of failure are kept apart on purpose:
+
+* a *structural* failure (a required column is missing) stops the load with a
+  :class:`ContractError` naming the column and the mapping that would fix it;
+* a *row* failure (a negative spend, an unparseable date, a duplicate event id)
+  sends that row to quarantine and lets the rest through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.pandas as pa
+
+__all__ = [
+    "ContractError",
+    "TableContract",
+    "CONTRACTS",
+    "RAW_TABLES",
+    "STAGED_TABLES",
+    "MMM_CHANNELS",
+    "TOUCH_CHANNELS",
+    "CONSENT_PURPOSES",
+    "contract_for",
+]
+
+#: Paid media channels with weekly spend (the MMM's channels).
+MMM_CHANNELS: tuple[str, ...] = ("tv", "search", "social", "display", "video")
+#: Channels that appear as touchpoints in customer journeys ("direct" = typed-in / organic).
+TOUCH_CHANNELS: tuple[str, ...] = ("search", "social", "display", "video", "email", "direct")
+#: Processing purposes a customer can consent to (mapped to TCF 2.2 purpose ids in governance.consent).
+CONSENT_PURPOSES: tuple[str, ...] = ("measurement", "personalisation", "advertising", "content")
+
+
+class ContractError(ValueError):
+    """A table cannot be loaded at all (e.g. a required column is missing). The message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """One table's contract.
+
+    Attributes
+    ----------
+    name
+        Table name as stored (``<zone>/<name>/part-*.parquet``).
+    schema
+        The pandera schema (row-level rules; ``strict=False`` so extra columns are kept).
+    key
+        Columns that identify a row; duplicates on the key are quarantined (all but the first).
+    date_columns
+        Columns parsed as timestamps on ingestion; unparseable values are quarantined.
+    description
+        One line for the inventory report.
+    """
+
+    name: str
+    schema: pa.DataFrameSchema
+    key: tuple[str, ...]
+    date_columns: tuple[str, ...]
+    description: str
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(self.schema.columns)
+
+
+def _ts(nullable: bool = False) -> pa.Column:
+    return pa.Column("datetime64[ns]", nullable=nullable, coerce=True)
+
+
+def _nonneg(dtype: type = float) -> pa.Column:
+    return pa.Column(dtype, pa.Check.ge(0), coerce=True)
+
+
+_id = pa.Column(str, pa.Check.str_length(min_value=1))
+
+_customers_raw = pa.DataFrameSchema(
+    {
+        "customer_id": _id,
+        "email": pa.Column(str, pa.Check.str_contains("@")),
+        "phone": pa.Column(str),
+        "geo": pa.Column(str),
+        "signup_date": _ts(),
+        "age": pa.Column(int, pa.Check.in_range(16, 110), coerce=True),
+        "segment": pa.Column(str),
+        "past_purchases": _nonneg(int),
+        "avg_order_value": _nonneg(float),
+        "email_engagement": pa.Column(float, pa.Check.in_range(0, 1), coerce=True),
+    },
+    strict=False,
+    name="customers",
+)
+
+_consent = pa.DataFrameSchema(
+    {
+        "customer_id": _id,
+        "purpose": pa.Column(str, pa.Check.isin(CONSENT_PURPOSES)),
+        "tcf_purposes": pa.Column(str),
+        "granted_at": _ts(),
+        "withdrawn_at": _ts(nullable=True),
+    },
+    strict=False,
+    name="consent",
+)
+
+_touchpoints = pa.DataFrameSchema(
+    {
+        "event_id": _id,
+        "customer_id": _id,
+        "ts": _ts(),
+        "channel": pa.Column(str, pa.Check.str_length(min_value=1)),
+        "campaign_id": pa.Column(str),
+        "creative_id": pa.Column(str, nullable=True),
+        "ingested_at": _ts(),
+    },
+    strict=False,
+    name="touchpoints",
+)
+
+_conversions = pa.DataFrameSchema(
+    {
+        "conversion_id": _id,
+        "customer_id": _id,
+        "ts": _ts(),
+        "revenue": _nonneg(float),
+        "ingested_at": _ts(),
+    },
+    strict=False,
+    name="conversions",
+)
+
+_spend = pa.DataFrameSchema(
+    {
+        "week": _ts(),
+        "geo": pa.Column(str),
+        "channel": pa.Column(str, pa.Check.str_length(min_value=1)),
+        "spend": _nonneg(float),
+        "impressions": _nonneg(float),
+        "clicks": _nonneg(float),
+    },
+    strict=False,
+    name="spend",
+)
+
+_kpi = pa.DataFrameSchema(
+    {
+        "week": _ts(),
+        "geo": pa.Column(str),
+        "revenue": _nonneg(float),
+        "conversions": _nonneg(float),
+        "price_index": pa.Column(float, pa.Check.gt(0), coerce=True),
+        "holiday": pa.Column(int, pa.Check.isin([0, 1]), coerce=True),
+    },
+    strict=False,
+    name="kpi",
+)
+
+_lift_tests = pa.DataFrameSchema(
+    {
+        "test_id": _id,
+        "channel": pa.Column(str),
+        "geo": pa.Column(str),
+        "start_week": _ts(),
+        "end_week": _ts(),
+        "x": _nonneg(float),
+        "delta_x": pa.Column(float, coerce=True),
+        "delta_y": pa.Column(float, coerce=True),
+        "sigma": pa.Column(float, pa.Check.gt(0), coerce=True),
+    },
+    strict=False,
+    name="lift_tests",
+)
+
+_creatives = pa.DataFrameSchema(
+    {
+        "creative_id": _id,
+        "channel": pa.Column(str),
+        "format": pa.Column(str),
+        "headline": pa.Column(str),
+        "dominant_color": pa.Column(str),
+        "has_logo": pa.Column(bool, coerce=True),
+        "text_density": pa.Column(float, pa.Check.in_range(0, 1), coerce=True),
+        "image_path": pa.Column(str),
+        "impressions": _nonneg(float),
+        "clicks": _nonneg(float),
+    },
+    strict=False,
+    name="creatives",
+)
+
+_email_experiment = pa.DataFrameSchema(
+    {
+        "customer_id": _id,
+        "treatment": pa.Column(int, pa.Check.isin([0, 1]), coerce=True),
+        "converted": pa.Column(int, pa.Check.isin([0, 1]), coerce=True),
+        "revenue": _nonneg(float),
+    },
+    strict=False,
+    name="email_experiment",
+)
+
+
+CONTRACTS: dict[str, TableContract] = {
+    c.name: c
+    for c in (
+        TableContract("customers", _customers_raw, ("customer_id",), ("signup_date",),
+                      "One row per customer; raw zone holds e-mail and phone (PII)."),
+        TableContract("consent", _consent, ("customer_id", "purpose"), ("granted_at", "withdrawn_at"),
+                      "Consent per customer and purpose with grant and withdrawal timestamps (TCF 2.2)."),
+        TableContract("touchpoints", _touchpoints, ("event_id",), ("ts", "ingested_at"),
+                      "Marketing touchpoint events: channel, campaign, creative, event and ingestion time."),
+        TableContract("conversions", _conversions, ("conversion_id",), ("ts", "ingested_at"),
+                      "Conversions with revenue."),
+        TableContract("spend", _spend, ("week", "geo", "channel"), ("week",),
+                      "Weekly media spend, impressions and clicks per channel and geo."),
+        TableContract("kpi", _kpi, ("week", "geo"), ("week",),
+                      "Weekly revenue and conversions per geo with control variables."),
+        TableContract("lift_tests", _lift_tests, ("test_id",), ("start_week", "end_week"),
+                      "Geo lift-test results: spend change and measured incremental revenue."),
+        TableContract("creatives", _creatives, ("creative_id",), (),
+                      "Creatives with metadata, image file and delivery counts."),
+        TableContract("email_experiment", _email_experiment, ("customer_id",), (),
+                      "Randomised e-mail campaign: treatment flag and outcome per customer."),
+    )
+}
+
+RAW_TABLES: tuple[str, ...] = tuple(CONTRACTS)
+#: Tables that carry a customer identifier: pseudonymised (customer_id -> customer_key) at staging.
+STAGED_TABLES: tuple[str, ...] = RAW_TABLES
+
+
+def contract_for(table: str) -> TableContract:
+    """Return the contract of ``table`` or raise :class:`ContractError` listing the known tables."""
+    try:
+        return CONTRACTS[table]
+    except KeyError:
+        raise ContractError(f"No data contract for table {table!r}. Known tables: {', '.join(CONTRACTS)}.") from None

@@ -1,0 +1,168 @@
+"""The embedded data store: DuckDB over Parquet, organised in zones.
+
+Layout under the store root (``data/<world>/`` by default)::
+
+    raw/<table>/part-00000.parquet       as ingested (may contain PII)
+    staged/<table>/part-*.parquet        validated, pseudonymised, consent attached
+    curated/<table>/part-*.parquet       model-ready tables
+    quarantine/<table>/part-*.parquet    rejected rows with ``_rule`` and ``_reason``
+    ground_truth.json                    what the simulator used (Galaxy world only)
+    world.json                           how and when the world was built
+
+Every table is a folder of Parquet parts so that large tables can be streamed in
+bounded memory and read back with one DuckDB glob. Writes take a file lock on the
+store so two processes (for instance two schedulers) never interleave a write.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from filelock import FileLock
+
+from galaxy_lib.core.paths import ZONES
+
+__all__ = ["DataStore", "TableInfo"]
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A stored table: where it is and how big it is."""
+
+    zone: str
+    name: str
+    path: Path
+    rows: int
+    columns: tuple[str, ...]
+    bytes: int
+    modified: float
+
+
+class DataStore:
+    """DuckDB over Parquet with ``raw``, ``staged``, ``curated`` and ``quarantine`` zones.
+
+    Parameters
+    ----------
+    root
+        Store root folder; created on first write.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # -- locations ---------------------------------------------------------------
+    def table_dir(self, zone: str, table: str) -> Path:
+        """Folder holding the Parquet parts of ``zone.table``."""
+        if zone not in ZONES:
+            raise ValueError(f"Unknown zone {zone!r}; expected one of {ZONES}.")
+        if not table.replace("_", "").isalnum():
+            raise ValueError(f"Table name {table!r} must be letters, digits and underscores only.")
+        return self.root / zone / table
+
+    def glob(self, zone: str, table: str) -> str:
+        """DuckDB/pyarrow glob of the table's parts."""
+        return str(self.table_dir(zone, table) / "*.parquet")
+
+    def exists(self, zone: str, table: str) -> bool:
+        d = self.table_dir(zone, table)
+        return d.is_dir() and any(d.glob("*.parquet"))
+
+    @contextmanager
+    def lock(self, timeout: float = 600) -> Iterator[None]:
+        """Exclusive lock over the whole store (re-entrant within one process)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.root / ".store.lock"), timeout=timeout):
+            yield
+
+    # -- writing -----------------------------------------------------------------
+    def write(self, zone: str, table: str, df: pd.DataFrame | pa.Table) -> Path:
+        """Replace ``zone.table`` with ``df`` (one part). Returns the table folder."""
+        with self.lock():
+            d = self.table_dir(zone, table)
+            tmp = d.with_name(d.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            self._write_part(tmp / "part-00000.parquet", df)
+            shutil.rmtree(d, ignore_errors=True)
+            tmp.rename(d)
+            return d
+
+    def append_part(self, zone: str, table: str, df: pd.DataFrame | pa.Table) -> Path:
+        """Add one part to ``zone.table`` (used to stream large tables in bounded memory)."""
+        with self.lock():
+            d = self.table_dir(zone, table)
+            d.mkdir(parents=True, exist_ok=True)
+            n = len(list(d.glob("part-*.parquet")))
+            path = d / f"part-{n:05d}.parquet"
+            self._write_part(path, df)
+            return path
+
+    def drop(self, zone: str, table: str) -> None:
+        with self.lock():
+            shutil.rmtree(self.table_dir(zone, table), ignore_errors=True)
+
+    @staticmethod
+    def _write_part(path: Path, df: pd.DataFrame | pa.Table) -> None:
+        table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+        pq.write_table(table, path, compression="zstd")
+
+    # -- reading -----------------------------------------------------------------
+    def read(self, zone: str, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """Read a whole table into pandas (use :meth:`query` for large tables)."""
+        if not self.exists(zone, table):
+            raise FileNotFoundError(
+                f"Table {zone}.{table} does not exist under {self.root}. "
+                f"Build the world (`galaxy world build`) or ingest the file first. "
+                f"Available: {', '.join(f'{t.zone}.{t.name}' for t in self.tables()) or 'none'}."
+            )
+        return pq.read_table(self.table_dir(zone, table), columns=columns).to_pandas()
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """In-memory DuckDB connection with one view per stored table, named ``<zone>.<table>``."""
+        con = duckdb.connect()
+        for zone in ZONES:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {zone}")
+        for info in self.tables(count_rows=False):
+            con.execute(
+                f"CREATE VIEW {info.zone}.{info.name} AS SELECT * FROM read_parquet('{self.glob(info.zone, info.name)}')"
+            )
+        return con
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """Run SQL over the store's views (``SELECT * FROM staged.touchpoints``) and return pandas."""
+        with self.connect() as con:
+            return con.execute(sql, params or []).df()
+
+    def tables(self, count_rows: bool = True) -> list[TableInfo]:
+        """Every stored table with its size and schema (row counts read from Parquet metadata)."""
+        out: list[TableInfo] = []
+        for zone in ZONES:
+            zdir = self.root / zone
+            if not zdir.is_dir():
+                continue
+            for d in sorted(p for p in zdir.iterdir() if p.is_dir() and not p.name.endswith(".tmp")):
+                parts = sorted(d.glob("*.parquet"))
+                if not parts:
+                    continue
+                meta = [pq.ParquetFile(p).metadata for p in parts] if count_rows else []
+                schema = pq.read_schema(parts[0])
+                out.append(
+                    TableInfo(
+                        zone=zone,
+                        name=d.name,
+                        path=d,
+                        rows=sum(m.num_rows for m in meta) if count_rows else -1,
+                        columns=tuple(schema.names),
+                        bytes=sum(p.stat().st_size for p in parts),
+                        modified=max(p.stat().st_mtime for p in parts),
+                    )
+                )
+        return out
