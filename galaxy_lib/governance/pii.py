@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import os
 import re
 import warnings
@@ -212,6 +213,10 @@ class PiiFinding:
         1-based line number in the scanned text.
     file
         The file (for :func:`scan_folder`), else ``None``.
+    location
+        For notebooks and JSON files, the path of the string inside the document
+        (e.g. ``cells[3].outputs[0].data.text/html``); ``offset`` and ``line``
+        then count within that string.
     """
 
     kind: str
@@ -220,9 +225,12 @@ class PiiFinding:
     offset: int
     line: int
     file: str | None = None
+    location: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.file else f"line {self.line}"
+        if self.location:
+            where = f"{self.file or ''}[{self.location}]:{self.line}"
         return f"{where}: {self.kind} {self.masked} in ...{self.snippet}..."
 
 
@@ -278,35 +286,44 @@ _EMAIL = re.compile(
 )
 _NOT_EMAIL_TLD = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff"})
 
-# Phone numbers. Every pattern must start and end at a clean boundary: not inside a word,
-# a number, a float's fraction, a hash, base64 or a date/time chain.
-_BEFORE = r"(?<![\w.+/=\-])"
-_AFTER = r"(?![\w+]|[.,]\d|-\d)"
+# Phone numbers. The pattern opens with a plain character class so the regex engine
+# skips quickly to the next '+', '(' or digit; the fixed-width look-behind right after it
+# then rejects a start inside a word, a number, a float's fraction, a hash, base64 or a
+# date/time chain, and the look-ahead at the end rejects the same on the right.
 _PHONE = re.compile(
-    "|".join(
-        [
-            # international: +44 20 7946 0958, +44 (0)20 7946 0958, +1 (555) 123-4567, +447700900123
-            _BEFORE + r"\+\d{1,3}(?:[ .\-]?\(\d{1,4}\))?(?:[ .\-]?\d{1,5}){1,6}" + _AFTER,
-            # UK national: 020 7946 0958, 07700 900123, 0161-496-0000, 07700900123
-            _BEFORE + r"0\d{2,4}(?:[ \-]?\d{2,6}){1,3}" + _AFTER,
-            # US/NANP: (555) 123-4567, 555-123-4567, 555.123.4567, 1-800-555-0199
-            _BEFORE + r"(?:1[ .\-])?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[.\-])\d{3}[.\-]\d{4}" + _AFTER,
-        ]
-    )
+    r"[+(0-9](?<![\w.+/=\-].)"
+    r"(?:"
+    # international: +44 20 7946 0958, +44 (0)20 7946 0958, +1 (555) 123-4567, +447700900123
+    r"(?<=\+)\d{1,3}(?:[ .\-]?\(\d{1,4}\))?(?:[ .\-]?\d{1,5}){1,6}"
+    # UK national: 020 7946 0958, 07700 900123, 0161-496-0000, 07700900123
+    r"|(?<=0)\d{2,4}(?:[ \-]?\d{2,6}){1,3}"
+    # UK with area code in brackets: (0161) 496 0000, (020) 7946 0958
+    r"|(?<=\()0\d{2,4}\) ?\d{3,4}[ \-]?\d{3,4}"
+    # US/NANP: (555) 123-4567, 555-123-4567, 555.123.4567, 1-800-555-0199
+    r"|(?<=\()[2-9]\d{2}\) ?\d{3}[.\-]\d{4}"
+    r"|(?<=[2-9])\d{2}[.\-]\d{3}[.\-]\d{4}"
+    r"|(?<=1)[ .\-](?:\([2-9]\d{2}\) ?|[2-9]\d{2}[.\-])\d{3}[.\-]\d{4}"
+    r")"
+    r"(?![\w+]|[.,]\d|-\d)"
 )
 _CUSTOMER_ID = re.compile(r"(?<![A-Za-z0-9])C\d{8}(?!\d)")
 _ALNUM_TOKEN = re.compile(r"[A-Za-z0-9]+")
+# Base64 payloads of plotly typed arrays and embedded images: binary, never readable text.
+_BASE64_BLOB = re.compile(
+    r'(?:"bdata"\s*:\s*"|"image/(?:png|jpeg|jpg|gif|webp|bmp)"\s*:\s*"|data:image/[a-z+.\-]+;base64,)'
+    r"[A-Za-z0-9+/=\\]+"
+)
+_BINARY_KEYS = frozenset({"bdata", "image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp", "image/bmp"})
 # JSON / Python string escapes (\n, \t, \r) glue a letter to the next digit; blank them (same length).
 _ESCAPE = re.compile(r"\\[nrt]")
 
 
 def _phone_digits_ok(candidate: str) -> bool:
-    digits = sum(ch.isdigit() for ch in candidate)
-    if candidate.startswith("+"):
-        return 8 <= digits <= 15
-    if candidate.startswith("0"):
-        return digits in (10, 11)
-    return digits in (10, 11)
+    digits = [ch for ch in candidate if ch.isdigit()]
+    n = len(digits)
+    ok = 8 <= n <= 15 if candidate.startswith("+") else n in (10, 11)
+    # padding and lookup tables ("0000000000", "0123456789") are not phone numbers
+    return ok and len(set(digits)) >= 3 and "0123456789" not in "".join(digits)
 
 
 def mask_value(value: str) -> str:
@@ -328,6 +345,8 @@ class _RawIdMatcher:
     """
 
     def __init__(self, raw_ids: Iterable[str]):
+        if isinstance(raw_ids, str):
+            raise TypeError("raw_ids must be an iterable of identifiers, not a single string.")
         ids = {str(i).strip() for i in raw_ids if i is not None and str(i).strip()}
         self.tokens = frozenset(i for i in ids if i.isascii() and i.isalnum())
         others = sorted(ids - self.tokens, key=len, reverse=True)
@@ -350,22 +369,29 @@ class _RawIdMatcher:
                 yield m.start(), m.end()
 
 
-def _raw_spans(text: str, matcher: _RawIdMatcher | None) -> list[tuple[int, int, str]]:
+_KIND_ORDER = {"email": 0, "customer_id": 1, "phone": 2, "raw_id": 3}
+
+
+def _raw_spans(text: str, matcher: _RawIdMatcher | None, base: int = 0) -> list[tuple[int, int, str]]:
+    """Spans (offset by ``base``) of every match in ``text``, overlaps not yet resolved."""
     spans: list[tuple[int, int, str]] = []
     if "@" in text:
         for m in _EMAIL.finditer(text):
             if m.group().rsplit(".", 1)[-1].lower() not in _NOT_EMAIL_TLD:
-                spans.append((m.start(), m.end(), "email"))
+                spans.append((base + m.start(), base + m.end(), "email"))
     for m in _PHONE.finditer(text):
         if _phone_digits_ok(m.group()):
-            spans.append((m.start(), m.end(), "phone"))
+            spans.append((base + m.start(), base + m.end(), "phone"))
     if "C" in text:
-        spans.extend((m.start(), m.end(), "customer_id") for m in _CUSTOMER_ID.finditer(text))
+        spans.extend((base + m.start(), base + m.end(), "customer_id") for m in _CUSTOMER_ID.finditer(text))
     if matcher:
-        spans.extend((s, e, "raw_id") for s, e in matcher.finditer(text))
-    # one finding per location: the earliest, then the longest span wins; pattern kinds before raw_id
-    order = {"email": 0, "customer_id": 1, "phone": 2, "raw_id": 3}
-    spans.sort(key=lambda t: (t[0], -(t[1] - t[0]), order[t[2]]))
+        spans.extend((base + s, base + e, "raw_id") for s, e in matcher.finditer(text))
+    return spans
+
+
+def _resolve(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """One finding per location: earliest start, then longest span, then pattern kinds before raw ids."""
+    spans.sort(key=lambda t: (t[0], -(t[1] - t[0]), _KIND_ORDER[t[2]]))
     kept: list[tuple[int, int, str]] = []
     for s, e, k in spans:
         if kept and s < kept[-1][1]:
@@ -374,9 +400,67 @@ def _raw_spans(text: str, matcher: _RawIdMatcher | None) -> list[tuple[int, int,
     return kept
 
 
-def _findings(text: str, matcher: _RawIdMatcher | None, file: str | None, context: int = 30) -> list[PiiFinding]:
-    scan = _ESCAPE.sub("  ", text) if "\\" in text else text
-    spans = _raw_spans(scan, matcher)
+_BUNDLES: list[str] | None = None
+
+
+def _vendored_bundles() -> list[str]:
+    """Third-party JavaScript that reports embed verbatim (plotly.js), loaded once.
+
+    Its minified source contains digit tables and a maintainer's e-mail in a
+    licence comment; only an exact copy of the shipped file is skipped, so any
+    data next to it is still scanned.
+    """
+    global _BUNDLES
+    if _BUNDLES is None:
+        _BUNDLES = []
+        try:
+            from importlib.resources import files
+
+            _BUNDLES.append((files("plotly") / "package_data" / "plotly.min.js").read_text(encoding="utf-8"))
+        except (ImportError, FileNotFoundError, OSError):
+            pass
+    return _BUNDLES
+
+
+def _segments(text: str) -> list[tuple[int, str]]:
+    """The parts of ``text`` worth scanning, as (offset, part).
+
+    Left out: exact copies of vendored bundles (plotly.js) and base64 payloads
+    (plotly typed arrays, embedded images). They are the bulk of a report's HTML
+    and cannot hold readable personal data. JSON/Python escapes ``\\n``, ``\\t``,
+    ``\\r`` are blanked (same length) so ``"\\n07700 900123"`` is still a phone number.
+    """
+    skip: list[tuple[int, int]] = []
+    if "plotly.js" in text:
+        for bundle in _vendored_bundles():
+            start = text.find(bundle)
+            while start >= 0:
+                skip.append((start, start + len(bundle)))
+                start = text.find(bundle, start + len(bundle))
+    if "bdata" in text or "image/" in text:
+        skip.extend(m.span() for m in _BASE64_BLOB.finditer(text))
+    parts: list[tuple[int, str]] = []
+    pos = 0
+    for s, e in sorted(skip):
+        if s > pos:
+            parts.append((pos, text[pos:s]))
+        pos = max(pos, e)
+    if pos < len(text):
+        parts.append((pos, text[pos:] if pos else text))
+    return [(off, _ESCAPE.sub("  ", part) if "\\" in part else part) for off, part in parts]
+
+
+def _findings(
+    text: str,
+    matcher: _RawIdMatcher | None,
+    file: str | None,
+    location: str | None = None,
+    context: int = 30,
+) -> list[PiiFinding]:
+    raw: list[tuple[int, int, str]] = []
+    for offset, part in _segments(text):
+        raw.extend(_raw_spans(part, matcher, offset))
+    spans = _resolve(raw)
     if not spans:
         return []
     newlines = [m.start() for m in re.finditer("\n", text)]
@@ -391,12 +475,11 @@ def _findings(text: str, matcher: _RawIdMatcher | None, file: str | None, contex
             s2, e2, _ = spans[j]
             a, b = max(s2, lo), min(e2, hi)
             if a < b:
-                masked = mask_value(text[s2:e2])[a - s2 : b - s2] if (a, b) == (s2, e2) else "*" * (b - a)
-                chars[a - lo : b - lo] = masked
+                chars[a - lo : b - lo] = mask_value(text[s2:e2]) if (a, b) == (s2, e2) else "*" * (b - a)
             j += 1
         snippet = "".join(chars).replace("\n", " ").replace("\r", " ")
         line = bisect.bisect_right(newlines, s) + 1
-        out.append(PiiFinding(kind, mask_value(text[s:e]), snippet, s, line, file))
+        out.append(PiiFinding(kind, mask_value(text[s:e]), snippet, s, line, file, location))
     return out
 
 
@@ -433,11 +516,49 @@ def scan_text(text: str, raw_ids: Iterable[str] = ()) -> list[PiiFinding]:
     return _findings(text, matcher, None)
 
 
+def _walk_json(node: object, path: str, out: list[tuple[str, str]]) -> None:
+    """Collect (path, text) for every string in a JSON document; lists of strings are joined."""
+    if isinstance(node, str):
+        out.append((path, node))
+    elif isinstance(node, list):
+        if node and all(isinstance(x, str) for x in node):
+            out.append((path, "".join(node)))
+        else:
+            for i, x in enumerate(node):
+                _walk_json(x, f"{path}[{i}]", out)
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            key = str(k)
+            sub = f"{path}.{key}" if path else key
+            out.append((sub + "<key>", key))
+            if key in _BINARY_KEYS and isinstance(v, (str, list)):
+                continue  # base64 payload
+            _walk_json(v, sub, out)
+
+
 def scan_file(path: str | Path, raw_ids: Iterable[str] | _RawIdMatcher = ()) -> list[PiiFinding]:
-    """Scan one file (read as UTF-8, undecodable bytes replaced); see :func:`scan_text`."""
+    """Scan one file; see :func:`scan_text`.
+
+    ``.ipynb`` and ``.json`` files are parsed and every string (cell sources,
+    outputs, metadata, keys) is scanned decoded, so JSON escapes cannot hide or
+    glue a value; base64 image payloads are skipped. Invalid JSON and all other
+    files are scanned as UTF-8 text (undecodable bytes replaced).
+    """
     path = Path(path)
     matcher = raw_ids if isinstance(raw_ids, _RawIdMatcher) else _RawIdMatcher(raw_ids)
     text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix.lower() in (".ipynb", ".json"):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if doc is not None:
+            strings: list[tuple[str, str]] = []
+            _walk_json(doc, "", strings)
+            out: list[PiiFinding] = []
+            for where, value in strings:
+                out.extend(_findings(value, matcher, str(path), where.removesuffix("<key>") or "$"))
+            return out
     return _findings(text, matcher, str(path))
 
 
