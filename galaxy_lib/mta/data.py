@@ -1,0 +1,748 @@
+"""Load and validate the inputs of multi-touch attribution.
+
+Two ways in, one validated result (:class:`PathTable`):
+
+* :func:`build_journeys` turns the staged ``touchpoints`` and ``conversions`` of a
+  :class:`~galaxy_lib.core.store.DataStore` into customer journeys with DuckDB:
+  per customer, the touches ordered in time within a lookback window, ending in a
+  conversion or not. Only customers whose consent covers ``measurement`` are used
+  and the result says how many were excluded. Conversions with no touch before
+  them go to quarantine with the reason.
+* :func:`read_path_table` / :func:`parse_path_table` accept an aggregated path
+  table in ChannelAttribution's format (``path``, ``total_conversions``,
+  ``total_conversion_value``, ``total_null``) with any path separator.
+
+Paths are parsed once into integer channel codes (``codes`` + ``offsets``, the
+CSR layout of a ragged array) so every model works on NumPy arrays, and memory
+grows with the number of unique paths, not with the number of journeys.
+
+Bad rows (empty paths or channels, unknown channels, negative or missing counts,
+zero journeys) go to :attr:`PathTable.quarantine` with ``_rule`` and ``_reason``;
+problems with the whole table (a missing column, a wrong separator) raise
+:class:`PathTableError` with a message that says what to change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from galaxy_lib.core.contracts import ContractError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from galaxy_lib.core.store import DataStore
+
+__all__ = [
+    "PATH_COLUMNS",
+    "DEFAULT_SEPARATOR",
+    "PathTableError",
+    "PathTable",
+    "JourneyData",
+    "parse_path_table",
+    "read_path_table",
+    "build_journeys",
+]
+
+#: Column names of an aggregated path table (ChannelAttribution's names).
+PATH_COLUMNS: tuple[str, ...] = ("path", "total_conversions", "total_conversion_value", "total_null")
+#: Separator of the path tables this package writes.
+DEFAULT_SEPARATOR = " > "
+#: Separators people use between channels; used to recognise a wrong ``separator``.
+_CANDIDATE_SEPARATORS: tuple[str, ...] = (">", "→", "|", ",", ";", "/", "\t")
+_NUMERIC = ("total_conversions", "total_conversion_value", "total_null")
+_LAG_COLUMN = "lag_days"
+
+
+class PathTableError(ContractError):
+    """The path table cannot be used at all (missing column, wrong separator, nothing valid left)."""
+
+
+@dataclass(frozen=True, eq=False)
+class PathTable:
+    """A validated, aggregated path table, parsed into integer channel codes.
+
+    Attributes
+    ----------
+    table
+        The valid rows: ``path``, ``total_conversions``, ``total_conversion_value``,
+        ``total_null`` (and ``lag_days`` when built from events), index reset.
+    channels
+        Channel names; ``codes`` index into this tuple.
+    codes
+        Channel code of every touch, paths concatenated (int32).
+    offsets
+        Path ``i`` is ``codes[offsets[i]:offsets[i + 1]]`` (int64, length ``n_paths + 1``).
+    conversions, value, nulls
+        Per-path totals (float64): converting journeys, their revenue, non-converting journeys.
+    lags
+        Per touch, days from the touch to the end of its journey (float64), or ``None`` when
+        the table carries no timing (then time decay counts touches instead of days).
+    separator
+        The separator the ``path`` strings use.
+    quarantine
+        Rejected rows with the original columns plus ``_rule``, ``_reason``, ``_source``, ``_row``.
+    source
+        Where the table came from (file name or ``"events"``), quoted in messages.
+    """
+
+    table: pd.DataFrame
+    channels: tuple[str, ...]
+    codes: np.ndarray
+    offsets: np.ndarray
+    conversions: np.ndarray
+    value: np.ndarray
+    nulls: np.ndarray
+    lags: np.ndarray | None
+    separator: str
+    quarantine: pd.DataFrame
+    source: str = "paths"
+
+    @property
+    def n_paths(self) -> int:
+        """Number of (unique) paths."""
+        return int(self.offsets.size - 1)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Touches per path."""
+        return np.diff(self.offsets)
+
+    @property
+    def journeys(self) -> np.ndarray:
+        """Journeys per path (conversions + nulls)."""
+        return self.conversions + self.nulls
+
+    @property
+    def total_conversions(self) -> float:
+        return float(self.conversions.sum())
+
+    @property
+    def total_value(self) -> float:
+        return float(self.value.sum())
+
+    @property
+    def total_journeys(self) -> float:
+        return float(self.journeys.sum())
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for reports: paths, journeys, conversions, revenue, channels, quarantined rows."""
+        return {
+            "source": self.source,
+            "paths": self.n_paths,
+            "journeys": self.total_journeys,
+            "conversions": self.total_conversions,
+            "revenue": self.total_value,
+            "channels": len(self.channels),
+            "mean_touches_per_path": float(self.lengths.mean()) if self.n_paths else 0.0,
+            "quarantined_rows": int(len(self.quarantine)),
+        }
+
+    def aggregate(self) -> PathTable:
+        """Merge rows with the same channel sequence (drops ``lag_days``).
+
+        Tables built from events carry one row per (path, timing) so time decay can use
+        days; the position- and sequence-based models only need unique paths. Used by
+        :func:`~galaxy_lib.mta.model.markov_attribution` and Shapley internally.
+        """
+        if self.lags is None:
+            return self
+        grouped = (
+            self.table.groupby("path", sort=True, observed=True)[list(_NUMERIC)].sum().reset_index()
+        )
+        return parse_path_table(
+            grouped, separator=self.separator, channels=self.channels, source=self.source
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class JourneyData:
+    """Journeys built from events, with what was excluded and why.
+
+    Attributes
+    ----------
+    paths
+        The aggregated :class:`PathTable` (one row per channel sequence and timing profile).
+    journeys
+        Number of journeys (converting + non-converting).
+    conversions
+        Conversions attached to a journey.
+    excluded_customers, excluded_touchpoints, excluded_conversions
+        Removed because the customer's consent does not cover ``purpose``.
+    touches_outside_window
+        Touches of consented customers that fall in no journey (older than ``lookback_days``
+        before the conversion or journey end, or before a previous conversion's window).
+    quarantine
+        Conversions that could not be attributed, with ``_rule`` and ``_reason``
+        (``conversion_before_first_touch``, ``no_touch_in_lookback``, ``unknown_channel``).
+    lookback_days, purpose
+        The settings used.
+    """
+
+    paths: PathTable
+    journeys: int
+    conversions: int
+    excluded_customers: int
+    excluded_touchpoints: int
+    excluded_conversions: int
+    touches_outside_window: int
+    quarantine: pd.DataFrame
+    lookback_days: float
+    purpose: str = "measurement"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the report."""
+        return {
+            "journeys": self.journeys,
+            "conversions": self.conversions,
+            "unique_paths": self.paths.aggregate().n_paths,
+            "consent_excluded_customers": self.excluded_customers,
+            "consent_excluded_touchpoints": self.excluded_touchpoints,
+            "consent_excluded_conversions": self.excluded_conversions,
+            "touches_outside_window": self.touches_outside_window,
+            "quarantined_conversions": int(len(self.quarantine)),
+            "lookback_days": self.lookback_days,
+        }
+
+
+# -- parsing ---------------------------------------------------------------------------
+def _split_separator(separator: str) -> tuple[str, bool]:
+    """The pattern to split on and whether tokens must be whitespace-trimmed."""
+    if not isinstance(separator, str) or separator == "":
+        raise PathTableError("separator must be a non-empty string such as ' > ' or '>' or '|'.")
+    core = separator.strip()
+    if core == "":  # whitespace separated paths: "search social email"
+        return " ", True
+    return core, True
+
+
+def _tokenise(paths: pa.Array, separator: str) -> tuple[pa.Array, np.ndarray]:
+    """Split path strings into a flat array of trimmed tokens and CSR offsets."""
+    pattern, trim = _split_separator(separator)
+    if pattern == " ":
+        lists = pc.split_pattern_regex(pc.utf8_trim_whitespace(paths), r"\s+")
+    else:
+        lists = pc.split_pattern(paths, pattern)
+    flat = pc.list_flatten(lists)
+    if trim:
+        flat = pc.utf8_trim_whitespace(flat)
+    offsets = np.asarray(lists.offsets, dtype=np.int64)
+    offsets = offsets - offsets[0]
+    return flat, offsets
+
+
+def _looks_joined(token: str, separator: str) -> str | None:
+    """Return the separator ``token`` seems to be joined with, if it is not ours."""
+    ours = separator.strip() or " "
+    for cand in _CANDIDATE_SEPARATORS:
+        if cand != ours and cand in token:
+            parts = [p.strip() for p in token.split(cand)]
+            if len(parts) > 1 and all(parts):
+                return cand
+    return None
+
+
+def _coerce_numeric(df: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Numeric columns as float arrays; rows that do not parse (or are NaN / inf) are flagged."""
+    out: dict[str, np.ndarray] = {}
+    bad = np.zeros(len(df), dtype=bool)
+    for col in _NUMERIC:
+        raw = df[col]
+        if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+            vals = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        out[col] = vals
+        bad |= ~np.isfinite(vals)
+    return out, bad
+
+
+def parse_path_table(
+    df: pd.DataFrame,
+    separator: str = DEFAULT_SEPARATOR,
+    channels: Sequence[str] | None = None,
+    mapping: Mapping[str, str] | None = None,
+    source: str = "paths",
+) -> PathTable:
+    """Validate an aggregated path table and parse it into channel codes.
+
+    Parameters
+    ----------
+    df
+        One row per path with ``path`` and ``total_conversions``; ``total_conversion_value``
+        and ``total_null`` are optional (taken as 0 when absent: without nulls the Markov
+        model only sees converting journeys, as in ChannelAttribution). An optional
+        ``lag_days`` column holds, per touch and with the same separator, the days from the
+        touch to the end of its journey (used by time decay).
+    separator
+        Separator between channels in ``path``. Whitespace around it is ignored, so
+        ``" > "`` also reads ``"a>b"``.
+    channels
+        Allowed channel names. When given, a row with any other channel goes to quarantine.
+    mapping
+        Your column name -> our column name, e.g. ``{"journey": "path", "conv": "total_conversions"}``.
+    source
+        Name of the input, quoted in errors and in the quarantine.
+
+    Returns
+    -------
+    PathTable
+        Valid rows parsed into codes, plus the quarantine of rejected rows.
+
+    Raises
+    ------
+    PathTableError
+        A required column is missing, the separator is evidently wrong, or no valid row is left.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise PathTableError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}.")
+    if mapping:
+        unknown = [k for k in mapping if k not in df.columns]
+        if unknown:
+            raise PathTableError(
+                f"{source}: mapping names columns {unknown} that are not in the table; columns are {list(df.columns)}."
+            )
+        df = df.rename(columns=dict(mapping))
+    for col in ("path", "total_conversions"):
+        if col not in df.columns:
+            raise PathTableError(
+                f"{source}: required column {col!r} is missing (columns: {list(df.columns)}). "
+                f"Rename it or pass mapping={{'<your column>': {col!r}}}."
+            )
+    df = df.reset_index(drop=True)
+    n = len(df)
+    extra: dict[str, Any] = {}
+    for col in ("total_conversion_value", "total_null"):
+        if col not in df.columns:
+            extra[col] = 0.0
+    if extra:
+        df = df.assign(**extra)
+
+    nums, bad_num = _coerce_numeric(df)
+    conv, val, nul = nums["total_conversions"], nums["total_conversion_value"], nums["total_null"]
+
+    raw_paths = df["path"]
+    path_arr = pa.array(raw_paths, from_pandas=True, type=pa.large_string()) if raw_paths.dtype == object else pa.array(
+        raw_paths.astype("string"), type=pa.large_string()
+    )
+    is_null = np.asarray(pc.is_null(path_arr), dtype=bool)
+    path_arr = pc.fill_null(path_arr, "")
+    flat, offsets = _tokenise(path_arr, separator)
+    lengths = np.diff(offsets)
+    dictionary = pc.dictionary_encode(flat)
+    vocab = [str(v) for v in dictionary.dictionary.to_pylist()]
+    indices = np.asarray(dictionary.indices, dtype=np.int64)
+    token_row = np.repeat(np.arange(n), lengths)
+
+    rules = np.full(n, "", dtype=object)
+    reasons = np.full(n, "", dtype=object)
+
+    def flag(mask: np.ndarray, rule: str, reason: str | np.ndarray) -> None:
+        new = mask & (rules == "")
+        rules[new] = rule
+        reasons[new] = reason if isinstance(reason, str) else reason[new]
+
+    # empty paths and empty channels ("a >  > b", trailing separators)
+    stripped_empty = np.asarray(pc.equal(pc.utf8_trim_whitespace(path_arr), ""), dtype=bool)
+    flag(is_null | stripped_empty, "empty_path", "path is empty: a journey needs at least one channel")
+    empty_vocab = np.array([v == "" for v in vocab], dtype=bool)
+    if empty_vocab.any():
+        empty_tok = empty_vocab[indices]
+        rows_with_empty = np.zeros(n, dtype=bool)
+        rows_with_empty[token_row[empty_tok]] = True
+        flag(
+            rows_with_empty,
+            "empty_channel",
+            f"path has an empty channel between separators {separator!r} (doubled or trailing separator)",
+        )
+
+    # wrong separator: every path a single token, and the tokens are joined by another separator
+    joined = {v: _looks_joined(v, separator) for v in vocab if v}
+    valid_rows = ~(is_null | stripped_empty)
+    if valid_rows.any() and (lengths[valid_rows] <= 1).all():
+        cands = [c for c in joined.values() if c]
+        if cands and len(cands) >= max(1, int(0.2 * len(vocab))):
+            best = max(set(cands), key=cands.count)
+            example = next(v for v, c in joined.items() if c == best)
+            raise PathTableError(
+                f"{source}: every path is a single channel with separator {separator!r}, but channel names "
+                f"such as {example!r} contain {best!r}. The paths look separated by {best!r}: "
+                f"pass separator={best!r} (or ' {best} ')."
+            )
+
+    known: set[str] | None = None
+    if channels is not None:
+        known = {str(c) for c in channels}
+        unknown_vocab = np.array([(v != "" and v not in known) for v in vocab], dtype=bool)
+        if unknown_vocab.any():
+            bad_tok = unknown_vocab[indices]
+            rows_unknown = np.zeros(n, dtype=bool)
+            rows_unknown[token_row[bad_tok]] = True
+            # the first unknown channel of each row, for the reason
+            first_bad = np.full(n, -1, dtype=np.int64)
+            pos = np.flatnonzero(bad_tok)
+            rows = token_row[pos]
+            first_idx = np.unique(rows, return_index=True)[1]
+            first_bad[rows[first_idx]] = indices[pos[first_idx]]
+            msg = np.full(n, "", dtype=object)
+            for code in np.unique(first_bad[first_bad >= 0]):
+                name = vocab[code]
+                hint = joined.get(name)
+                text = f"unknown channel {name!r}; allowed: {sorted(known)}"
+                if hint:
+                    text += f" (it looks like channels joined by {hint!r}: is the separator {hint!r}?)"
+                msg[first_bad == code] = text
+            if rows_unknown.sum() > 0.5 * max(valid_rows.sum(), 1):
+                hints = {joined.get(vocab[c]) for c in np.unique(first_bad[first_bad >= 0])} - {None}
+                if hints:
+                    h = sorted(hints)[0]
+                    raise PathTableError(
+                        f"{source}: most paths contain unknown channels that look like channels joined by {h!r} "
+                        f"(separator given: {separator!r}). Pass separator={h!r}."
+                    )
+            flag(rows_unknown, "unknown_channel", msg)
+
+    flag(bad_num, "not_a_number", "total_conversions / total_conversion_value / total_null must be numbers")
+    flag(conv < 0, "negative_conversions", "total_conversions is negative")
+    flag(nul < 0, "negative_null", "total_null is negative")
+    flag(val < 0, "negative_value", "total_conversion_value is negative")
+    flag((val > 0) & (conv == 0), "value_without_conversion", "total_conversion_value > 0 but total_conversions = 0")
+    flag((conv + nul) == 0, "no_journeys", "total_conversions + total_null = 0: the path was never travelled")
+
+    lag_values: np.ndarray | None = None
+    if _LAG_COLUMN in df.columns:
+        lag_arr = pa.array(df[_LAG_COLUMN].astype("string"), type=pa.large_string())
+        lag_flat, lag_off = _tokenise(pc.fill_null(lag_arr, ""), separator)
+        lag_num = pd.to_numeric(pd.Series(np.asarray(lag_flat.to_pylist(), dtype=object)), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        lag_len = np.diff(lag_off)
+        flag(lag_len != lengths, "lag_mismatch", "lag_days must hold one number per channel of the path")
+        if lag_num.size:
+            lag_row = np.repeat(np.arange(n), lag_len)
+            bad_lag = np.zeros(n, dtype=bool)
+            bad_lag[lag_row[~np.isfinite(lag_num) | (lag_num < 0)]] = True
+            flag(bad_lag, "bad_lag", "lag_days must be non-negative numbers")
+        lag_values = lag_num
+
+    bad = rules != ""
+    quarantine = df.loc[bad].copy()
+    if len(quarantine):
+        quarantine["_rule"] = rules[bad]
+        quarantine["_reason"] = reasons[bad]
+        quarantine["_source"] = source
+        quarantine["_row"] = np.flatnonzero(bad)
+    else:
+        quarantine = quarantine.assign(_rule=pd.Series(dtype=str), _reason=pd.Series(dtype=str),
+                                       _source=pd.Series(dtype=str), _row=pd.Series(dtype=np.int64))
+    keep = ~bad
+    if not keep.any():
+        top = pd.Series(rules[bad]).value_counts().head(3).to_dict()
+        raise PathTableError(f"{source}: no valid path left ({n} rows, rejected by rule: {top}).")
+
+    # re-code the kept tokens against a sorted channel list
+    keep_tok = np.repeat(keep, lengths)
+    used = np.unique(indices[keep_tok])
+    names = [vocab[i] for i in used]
+    if known is not None:
+        names = sorted(set(names))
+    order = np.argsort(names, kind="stable")
+    channel_tuple = tuple(names[i] for i in order)
+    remap = np.full(len(vocab), -1, dtype=np.int32)
+    remap[used[order]] = np.arange(len(used), dtype=np.int32)
+    codes = remap[indices[keep_tok]]
+    new_lengths = lengths[keep]
+    new_offsets = np.zeros(new_lengths.size + 1, dtype=np.int64)
+    np.cumsum(new_lengths, out=new_offsets[1:])
+
+    table = df.loc[keep, [c for c in (*PATH_COLUMNS, _LAG_COLUMN) if c in df.columns]].reset_index(drop=True)
+    table["total_conversions"] = conv[keep]
+    table["total_conversion_value"] = val[keep]
+    table["total_null"] = nul[keep]
+    lags = None
+    if lag_values is not None:
+        lags = np.ascontiguousarray(lag_values[keep_tok])
+    return PathTable(
+        table=table,
+        channels=channel_tuple,
+        codes=np.ascontiguousarray(codes),
+        offsets=new_offsets,
+        conversions=np.ascontiguousarray(conv[keep]),
+        value=np.ascontiguousarray(val[keep]),
+        nulls=np.ascontiguousarray(nul[keep]),
+        lags=lags,
+        separator=separator,
+        quarantine=quarantine.reset_index(drop=True),
+        source=source,
+    )
+
+
+def read_path_table(
+    path: str | Path,
+    separator: str = DEFAULT_SEPARATOR,
+    channels: Sequence[str] | None = None,
+    mapping: Mapping[str, str] | None = None,
+    delimiter: str | None = None,
+) -> PathTable:
+    """Read a ChannelAttribution-format path table from CSV or Parquet and validate it.
+
+    Parameters
+    ----------
+    path
+        ``.csv`` / ``.txt`` (field delimiter detected among ``;``, ``,``, tab, ``|`` unless
+        ``delimiter`` is given) or ``.parquet``.
+    separator
+        Separator between channels inside the ``path`` column (ChannelAttribution's ``sep``).
+    channels, mapping
+        See :func:`parse_path_table`.
+    delimiter
+        CSV field delimiter; ``None`` detects it from the header line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise PathTableError(f"Path table {p} does not exist.")
+    if p.suffix.lower() == ".parquet":
+        df = pd.read_parquet(p)
+    else:
+        if delimiter is None:
+            with p.open(encoding="utf-8") as fh:
+                header = fh.readline()
+            counts = {d: header.count(d) for d in (";", ",", "\t", "|")}
+            delimiter = max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+        df = pd.read_csv(p, sep=delimiter, dtype={"path": str}, keep_default_na=False, na_values=[""])
+        if "path" in df.columns:
+            df["path"] = df["path"].fillna("")
+    return parse_path_table(df, separator=separator, channels=channels, mapping=mapping, source=p.name)
+
+
+# -- journeys from events -----------------------------------------------------------------
+_JOURNEY_SQL = """
+WITH conv AS (
+    SELECT customer_key, conversion_id, ts AS conv_ts, revenue,
+           LAG(ts) OVER (PARTITION BY customer_key ORDER BY ts, conversion_id) AS prev_ts
+    FROM conv_in
+),
+tp AS (SELECT customer_key, event_id, ts, channel FROM touch_in),
+last_conv AS (SELECT customer_key, MAX(conv_ts) AS last_ts FROM conv GROUP BY customer_key),
+first_touch AS (SELECT customer_key, MIN(ts) AS first_ts FROM tp GROUP BY customer_key),
+conv_touch AS (
+    SELECT c.conversion_id AS journey_id, c.customer_key, c.conv_ts AS end_ts, c.revenue,
+           t.event_id, t.ts, t.channel
+    FROM conv c JOIN tp t
+      ON t.customer_key = c.customer_key
+     AND t.ts <= c.conv_ts
+     AND (c.prev_ts IS NULL OR t.ts > c.prev_ts)
+     AND t.ts > c.conv_ts - to_microseconds(CAST($lookback_us AS BIGINT))
+),
+tail AS (  -- touches after a customer's last conversion (or all, if none): candidate null journeys
+    SELECT t.customer_key, t.event_id, t.ts, t.channel
+    FROM tp t LEFT JOIN last_conv l ON l.customer_key = t.customer_key
+    WHERE l.last_ts IS NULL OR t.ts > l.last_ts
+),
+tail_end AS (SELECT customer_key, MAX(ts) AS end_ts FROM tail GROUP BY customer_key),
+null_touch AS (
+    SELECT 'null:' || t.customer_key AS journey_id, t.customer_key, e.end_ts, 0.0 AS revenue,
+           t.event_id, t.ts, t.channel
+    FROM tail t JOIN tail_end e ON e.customer_key = t.customer_key
+    WHERE t.ts > e.end_ts - to_microseconds(CAST($lookback_us AS BIGINT))
+),
+all_touch AS (
+    SELECT *, 1 AS converted FROM conv_touch
+    UNION ALL
+    SELECT *, 0 AS converted FROM null_touch
+),
+journeys AS (
+    SELECT journey_id, ANY_VALUE(converted) AS converted, ANY_VALUE(revenue) AS revenue,
+           string_agg(channel, $sep ORDER BY ts, event_id) AS path,
+           string_agg(CAST(lag_d AS VARCHAR), $sep ORDER BY ts, event_id) AS lag_days
+    FROM (SELECT journey_id, converted, revenue, channel, ts, event_id,
+                 CAST(floor((epoch(end_ts) - epoch(ts)) / 86400.0) AS BIGINT) AS lag_d
+          FROM all_touch) x
+    GROUP BY journey_id
+)
+SELECT path, lag_days,
+       SUM(converted)::DOUBLE AS total_conversions,
+       SUM(revenue)::DOUBLE AS total_conversion_value,
+       SUM(1 - converted)::DOUBLE AS total_null
+FROM journeys
+GROUP BY path, lag_days
+ORDER BY path, lag_days
+"""
+
+_ORPHAN_SQL = """
+WITH conv AS (
+    SELECT customer_key, conversion_id, ts AS conv_ts, revenue,
+           LAG(ts) OVER (PARTITION BY customer_key ORDER BY ts, conversion_id) AS prev_ts
+    FROM conv_in
+),
+first_touch AS (SELECT customer_key, MIN(ts) AS first_ts FROM touch_in GROUP BY customer_key),
+has_touch AS (
+    SELECT DISTINCT c.conversion_id
+    FROM conv c JOIN touch_in t
+      ON t.customer_key = c.customer_key AND t.ts <= c.conv_ts
+     AND (c.prev_ts IS NULL OR t.ts > c.prev_ts)
+     AND t.ts > c.conv_ts - to_microseconds(CAST($lookback_us AS BIGINT))
+)
+SELECT c.conversion_id, c.customer_key, c.conv_ts AS ts, c.revenue, f.first_ts
+FROM conv c LEFT JOIN first_touch f ON f.customer_key = c.customer_key
+WHERE c.conversion_id NOT IN (SELECT conversion_id FROM has_touch)
+ORDER BY c.conv_ts, c.conversion_id
+"""
+
+_USED_SQL = """
+WITH conv AS (
+    SELECT customer_key, conversion_id, ts AS conv_ts,
+           LAG(ts) OVER (PARTITION BY customer_key ORDER BY ts, conversion_id) AS prev_ts
+    FROM conv_in
+),
+last_conv AS (SELECT customer_key, MAX(conv_ts) AS last_ts FROM conv GROUP BY customer_key),
+in_conv AS (
+    SELECT DISTINCT t.event_id FROM conv c JOIN touch_in t
+      ON t.customer_key = c.customer_key AND t.ts <= c.conv_ts
+     AND (c.prev_ts IS NULL OR t.ts > c.prev_ts)
+     AND t.ts > c.conv_ts - to_microseconds(CAST($lookback_us AS BIGINT))
+),
+tail AS (
+    SELECT t.* FROM touch_in t LEFT JOIN last_conv l ON l.customer_key = t.customer_key
+    WHERE l.last_ts IS NULL OR t.ts > l.last_ts
+),
+tail_end AS (SELECT customer_key, MAX(ts) AS end_ts FROM tail GROUP BY customer_key),
+in_null AS (
+    SELECT t.event_id FROM tail t JOIN tail_end e ON e.customer_key = t.customer_key
+    WHERE t.ts > e.end_ts - to_microseconds(CAST($lookback_us AS BIGINT))
+)
+SELECT (SELECT COUNT(*) FROM touch_in)
+     - (SELECT COUNT(*) FROM in_conv) - (SELECT COUNT(*) FROM in_null) AS outside
+"""
+
+
+def _consent_filter(df: pd.DataFrame, consent: pd.DataFrame, purpose: str, as_of: Any) -> tuple[pd.DataFrame, int, int]:
+    from galaxy_lib.governance.consent import filter_by_consent
+
+    res = filter_by_consent(df, consent, purpose, as_of=as_of, key="customer_key")
+    return res.kept, int(res.excluded_rows), int(res.excluded_customers)
+
+
+def build_journeys(
+    store: DataStore,
+    lookback_days: float = 30.0,
+    purpose: str = "measurement",
+    as_of: dt.datetime | str | None = None,
+    channels: Sequence[str] | None = None,
+    separator: str = DEFAULT_SEPARATOR,
+) -> JourneyData:
+    """Build customer journeys from the staged touchpoints and conversions.
+
+    A converting journey is the customer's touches in the ``lookback_days`` before a
+    conversion (and after the customer's previous conversion), in time order (ties by
+    ``event_id``). Touches after a customer's last conversion form one non-converting
+    journey, limited to the ``lookback_days`` before its own last touch. Journeys are
+    aggregated by channel sequence and timing profile (whole days from each touch to the
+    journey end) with DuckDB, so the result grows with unique paths.
+
+    Parameters
+    ----------
+    store
+        A staged :class:`~galaxy_lib.core.store.DataStore` (tables keyed by ``customer_key``).
+    lookback_days
+        Attribution window: touches older than this before the journey end are not part of it.
+    purpose
+        Consent purpose that must cover a customer for their events to be used.
+    as_of
+        Date at which consent is evaluated (default: now).
+    channels
+        Allowed channels (default: every channel seen); others go to quarantine.
+    separator
+        Separator written between channels in the ``path`` column.
+
+    Returns
+    -------
+    JourneyData
+        The path table, the consent exclusions and the quarantined conversions.
+    """
+    import duckdb
+
+    if not lookback_days or lookback_days <= 0:
+        raise ValueError(f"lookback_days must be > 0 (got {lookback_days!r}).")
+    for table in ("touchpoints", "conversions", "consent"):
+        if not store.exists("staged", table):
+            raise FileNotFoundError(
+                f"staged.{table} is missing under {store.root}: build and stage the world first "
+                "(galaxy_lib.core.staging.ensure_world) or ingest your own events."
+            )
+    touch = store.read("staged", "touchpoints", columns=["event_id", "customer_key", "ts", "channel"])
+    conv = store.read("staged", "conversions", columns=["conversion_id", "customer_key", "ts", "revenue"])
+    consent = store.read("staged", "consent")
+
+    touch_kept, ex_touch_rows, ex_touch_cust = _consent_filter(touch, consent, purpose, as_of)
+    conv_kept, ex_conv_rows, ex_conv_cust = _consent_filter(conv, consent, purpose, as_of)
+    excluded_customers = len(
+        (set(touch["customer_key"]) | set(conv["customer_key"]))
+        - (set(touch_kept["customer_key"]) | set(conv_kept["customer_key"]))
+    )
+
+    quarantine_parts: list[pd.DataFrame] = []
+    if channels is not None:
+        allowed = {str(c) for c in channels}
+        bad_ch = ~touch_kept["channel"].isin(allowed)
+        if bad_ch.any():
+            q = touch_kept.loc[bad_ch].copy()
+            q["_rule"] = "unknown_channel"
+            q["_reason"] = "touchpoint channel " + q["channel"].astype(str) + f" is not one of {sorted(allowed)}"
+            quarantine_parts.append(q)
+            touch_kept = touch_kept.loc[~bad_ch]
+
+    lookback_us = int(round(float(lookback_days) * 86400e6))
+    con = duckdb.connect()
+    try:
+        con.register("touch_in", touch_kept)
+        con.register("conv_in", conv_kept)
+        params = {"lookback_us": lookback_us, "sep": separator}
+        agg = con.execute(_JOURNEY_SQL, params).df()
+        orphans = con.execute(_ORPHAN_SQL, {"lookback_us": lookback_us}).df()
+        outside = int(con.execute(_USED_SQL, {"lookback_us": lookback_us}).fetchone()[0])
+    finally:
+        con.close()
+
+    if len(orphans):
+        before = orphans["first_ts"].isna() | (orphans["first_ts"] > orphans["ts"])
+        orphans["_rule"] = np.where(before, "conversion_before_first_touch", "no_touch_in_lookback")
+        orphans["_reason"] = np.where(
+            before,
+            "conversion happened before the customer's first touchpoint (or the customer has none)",
+            f"no touchpoint in the {lookback_days:g} days before the conversion (after any previous conversion)",
+        )
+        quarantine_parts.append(orphans.drop(columns=["first_ts"]))
+    quarantine = pd.concat(quarantine_parts, ignore_index=True) if quarantine_parts else pd.DataFrame(
+        columns=["_rule", "_reason"]
+    )
+    if len(quarantine):
+        quarantine["_source"] = "events"
+
+    if agg.empty:
+        raise PathTableError(
+            f"No journeys could be built from {store.root}: {len(touch_kept)} consented touchpoints, "
+            f"{len(conv_kept)} consented conversions. Check consent coverage and lookback_days."
+        )
+    paths = parse_path_table(agg, separator=separator, channels=channels, source="events")
+    n_conv = int(paths.conversions.sum())
+    return JourneyData(
+        paths=paths,
+        journeys=int(round(paths.total_journeys)),
+        conversions=n_conv,
+        excluded_customers=int(excluded_customers),
+        excluded_touchpoints=int(ex_touch_rows),
+        excluded_conversions=int(ex_conv_rows),
+        touches_outside_window=outside,
+        quarantine=quarantine,
+        lookback_days=float(lookback_days),
+        purpose=purpose,
+    )
