@@ -417,13 +417,17 @@ def parse_path_table(
     flag((val > 0) & (conv == 0), "value_without_conversion", "total_conversion_value > 0 but total_conversions = 0")
     flag((conv + nul) == 0, "no_journeys", "total_conversions + total_null = 0: the path was never travelled")
 
-    lag_values: np.ndarray | None = None
+    lag_num: np.ndarray | None = None
+    lag_len: np.ndarray | None = None
     if _LAG_COLUMN in df.columns:
         lag_arr = pa.array(df[_LAG_COLUMN].astype("string"), type=pa.large_string())
         lag_flat, lag_off = _tokenise(pc.fill_null(lag_arr, ""), separator)
-        lag_num = pd.to_numeric(pd.Series(np.asarray(lag_flat.to_pylist(), dtype=object)), errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
+        try:
+            lag_num = np.asarray(pc.cast(lag_flat, pa.float64()), dtype=np.float64)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            lag_num = pd.to_numeric(pd.Series(lag_flat.to_pylist(), dtype=object), errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
         lag_len = np.diff(lag_off)
         flag(lag_len != lengths, "lag_mismatch", "lag_days must hold one number per channel of the path")
         if lag_num.size:
@@ -431,7 +435,6 @@ def parse_path_table(
             bad_lag = np.zeros(n, dtype=bool)
             bad_lag[lag_row[~np.isfinite(lag_num) | (lag_num < 0)]] = True
             flag(bad_lag, "bad_lag", "lag_days must be non-negative numbers")
-        lag_values = lag_num
 
     bad = rules != ""
     quarantine = df.loc[bad].copy()
@@ -452,8 +455,6 @@ def parse_path_table(
     keep_tok = np.repeat(keep, lengths)
     used = np.unique(indices[keep_tok])
     names = [vocab[i] for i in used]
-    if known is not None:
-        names = sorted(set(names))
     order = np.argsort(names, kind="stable")
     channel_tuple = tuple(names[i] for i in order)
     remap = np.full(len(vocab), -1, dtype=np.int32)
@@ -468,8 +469,8 @@ def parse_path_table(
     table["total_conversion_value"] = val[keep]
     table["total_null"] = nul[keep]
     lags = None
-    if lag_values is not None:
-        lags = np.ascontiguousarray(lag_values[keep_tok])
+    if lag_num is not None and lag_len is not None:
+        lags = np.ascontiguousarray(lag_num[np.repeat(keep, lag_len)])
     return PathTable(
         table=table,
         channels=channel_tuple,
