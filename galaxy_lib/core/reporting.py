@@ -1,0 +1,513 @@
+"""Run artefacts: ``metrics.json``, tables, figures, and the ``reports/`` index.
+
+The last cell of every notebook writes its results through :class:`ReportWriter`;
+the runner reads the ``status`` it wrote, and :func:`build_index` turns every run
+folder (``reports/<job>/<run_id>/manifest.json``) into ``reports/index.json`` and a
+readable ``reports/index.html``.
+
+``metrics.json`` is the machine-readable contract scheduled jobs and dashboards read::
+
+    {"notebook": "01_data_inventory", "status": "passed|warn|failed",
+     "status_reason": "...", "metrics": {...}, "gates": [...],
+     "tables": [...], "figures": [...], "written_at": "2026-11-28T23:15:00+00:00"}
+
+JSON written here is strict: numpy and pandas scalars become plain numbers,
+timestamps become ISO strings, NaN / inf / NaT become ``null`` (see
+:func:`to_jsonable`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import html
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock
+
+from galaxy_lib.core.config import resolve_path
+from galaxy_lib.core.paths import find_project_root
+
+__all__ = [
+    "RUN_STATUSES",
+    "GATE_STATUSES",
+    "ReportWriter",
+    "build_index",
+    "to_jsonable",
+    "canonical_json",
+    "write_json_atomic",
+    "status_from_gates",
+]
+
+#: Statuses of a run / a metrics.json, best first.
+RUN_STATUSES: tuple[str, ...] = ("passed", "warn", "failed")
+#: Statuses of one quality gate (``GateResult.status``), best first.
+GATE_STATUSES: tuple[str, ...] = ("pass", "warn", "fail")
+_GATE_TO_RUN = dict(zip(GATE_STATUSES, RUN_STATUSES))
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+# -- JSON ------------------------------------------------------------------------
+def to_jsonable(obj: Any) -> Any:
+    """Convert ``obj`` into plain JSON types.
+
+    numpy / pandas scalars become Python numbers, arrays and Series lists,
+    DataFrames lists of records, timestamps and dates ISO strings, paths strings,
+    dataclasses and pydantic models dicts; NaN, +/-inf, ``pd.NA`` and ``NaT``
+    become ``None`` (JSON has no NaN). Unknown objects raise ``TypeError`` naming
+    the type rather than being written as an unreadable ``repr``.
+    """
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (int, np.integer)) and not isinstance(obj, np.bool_):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, decimal.Decimal):
+        return to_jsonable(float(obj))
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    if isinstance(obj, (dt.datetime, dt.date, dt.time)):
+        return obj.isoformat()
+    if isinstance(obj, (pd.Timedelta, dt.timedelta)):
+        return pd.Timedelta(obj).total_seconds()
+    if isinstance(obj, np.datetime64):
+        return None if np.isnat(obj) else pd.Timestamp(obj).isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        items = sorted(obj, key=str) if isinstance(obj, (set, frozenset)) else obj
+        return [to_jsonable(v) for v in items]
+    if isinstance(obj, np.ndarray):
+        return [to_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, pd.Series):
+        return [to_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, pd.DataFrame):
+        return [to_jsonable(r) for r in obj.to_dict(orient="records")]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable(dataclasses.asdict(obj))
+    if hasattr(obj, "model_dump"):  # pydantic models (our configs)
+        return to_jsonable(obj.model_dump(mode="json"))
+    if hasattr(obj, "to_dict"):
+        return to_jsonable(obj.to_dict())
+    raise TypeError(f"Cannot write a {type(obj).__name__} to JSON: {obj!r:.80}")
+
+
+def canonical_json(obj: Any) -> str:
+    """Canonical JSON (sorted keys, no whitespace, UTF-8) used for hashing."""
+    return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 2) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file + rename).
+
+    Readers (the index, dashboards, a second scheduler) never see half a file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(to_jsonable(obj), indent=indent, ensure_ascii=False, allow_nan=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are read by others
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _check_name(name: str, what: str) -> str:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValueError(
+            f"{what} name {name!r} must start with a letter or digit and contain only letters, "
+            "digits, '_', '-' and '.', because it becomes a file name."
+        )
+    return name
+
+
+def status_from_gates(gates: list[Mapping[str, Any]]) -> str:
+    """Run status implied by quality gates: the worst gate, mapped pass/warn/fail -> passed/warn/failed."""
+    worst = 0
+    for g in gates:
+        worst = max(worst, GATE_STATUSES.index(g["status"]))
+    return RUN_STATUSES[worst]
+
+
+# -- the writer ------------------------------------------------------------------
+class ReportWriter:
+    """Collect a notebook's results and write them as one run folder.
+
+    Parameters
+    ----------
+    output_dir
+        Folder to write into. Empty (the notebook default) means
+        ``<project root>/reports/adhoc/<notebook>/``; the runner injects
+        ``reports/<job>/<run_id>/``. Relative paths resolve against the project root.
+    notebook
+        Notebook name (``"01_data_inventory"``; a ``.ipynb`` suffix is dropped).
+
+    Examples
+    --------
+    >>> rw = ReportWriter(output_dir, notebook="01_data_inventory")   # doctest: +SKIP
+    >>> rw.metric("rows_staged", 12345)
+    >>> rw.gate(gate_result)                  # a GateResult, its to_dict(), or a dict
+    >>> rw.table("channel_summary", df)       # channel_summary.csv
+    >>> rw.figure("spend_by_week", fig)       # spend_by_week.html + spend_by_week.json
+    >>> rw.write()                            # metrics.json, status from the worst gate
+    """
+
+    def __init__(self, output_dir: str | Path = "", notebook: str = "") -> None:
+        notebook = Path(str(notebook)).name.removesuffix(".ipynb").removesuffix(".py")
+        if not notebook:
+            raise ValueError("ReportWriter needs notebook=<name>, e.g. ReportWriter(output_dir, notebook='01_data_inventory').")
+        self.notebook = notebook
+        if str(output_dir).strip():
+            self.output_dir = resolve_path(output_dir)
+        else:
+            self.output_dir = find_project_root() / "reports" / "adhoc" / notebook
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._metrics: dict[str, Any] = {}
+        self._gates: list[dict[str, Any]] = []
+        self._tables: list[dict[str, Any]] = []
+        self._figures: list[dict[str, Any]] = []
+
+    # metrics --------------------------------------------------------------------
+    def metric(self, name: str, value: Any) -> None:
+        """Record one metric (a number, string, bool, list or dict; numpy/pandas values are fine).
+
+        Recording the same name twice keeps the last value.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"Metric name must be a non-empty string, got {name!r}.")
+        try:
+            self._metrics[name] = to_jsonable(value)
+        except TypeError as err:
+            raise TypeError(f"Metric {name!r}: {err}") from None
+
+    def metrics(self, values: Mapping[str, Any]) -> None:
+        """Record several metrics at once (see :meth:`metric`)."""
+        for name, value in values.items():
+            self.metric(name, value)
+
+    # gates ----------------------------------------------------------------------
+    def gate(self, result: Any) -> None:
+        """Record a quality-gate result.
+
+        ``result`` is a mapping, an object with ``to_dict()`` or a dataclass (a
+        ``governance.quality.GateResult``) with at least ``gate`` and ``status``
+        (``"pass"``, ``"warn"`` or ``"fail"``).
+        """
+        if isinstance(result, Mapping):
+            record = dict(result)
+        elif hasattr(result, "to_dict"):
+            record = dict(result.to_dict())
+        elif dataclasses.is_dataclass(result) and not isinstance(result, type):
+            record = dataclasses.asdict(result)
+        else:
+            raise TypeError(f"A gate must be a dict, a dataclass or have to_dict(); got {type(result).__name__}.")
+        missing = [k for k in ("gate", "status") if k not in record]
+        if missing:
+            raise ValueError(f"Gate result {record!r:.200} lacks {', '.join(missing)}; a gate needs 'gate' and 'status'.")
+        if record["status"] not in GATE_STATUSES:
+            raise ValueError(
+                f"Gate {record['gate']!r} has status {record['status']!r}; expected one of {', '.join(GATE_STATUSES)}."
+            )
+        self._gates.append(to_jsonable(record))
+
+    # artefacts ------------------------------------------------------------------
+    def table(self, name: str, df: pd.DataFrame | pd.Series) -> Path:
+        """Write ``df`` as ``<name>.csv`` (a meaningful index is kept as columns) and list it in metrics.json."""
+        _check_name(name, "Table")
+        if isinstance(df, pd.Series):
+            df = df.to_frame()
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"Table {name!r} must be a pandas DataFrame or Series, got {type(df).__name__}.")
+        keep_index = not (isinstance(df.index, pd.RangeIndex) and df.index.name is None)
+        path = self.output_dir / f"{name}.csv"
+        df.to_csv(path, index=keep_index)
+        self._tables = [t for t in self._tables if t["name"] != name]
+        self._tables.append(
+            {"name": name, "path": path.name, "rows": int(len(df)), "columns": [str(c) for c in df.columns]}
+        )
+        return path
+
+    def figure(self, name: str, fig: Any) -> Path:
+        """Write a plotly figure as ``<name>.html`` and ``<name>.json``.
+
+        The HTML loads ``plotly.min.js`` from the same folder (copied from the
+        installed plotly package once per run folder): it works offline, with no CDN,
+        and a report with many figures does not repeat the 4.8 MB bundle.
+        """
+        _check_name(name, "Figure")
+        if not hasattr(fig, "to_plotly_json") or not hasattr(fig, "write_html"):
+            raise TypeError(f"Figure {name!r} must be a plotly Figure, got {type(fig).__name__}.")
+        html_path = self.output_dir / f"{name}.html"
+        fig.write_html(html_path, include_plotlyjs="directory", full_html=True)
+        json_path = self.output_dir / f"{name}.json"
+        json_path.write_text(fig.to_json(), encoding="utf-8")
+        title = getattr(getattr(fig.layout, "title", None), "text", None) or ""
+        self._figures = [f for f in self._figures if f["name"] != name]
+        self._figures.append({"name": name, "html": html_path.name, "json": json_path.name, "title": title})
+        return html_path
+
+    # write ----------------------------------------------------------------------
+    def _default_reason(self, status: str) -> str:
+        if status == "passed":
+            return "all gates passed" if self._gates else "no quality gates recorded"
+        bad = "fail" if status == "failed" else "warn"
+        parts = []
+        for g in self._gates:
+            if g["status"] != bad:
+                continue
+            where = ".".join(str(g[k]) for k in ("table", "column") if g.get(k))
+            desc = f"{g['gate']}" + (f" on {where}" if where else "")
+            if g.get("value") is not None:
+                desc += f" = {g['value']:.4g}" if isinstance(g["value"], float) else f" = {g['value']}"
+            limit = g.get("fail_at") if bad == "fail" else g.get("warn_at")
+            if limit is not None:
+                desc += f" (limit {limit})"
+            if g.get("detail"):
+                desc += f": {g['detail']}"
+            parts.append(desc)
+        return f"{len(parts)} gate(s) {'failed' if bad == 'fail' else 'warned'}: " + "; ".join(parts)
+
+    def write(self, status: str | None = None, reason: str = "") -> Path:
+        """Write ``metrics.json`` and return its path.
+
+        Parameters
+        ----------
+        status
+            ``"passed"``, ``"warn"`` or ``"failed"``. ``None`` takes the worst gate
+            (pass -> passed, warn -> warn, fail -> failed; no gates -> passed).
+        reason
+            Why; by default a summary of the gates that warned or failed.
+        """
+        if status is None:
+            status = status_from_gates(self._gates)
+        if status not in RUN_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)} (or None for the gates' worst), got {status!r}.")
+        doc = {
+            "notebook": self.notebook,
+            "status": status,
+            "status_reason": reason or self._default_reason(status),
+            "metrics": self._metrics,
+            "gates": self._gates,
+            "tables": self._tables,
+            "figures": self._figures,
+            "written_at": _now_iso(),
+        }
+        return write_json_atomic(self.output_dir / "metrics.json", doc)
+
+
+# -- the index -------------------------------------------------------------------
+def _fmt_duration(seconds: Any) -> str:
+    if seconds is None:
+        return ""
+    s = float(seconds)
+    if s < 60:
+        return f"{s:.1f} s"
+    m, s = divmod(int(round(s)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h {m:02d}m" if h else f"{m}m {s:02d}s"
+
+
+def _fmt_time(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        t = dt.datetime.fromisoformat(iso).astimezone(dt.timezone.utc)
+    except ValueError:
+        return iso
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _run_summary(manifest: dict[str, Any], run_dir: Path, reports_dir: Path) -> dict[str, Any]:
+    """One row of the index: the manifest plus links and a one-line reason."""
+    rel = run_dir.relative_to(reports_dir).as_posix()
+    stem = Path(manifest.get("notebook", "")).stem
+    links = {}
+    for key, fname in (("report", f"{stem}.html"), ("notebook", f"{stem}.ipynb"), ("metrics", "metrics.json"),
+                       ("manifest", "manifest.json")):
+        if (run_dir / fname).is_file():
+            links[key] = f"{rel}/{fname}"
+    error = manifest.get("error") or {}
+    reason = manifest.get("status_reason") or ""
+    if error.get("message") and error.get("message") not in reason:
+        reason = f"{reason} {error['message']}".strip() if reason else error["message"]
+    return {
+        "job": manifest.get("job"),
+        "notebook": manifest.get("notebook"),
+        "run_id": manifest.get("run_id"),
+        "status": manifest.get("status"),
+        "status_reason": reason,
+        "started_at": manifest.get("started_at"),
+        "finished_at": manifest.get("finished_at"),
+        "duration_s": manifest.get("duration_s"),
+        "parameters_hash": manifest.get("parameters_hash"),
+        "code_version": manifest.get("code_version"),
+        "error": manifest.get("error"),
+        "links": links,
+    }
+
+
+_CSS = """
+body{font-family:Inter,Helvetica,Arial,sans-serif;color:#263238;margin:2rem auto;max-width:1200px;padding:0 1rem}
+h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.1rem;margin-top:2rem}
+.sub{color:#607d8b;font-size:.9rem;margin-bottom:1.2rem}
+table{border-collapse:collapse;width:100%;font-size:.88rem}
+th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #eceff1;vertical-align:top}
+th{background:#fafafa;font-weight:600;color:#455a64}
+tr:hover td{background:#f9fbfd}
+.badge{display:inline-block;padding:.1rem .55rem;border-radius:.8rem;color:#fff;font-weight:600;font-size:.8rem}
+.reason{max-width:420px;color:#455a64;white-space:pre-wrap;word-break:break-word}
+.failed .reason{color:#b71c1c}
+code{font-size:.8rem;color:#546e7a}
+.cards{display:flex;gap:.8rem;flex-wrap:wrap}
+.card{border:1px solid #eceff1;border-left:6px solid #999;border-radius:6px;padding:.6rem .8rem;min-width:220px;flex:1}
+.card .job{font-weight:600} .card .meta{color:#607d8b;font-size:.82rem}
+a{color:#1e88e5;text-decoration:none} a:hover{text-decoration:underline}
+.audit{font-size:.85rem;margin-top:.3rem}
+"""
+
+
+def _badge(status: str | None, colors: Mapping[str, str]) -> str:
+    s = status or "unknown"
+    return f'<span class="badge" style="background:{colors.get(s, "#78909c")}">{html.escape(s)}</span>'
+
+
+def _links_html(links: Mapping[str, str]) -> str:
+    labels = (("report", "report"), ("notebook", "notebook"), ("metrics", "metrics.json"))
+    return " · ".join(f'<a href="{html.escape(links[k])}">{lab}</a>' for k, lab in labels if k in links)
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _render_index(runs: list[dict[str, Any]], latest: dict[str, dict[str, Any]], audit_line: str,
+                  generated_at: str) -> str:
+    from galaxy_lib.core.plotting import STATUS_COLORS
+
+    colors = {**STATUS_COLORS, "running": "#1e88e5"}
+    counts = {s: sum(r["status"] == s for r in runs) for s in (*RUN_STATUSES, "running")}
+    count_text = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no runs yet"
+    cards = []
+    for job, r in sorted(latest.items()):
+        cards.append(
+            f'<div class="card" style="border-left-color:{colors.get(r["status"], "#78909c")}">'
+            f'<div class="job">{html.escape(str(job))} {_badge(r["status"], colors)}</div>'
+            f'<div class="meta">{html.escape(_fmt_time(r["started_at"]))} · {_fmt_duration(r["duration_s"])}</div>'
+            f'<div class="meta">{html.escape(_excerpt(r["status_reason"], 160))}</div>'
+            f'<div class="meta">{_links_html(r["links"])}</div></div>'
+        )
+    rows = []
+    for r in runs:
+        rows.append(
+            f'<tr class="{html.escape(str(r["status"]))}"><td>{html.escape(str(r["job"]))}</td>'
+            f'<td>{html.escape(str(r["notebook"]))}</td><td><code>{html.escape(str(r["run_id"]))}</code></td>'
+            f'<td>{html.escape(_fmt_time(r["started_at"]))}</td><td>{_fmt_duration(r["duration_s"])}</td>'
+            f'<td>{_badge(r["status"], colors)}</td>'
+            f'<td class="reason">{html.escape(_excerpt(r["status_reason"]))}</td>'
+            f'<td>{_links_html(r["links"])}</td></tr>'
+        )
+    body_rows = "\n".join(rows) or '<tr><td colspan="8">No runs yet: try <code>galaxy run</code> or <code>galaxy schedule --all</code>.</td></tr>'
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Galaxy Workbench reports</title><style>{_CSS}</style></head>
+<body>
+<h1>Galaxy Workbench reports</h1>
+<div class="sub">{len(runs)} run(s): {html.escape(count_text)} · generated {html.escape(_fmt_time(generated_at))}
+<div class="audit">{audit_line}</div></div>
+<h2>Latest run per job</h2>
+<div class="cards">{''.join(cards) or '<div class="meta">No runs yet.</div>'}</div>
+<h2>All runs (newest first)</h2>
+<table><thead><tr><th>Job</th><th>Notebook</th><th>Run id</th><th>Started</th><th>Duration</th>
+<th>Status</th><th>Reason / error</th><th>Links</th></tr></thead>
+<tbody>
+{body_rows}
+</tbody></table>
+</body></html>
+"""
+
+
+def build_index(reports_dir: str | Path | None = None) -> Path:
+    """Scan ``reports/<job>/<run_id>/manifest.json`` and write ``index.json`` and ``index.html``.
+
+    Runs are listed newest first with status, reason (the error for failed runs)
+    and links to the HTML report, the executed notebook and ``metrics.json``; the
+    latest run of each job is summarised at the top, with the audit-log check.
+    A manifest that cannot be read is listed as a failed run rather than skipped.
+
+    Parameters
+    ----------
+    reports_dir
+        The reports folder (default ``<project root>/reports``).
+
+    Returns
+    -------
+    Path
+        The path of ``index.html``.
+    """
+    reports_dir = Path(reports_dir) if reports_dir else find_project_root() / "reports"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    runs: list[dict[str, Any]] = []
+    for manifest_path in sorted(reports_dir.glob("*/*/manifest.json")):
+        run_dir = manifest_path.parent
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            manifest = {"job": run_dir.parent.name, "run_id": run_dir.name, "notebook": "", "status": "failed",
+                        "status_reason": f"manifest.json cannot be read: {err}"}
+        runs.append(_run_summary(manifest, run_dir, reports_dir))
+    runs.sort(key=lambda r: (str(r["started_at"] or ""), str(r["run_id"])), reverse=True)
+    latest: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        latest.setdefault(str(r["job"]), r)
+
+    from galaxy_lib.core.audit import AuditLog
+
+    audit_path = reports_dir / "audit.jsonl"
+    if audit_path.exists():
+        v = AuditLog(audit_path).verify()
+        audit = {"ok": v.ok, "entries": v.entries, "reason": v.reason}
+        audit_line = (f"Audit log: <b style='color:#2e7d32'>verified</b>, {v.entries} entries" if v.ok
+                      else f"Audit log: <b style='color:#c62828'>BROKEN</b>: {html.escape(v.reason)}")
+    else:
+        audit = {"ok": True, "entries": 0, "reason": "no audit log yet"}
+        audit_line = "Audit log: no entries yet"
+    generated_at = _now_iso()
+    with FileLock(str(reports_dir / ".index.lock"), timeout=120):
+        write_json_atomic(reports_dir / "index.json",
+                          {"generated_at": generated_at, "audit": audit, "latest": latest, "runs": runs})
+        out = reports_dir / "index.html"
+        fd, tmp = tempfile.mkstemp(prefix=".index.html.", suffix=".tmp", dir=reports_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(_render_index(runs, latest, audit_line, generated_at))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    return out
