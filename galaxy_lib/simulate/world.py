@@ -1,0 +1,382 @@
+"""Build a whole Galaxy world: every raw table, the ground truth, images and content.
+
+Output layout under ``out_dir`` (the store root)::
+
+    raw/<table>/part-NNNNN.parquet   every table of core.contracts (customers, consent,
+                                     touchpoints, conversions, spend, kpi, lift_tests,
+                                     creatives, email_experiment)
+    truth/uplift.parquet             customer_id, tau (true uplift on P(purchase)), base
+    truth/conversions.parquet        conversion_id, customer_id, ts, cause, trigger_event_id
+    assets/creatives/<id>.png        one image per creative
+    content/...                      markdown corpus (see simulate.content)
+    ground_truth.json                every mechanism parameter and realised truth
+    world.json                       size, seed, config, row counts, timings (written last)
+
+Customer-level tables are generated block by block (``BLOCK_SIZE`` customers,
+one random stream each) and written one Parquet part per chunk with
+:meth:`DataStore.append_part`, so memory stays bounded by the chunk size
+whatever the world size. Truth tables are streamed with a ``ParquetWriter``.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from galaxy_lib.core.contracts import CONSENT_PURPOSES, MMM_CHANNELS, TOUCH_CHANNELS
+from galaxy_lib.core.store import DataStore
+from galaxy_lib.simulate import creatives as creatives_mod
+from galaxy_lib.simulate import journeys as journeys_mod
+from galaxy_lib.simulate import uplift as uplift_mod
+from galaxy_lib.simulate.catalogue import BANNED_PHRASES
+from galaxy_lib.simulate.config import BLOCK_SIZE, WorldConfig, WorldSize
+from galaxy_lib.simulate.content import write_content
+from galaxy_lib.simulate.customers import (
+    GRANT_PROB,
+    PRIVACY_CONSCIOUS,
+    TCF_MAP,
+    WITHDRAW_PROB,
+    consent_table,
+    simulate_customers,
+)
+from galaxy_lib.simulate.mmm import simulate_mmm
+from galaxy_lib.simulate._util import rng_for
+
+__all__ = ["WorldSummary", "build_world", "WORLD_FILES"]
+
+#: Files and folders a build owns (removed before a rebuild).
+WORLD_FILES: tuple[str, ...] = (
+    "raw", "staged", "curated", "quarantine", "truth", "assets", "content", "ground_truth.json", "world.json",
+)
+_STAGES = ("mmm", "creatives", "customers", "consent", "journeys", "email_experiment", "content", "write")
+
+
+@dataclass(frozen=True)
+class WorldSummary:
+    """What :func:`build_world` produced.
+
+    Attributes
+    ----------
+    path
+        The world folder (store root).
+    size, seed
+        Size preset and master seed.
+    rows
+        Row count of every raw table.
+    seconds
+        Wall-clock build time.
+    peak_memory_mb
+        Peak resident memory of the process so far (``ru_maxrss``), in MiB.
+    stage_seconds
+        Time per stage (``mmm``, ``creatives``, ``customers``, ``consent``, ``journeys``,
+        ``email_experiment``, ``content``, ``write``) for throughput reporting.
+    """
+
+    path: Path
+    size: str
+    seed: int
+    rows: dict[str, int]
+    seconds: float
+    peak_memory_mb: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _prepare(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"World folder {out} is a file; give build_world a folder path.")
+    if out.is_dir() and any(out.iterdir()) and not (out / "world.json").is_file():
+        owned = [p.name for p in out.iterdir() if p.name in WORLD_FILES or p.name.startswith(".")]
+        if len(owned) != len(list(out.iterdir())):
+            raise FileExistsError(
+                f"{out} is not empty and holds no world.json: refusing to build a world over other files. "
+                "Point out_dir at an empty or new folder (or an existing world folder to rebuild it)."
+            )
+    for name in WORLD_FILES:
+        p = out / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, (pd.Timestamp,)):
+        return x.isoformat()
+    return x
+
+
+def build_world(
+    out_dir: str | Path,
+    size: WorldSize = "ci",
+    seed: int = 42,
+    config: WorldConfig | None = None,
+    progress: bool = True,
+) -> WorldSummary:
+    """Generate a Galaxy world into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir
+        World folder (the store root). Must be empty, new, or a previous world
+        (which is replaced, including its staged and curated zones).
+    size
+        Size preset (``ci``, ``demo``, ``bench``); ignored when ``config`` is given.
+    seed
+        Master seed; ignored when ``config`` is given.
+    config
+        Full configuration (e.g. ``WorldConfig.for_size("ci", chunk_size=500)``).
+    progress
+        Show tqdm progress bars.
+
+    Returns
+    -------
+    WorldSummary
+        Paths, row counts, timings and peak memory.
+
+    Examples
+    --------
+    >>> summary = build_world("data/ci", size="ci", progress=False)  # doctest: +SKIP
+    >>> summary.rows["touchpoints"]  # doctest: +SKIP
+    28745
+    """
+    cfg = config if config is not None else WorldConfig.for_size(size, seed=seed)
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    _prepare(out)
+    store = DataStore(out)
+    stage = dict.fromkeys(_STAGES, 0.0)
+    rows: dict[str, int] = {}
+
+    def timed(name: str, t: float) -> float:
+        now = time.perf_counter()
+        stage[name] += now - t
+        return now
+
+    bar = tqdm(total=cfg.n_customers, unit="cust", desc=f"Galaxy {cfg.size} world", disable=not progress,
+               unit_scale=True)
+
+    # -- weekly media world -------------------------------------------------------------
+    bar.set_postfix_str("mmm")
+    t = time.perf_counter()
+    mmm = simulate_mmm(cfg)
+    spend_df, kpi_df = mmm.spend_table(), mmm.kpi_table()
+    t = timed("mmm", t)
+    for name, df in (("spend", spend_df), ("kpi", kpi_df), ("lift_tests", mmm.lift_tests)):
+        store.write("raw", name, df)
+        rows[name] = len(df)
+    t = timed("write", t)
+
+    # -- creatives ------------------------------------------------------------------------
+    bar.set_postfix_str("creatives")
+    cre = creatives_mod.simulate_creatives(cfg.seed, cfg.n_creatives, out / "assets" / "creatives")
+    t = timed("creatives", t)
+    store.write("raw", "creatives", cre.table)
+    rows["creatives"] = len(cre.table)
+    t = timed("write", t)
+
+    # -- customers, consent, journeys, experiment: streamed in chunks ---------------------
+    ctx = journeys_mod.build_context(mmm.spend, mmm.holiday, mmm.weeks, cre.table, cfg.touch_rate)
+    start = pd.Timestamp(cfg.start_week)
+    end_ns = ctx.end_ns
+    (out / "truth").mkdir(exist_ok=True)
+    writers: dict[str, pq.ParquetWriter] = {}
+    cause_counts = np.zeros(len(journeys_mod.CAUSES), dtype=np.int64)
+    last_counts = np.zeros(len(TOUCH_CHANNELS), dtype=np.int64)
+    touches_by_channel = np.zeros(len(TOUCH_CHANNELS), dtype=np.int64)
+    coverage = dict.fromkeys(CONSENT_PURPOSES, 0)
+    tau_sum, tau_neg, n_exp = 0.0, 0, 0
+    exp_stats = {"n_treat": 0, "n_ctrl": 0, "conv_treat": 0, "conv_ctrl": 0, "rev_treat": 0.0, "rev_ctrl": 0.0}
+    customer_tables = ("customers", "consent", "touchpoints", "conversions", "email_experiment")
+    for name in customer_tables:
+        rows[name] = 0
+    n_blocks = cfg.n_customers // BLOCK_SIZE
+    per_chunk = cfg.chunk_size // BLOCK_SIZE
+    end_ts = pa.scalar(end_ns, pa.timestamp("ns"))
+    bar.set_postfix_str("customers")
+    for first_block in range(0, n_blocks, per_chunk):
+        parts: dict[str, list[pa.Table]] = {k: [] for k in (*customer_tables, "truth_conv", "truth_uplift")}
+        for b in range(first_block, min(first_block + per_chunk, n_blocks)):
+            t = time.perf_counter()
+            block = simulate_customers(rng_for(cfg.seed, "customers", b), b * BLOCK_SIZE + 1, BLOCK_SIZE,
+                                       cfg.geo_shares, cfg.geos, start, cfg.n_weeks)
+            t = timed("customers", t)
+            consent = consent_table(rng_for(cfg.seed, "consent", b), block, end_ns)
+            t = timed("consent", t)
+            jb = journeys_mod.simulate_journeys(rng_for(cfg.seed, "journeys", b), b, block, ctx)
+            t = timed("journeys", t)
+            exp, utruth = uplift_mod.simulate_experiment(rng_for(cfg.seed, "experiment", b), block)
+            t = timed("email_experiment", t)
+            parts["customers"].append(block.table)
+            parts["consent"].append(consent)
+            parts["touchpoints"].append(jb.touchpoints)
+            parts["conversions"].append(jb.conversions)
+            parts["email_experiment"].append(exp)
+            parts["truth_conv"].append(jb.truth)
+            parts["truth_uplift"].append(utruth)
+            cause_counts += jb.cause_counts
+            last_counts += jb.last_touch_counts
+            touches_by_channel += jb.touch_counts
+            active = pc.and_(pc.less_equal(consent["granted_at"], end_ts),
+                             pc.or_kleene(pc.is_null(consent["withdrawn_at"]),
+                                          pc.greater(consent["withdrawn_at"], end_ts)))
+            for purpose in CONSENT_PURPOSES:
+                m = pc.and_(active, pc.equal(consent["purpose"], purpose))
+                coverage[purpose] += int(pc.sum(m).as_py() or 0)
+            tau = utruth.column("tau").to_numpy()
+            tau_sum += float(tau.sum())
+            tau_neg += int((tau < 0).sum())
+            n_exp += len(tau)
+            treat = exp.column("treatment").to_numpy().astype(bool)
+            conv = exp.column("converted").to_numpy()
+            rev = exp.column("revenue").to_numpy()
+            exp_stats["n_treat"] += int(treat.sum())
+            exp_stats["n_ctrl"] += int((~treat).sum())
+            exp_stats["conv_treat"] += int(conv[treat].sum())
+            exp_stats["conv_ctrl"] += int(conv[~treat].sum())
+            exp_stats["rev_treat"] += float(rev[treat].sum())
+            exp_stats["rev_ctrl"] += float(rev[~treat].sum())
+            bar.update(BLOCK_SIZE)
+        t = time.perf_counter()
+        for name in customer_tables:
+            table = pa.concat_tables(parts[name])
+            store.append_part("raw", name, table)
+            rows[name] += table.num_rows
+        for key, fname in (("truth_conv", "conversions.parquet"), ("truth_uplift", "uplift.parquet")):
+            table = pa.concat_tables(parts[key])
+            if key not in writers:
+                writers[key] = pq.ParquetWriter(out / "truth" / fname, table.schema, compression="zstd")
+            writers[key].write_table(table)
+        del parts
+        t = timed("write", t)
+    for w in writers.values():
+        w.close()
+
+    # -- content corpus -------------------------------------------------------------------
+    bar.set_postfix_str("content")
+    t = time.perf_counter()
+    write_content(out, spend_df, cre.table, mmm.lift_tests, exp_stats)
+    t = timed("content", t)
+
+    # -- ground truth -----------------------------------------------------------------------
+    marketing = cause_counts[: len(TOUCH_CHANNELS)]
+    n_conv = int(cause_counts.sum())
+    truth = {
+        "world": {
+            "size": cfg.size,
+            "seed": cfg.seed,
+            "n_weeks": cfg.n_weeks,
+            "start_week": cfg.start_week.isoformat(),
+            "end": pd.Timestamp(end_ns).isoformat(),
+            "geos": list(cfg.geos),
+            "geo_shares": dict(zip(cfg.geos, cfg.geo_shares)),
+            "mmm_channels": list(MMM_CHANNELS),
+            "touch_channels": list(TOUCH_CHANNELS),
+            "n_customers": cfg.n_customers,
+        },
+        "mmm": mmm.truth,
+        "lift_tests": mmm.lift_truth,
+        "mta": {
+            "channel_credit": {c: float(marketing[i] / max(marketing.sum(), 1)) for i, c in enumerate(TOUCH_CHANNELS)},
+            "baseline_share": float(cause_counts[-1] / max(n_conv, 1)),
+            "conversions": {c: int(v) for c, v in zip(journeys_mod.CAUSES, cause_counts)},
+            "last_touch_share": {c: float(last_counts[i] / max(last_counts.sum(), 1))
+                                 for i, c in enumerate(TOUCH_CHANNELS)},
+            "touches": {c: int(v) for c, v in zip(TOUCH_CHANNELS, touches_by_channel)},
+            "trigger_prob": {c: journeys_mod.TOUCH_PARAMS[c]["p"] for c in TOUCH_CHANNELS},
+            "lag_days": {c: journeys_mod.TOUCH_PARAMS[c]["lag_days"] for c in TOUCH_CHANNELS},
+            "touch_params": journeys_mod.TOUCH_PARAMS,
+            "baseline_hazard_per_week": journeys_mod.BASELINE_HAZARD,
+            "navigational": {"prob": journeys_mod.NAV_PROB, "search_share": journeys_mod.NAV_SEARCH_SHARE,
+                             "mean_gap_hours": journeys_mod.NAV_GAP_HOURS},
+            "truth_table": "truth/conversions.parquet",
+            "mechanism": (
+                "Touches: Poisson process per customer and channel with weekly intensity following that week's "
+                "geo spend (search/social/display/video). Each touch independently triggers a conversion with "
+                "probability trigger_prob[c] after 5 min + Exponential(lag_days[c]); organic (baseline) "
+                "conversions arrive with hazard baseline_hazard_per_week*(0.7+0.3*log1p(past_purchases)). "
+                "Navigational search/direct touches are inserted just before conversions with probability "
+                "navigational.prob and never trigger. channel_credit = share of non-baseline conversions "
+                "triggered by each channel."
+            ),
+        },
+        "uplift": {
+            "formula": uplift_mod.FORMULA,
+            "coefficients": {"base": uplift_mod.BASE_COEFS, "tau": uplift_mod.TAU_COEFS},
+            "ate": tau_sum / max(n_exp, 1),
+            "share_negative": tau_neg / max(n_exp, 1),
+            "n": n_exp,
+            "truth_table": "truth/uplift.parquet",
+        },
+        "creative": {
+            "formula": (
+                "logit(ctr) = intercepts[channel] + effects.has_logo*has_logo + effects.text_density*text_density "
+                "+ effects['color:<dominant_color>'] + effects['format:<format>'] "
+                "+ effects.headline_has_number*any_digit(headline) "
+                "+ effects.headline_banned_phrase*contains_banned_phrase(headline) + Normal(0, noise_sd); "
+                "clicks ~ Binomial(impressions, ctr)"
+            ),
+            "effects": creatives_mod.EFFECTS,
+            "intercepts": creatives_mod.INTERCEPTS,
+            "reference_levels": {"dominant_color": "blue", "format": "square"},
+            "noise_sd": creatives_mod.NOISE_SD,
+            "true_ctr": cre.true_ctr,
+            "brand_violations": cre.violations,
+            "banned_phrases": list(BANNED_PHRASES),
+        },
+        "consent": {
+            "tcf_purposes": TCF_MAP,
+            "grant_prob": GRANT_PROB,
+            "withdraw_prob": WITHDRAW_PROB,
+            "privacy_conscious_share": PRIVACY_CONSCIOUS,
+            "coverage_at_end": {p: coverage[p] / cfg.n_customers for p in CONSENT_PURPOSES},
+            "definition": (
+                "No row = purpose never granted. A row counts at time t when granted_at <= t and "
+                "(withdrawn_at is null or withdrawn_at > t); rows withdrawn before the period start never "
+                "cover the period."
+            ),
+        },
+    }
+    (out / "ground_truth.json").write_text(json.dumps(_jsonable(truth), indent=2, sort_keys=False))
+    bar.set_postfix_str("done")
+    bar.close()
+
+    seconds = time.perf_counter() - t0
+    peak = _peak_rss_mb()
+    world = {
+        "size": cfg.size,
+        "seed": cfg.seed,
+        "created_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "stage_seconds": {k: round(v, 3) for k, v in stage.items()},
+        "peak_memory_mb": round(peak, 1),
+        "config": json.loads(cfg.model_dump_json()),
+    }
+    (out / "world.json").write_text(json.dumps(world, indent=2))
+    return WorldSummary(path=out, size=cfg.size, seed=cfg.seed, rows=rows, seconds=seconds,
+                        peak_memory_mb=peak, stage_seconds=dict(stage))
