@@ -21,6 +21,7 @@ __all__ = [
     "load_yaml",
     "validate_params",
     "resolve_path",
+    "params_from_namespace",
 ]
 
 T = TypeVar("T", bound="GalaxyConfig")
@@ -84,3 +85,15 @@ def resolve_path(value: str | Path, root: Path | None = None) -> Path:
     if p.is_absolute():
         return p
     return (root or find_project_root()) / p
+
+
+def params_from_namespace(model: type[T], namespace: dict[str, Any]) -> T:
+    """Validate a notebook's parameters: every field of ``model`` found in ``namespace`` (the notebook's ``globals()``).
+
+    Papermill injects scheduled values as plain assignments after the
+    ``parameters`` cell, so the notebook's globals hold the final values. Names the
+    model does not know are rejected earlier, by the runner, which checks every
+    ``-p`` name against the notebook's parameters cell.
+    """
+    values = {name: namespace[name] for name in model.model_fields if name in namespace}
+    return validate_params(model, values, source="notebook parameters")

@@ -1,0 +1,216 @@
+"""Quality gates, consent coverage and quarantine counts of a data store.
+
+Every check returns :class:`~galaxy_lib.governance.quality.GateResult` objects so
+the notebook, ``metrics.json`` and the dashboard share one shape. Row-level gates
+(null rates, cardinality, latency) read at most ``sample_rows`` rows of a table
+(a repeatable DuckDB reservoir sample above that); counts that must be exact
+(duplicates, quarantine shares) are computed in DuckDB over the whole table.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from galaxy_lib.core.contracts import CONTRACTS
+from galaxy_lib.core.store import DataStore
+from galaxy_lib.governance import quality
+from galaxy_lib.governance.consent import consent_coverage
+from galaxy_lib.governance.quality import GateResult, grade
+from galaxy_lib.inventory.data import InventoryParams
+
+__all__ = [
+    "CATEGORICAL_COLUMNS",
+    "load_sample",
+    "row_level_gates",
+    "duplicate_gates",
+    "freshness_gates",
+    "consent_table",
+    "consent_gates",
+    "quarantine_table",
+    "quarantine_gates",
+    "pii_gates",
+    "gates_frame",
+    "latency_hours",
+]
+
+#: Categorical columns whose cardinality is checked, per staged table.
+CATEGORICAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("geo", "segment"),
+    "consent": ("purpose",),
+    "touchpoints": ("channel", "campaign_id"),
+    "conversions": (),
+    "spend": ("geo", "channel"),
+    "kpi": ("geo",),
+    "creatives": ("channel", "format", "dominant_color"),
+    "lift_tests": ("channel", "geo"),
+    "email_experiment": ("treatment",),
+}
+_STAGED_NAME = {"customer_id": "customer_key"}
+_DROPPED_AT_STAGING = {"email", "phone"}
+
+
+def load_sample(store: DataStore, zone: str, table: str, max_rows: int, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read ``zone.table`` whole, or a repeatable reservoir sample of ``max_rows`` rows when it is larger."""
+    cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    src = f"read_parquet('{store.glob(zone, table)}')"
+    n = int(store.query(f"SELECT count(*) AS n FROM {src}")["n"].iloc[0])
+    sample = f" USING SAMPLE reservoir({max_rows} ROWS) REPEATABLE (42)" if n > max_rows else ""
+    return store.query(f"SELECT {cols} FROM {src}{sample}")
+
+
+def _required_staged_columns(table: str) -> list[str]:
+    contract = CONTRACTS[table]
+    out = []
+    for name, col in contract.schema.columns.items():
+        if name in _DROPPED_AT_STAGING or col.nullable:
+            continue
+        out.append(_STAGED_NAME.get(name, name))
+    return out
+
+
+def row_level_gates(store: DataStore, params: InventoryParams) -> list[GateResult]:
+    """Null rates, cardinality, event latency and spend/CPC outliers of the staged tables."""
+    th = params.thresholds
+    results: list[GateResult] = []
+    for table in CONTRACTS:
+        if not store.exists("staged", table):
+            continue
+        df = load_sample(store, "staged", table, params.sample_rows)
+        required = [c for c in _required_staged_columns(table) if c in df.columns]
+        results += quality.null_rate_gates(df, table, th, columns=required)
+        categorical = [c for c in CATEGORICAL_COLUMNS.get(table, ()) if c in df.columns]
+        if categorical:
+            results += quality.cardinality_gates(df, table, th, columns=categorical)
+        if {"ts", "ingested_at"} <= set(df.columns):
+            results.append(quality.latency_gate(df, "ts", "ingested_at", table, th))
+        if table == "spend":
+            results += quality.spend_outlier_gates(df, th)
+    return results
+
+
+def latency_hours(store: DataStore, table: str = "touchpoints", max_rows: int = 200_000) -> pd.Series:
+    """Hours from event time to ingestion for (a sample of) a staged event table, for plotting."""
+    df = load_sample(store, "staged", table, max_rows, ["ts", "ingested_at"])
+    return ((df["ingested_at"] - df["ts"]).dt.total_seconds() / 3600.0).rename("latency_hours")
+
+
+def duplicate_gates(store: DataStore, params: InventoryParams) -> list[GateResult]:
+    """Share of rows of each raw table that repeat an earlier row's key (exact, in DuckDB).
+
+    Measured on ``raw`` because staging quarantines duplicates: this gate says how
+    dirty the feed was, the quarantine gate says what was held back.
+    """
+    th = params.thresholds
+    results = []
+    for table, contract in CONTRACTS.items():
+        if not store.exists("raw", table):
+            continue
+        key = ", ".join(f'"{k}"' for k in contract.key)
+        counts = store.query(
+            f"SELECT count(*) AS n, count(*) - count(DISTINCT ({key})) AS dup FROM read_parquet('{store.glob('raw', table)}')"
+        ).iloc[0]
+        n, dup = int(counts["n"]), int(counts["dup"])
+        rate = dup / n if n else float("nan")
+        results.append(
+            GateResult(
+                "duplicate_rate", table, "+".join(contract.key), rate, grade(rate, th.duplicate_rate_warn, th.duplicate_rate_fail),
+                th.duplicate_rate_warn, th.duplicate_rate_fail,
+                f"{dup:,} of {n:,} raw {table} rows repeat the key ({'+'.join(contract.key)}): {rate:.3%} "
+                f"(warn above {th.duplicate_rate_warn:.2%}, fail above {th.duplicate_rate_fail:.2%}).",
+            )
+        )
+    return results
+
+
+def freshness_gates(profiles: pd.DataFrame, params: InventoryParams, as_of: pd.Timestamp) -> list[GateResult]:
+    """Days since the newest record of each staged table with a time column."""
+    staged = profiles[(profiles["zone"] == "staged") & profiles["latest"].notna()]
+    out = []
+    for row in staged.itertuples():
+        column = CONTRACTS[row.table].date_columns[0] if row.table in CONTRACTS else ""
+        out.append(quality.freshness_gate(row.latest, as_of, row.table, column, params.thresholds))
+    return out
+
+
+def consent_table(store: DataStore, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Consent coverage per purpose among staged customers, valid at ``as_of``."""
+    consent = store.read("staged", "consent")
+    customers = store.read("staged", "customers", columns=["customer_key"])
+    return consent_coverage(consent, customers, as_of=as_of)
+
+
+def consent_gates(coverage: pd.DataFrame, params: InventoryParams) -> list[GateResult]:
+    """Warn when a purpose's coverage is below ``min_consent_share``; fail when nobody consented."""
+    out = []
+    for row in coverage.itertuples():
+        share = float(row.share)
+        status = "fail" if not share > 0 else "warn" if share < params.min_consent_share else "pass"
+        out.append(
+            GateResult(
+                "consent_share", "consent", row.purpose, share, status, params.min_consent_share, 0.0,
+                f"{row.consented:,} of {row.customers:,} customers ({share:.1%}) consent to {row.purpose} "
+                f"(TCF purposes {row.tcf_purposes}); warn below {params.min_consent_share:.0%}.",
+            )
+        )
+    return out
+
+
+def quarantine_table(store: DataStore) -> pd.DataFrame:
+    """Quarantined rows per table and rule, with the raw row count for the share."""
+    rows = []
+    for info in store.tables(count_rows=False):
+        if info.zone != "quarantine":
+            continue
+        by_rule = store.query(
+            f"SELECT _rule AS rule, count(*) AS rows, any_value(_reason) AS example_reason "
+            f"FROM read_parquet('{store.glob('quarantine', info.name)}') GROUP BY _rule ORDER BY rows DESC"
+        )
+        by_rule.insert(0, "table", info.name)
+        rows.append(by_rule)
+    out = (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame(columns=["table", "rule", "rows", "example_reason"])
+    )
+    raw = {t.name: t.rows for t in store.tables() if t.zone == "raw"}
+    out["raw_rows"] = out["table"].map(raw).fillna(0).astype(int)
+    return out
+
+
+def quarantine_gates(quarantine: pd.DataFrame, store: DataStore, params: InventoryParams) -> list[GateResult]:
+    """Share of each raw table held back in quarantine (every raw table gets a gate, zero included)."""
+    raw = {t.name: t.rows for t in store.tables() if t.zone == "raw"}
+    held = quarantine.groupby("table")["rows"].sum().to_dict() if len(quarantine) else {}
+    out = []
+    for table, n in sorted(raw.items()):
+        q = int(held.get(table, 0))
+        share = q / n if n else 0.0
+        out.append(
+            GateResult(
+                "quarantine_share", table, "", share, grade(share, params.quarantine_share_warn, params.quarantine_share_fail),
+                params.quarantine_share_warn, params.quarantine_share_fail,
+                f"{q:,} of {n:,} {table} rows ({share:.3%}) are in quarantine "
+                f"(warn above {params.quarantine_share_warn:.2%}, fail above {params.quarantine_share_fail:.0%}).",
+            )
+        )
+    return out
+
+
+def pii_gates(pii: pd.DataFrame) -> list[GateResult]:
+    """Fail for every staged or curated column that holds personal data (raw and quarantine may)."""
+    leaks = pii[~pii["allowed"]]
+    if leaks.empty:
+        return [GateResult("pii_leak", "staged+curated", "", 0.0, "pass", 0.0, 0.0,
+                           "No e-mail address, phone number or raw customer id in any staged or curated table.")]
+    return [
+        GateResult("pii_leak", f"{r.zone}.{r.table}", r.column, float(r.values_with_pii), "fail", 0.0, 0.0,
+                   f"{r.values_with_pii:,} distinct value(s) of {r.zone}.{r.table}.{r.column} look like {r.kind}.")
+        for r in leaks.itertuples()
+    ]
+
+
+def gates_frame(results: list[GateResult]) -> pd.DataFrame:
+    """All gate results as one table, worst first."""
+    order = {"fail": 0, "warn": 1, "pass": 2}
+    df = pd.DataFrame([r.to_dict() for r in results])
+    return df.sort_values(["status", "gate", "table"], key=lambda s: s.map(order) if s.name == "status" else s).reset_index(drop=True)
