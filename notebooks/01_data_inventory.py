@@ -43,7 +43,7 @@ stale_days_fail: float = 14.0  # ... that fails
 min_consent_share: float = 0.5  # consent coverage per purpose below which it warns
 
 # %%
-from galaxy_lib import inventory
+from galaxy_lib import apps, inventory
 from galaxy_lib.core.config import params_from_namespace
 from galaxy_lib.core.reporting import ReportWriter
 from galaxy_lib.core.staging import ensure_world
@@ -119,7 +119,10 @@ plots.quarantine_reasons(quarantine)
 
 # %%
 gate_table = analysis.gates_frame(gates)
-gate_table[gate_table["status"] != "pass"][["status", "gate", "table", "column", "detail"]]
+apps.gate_explorer(gate_table)
+
+# %% [markdown]
+# Filter the checks by status, kind or table; every check says what it measured and against which threshold.
 
 # %% [markdown]
 # ## Publish

@@ -1,0 +1,9 @@
+"""ipywidgets builders used by the Voila dashboards (the notebooks opened with ``make serve``).
+
+Each builder takes the tables a notebook already computed and returns a widget;
+it holds no analysis of its own.
+"""
+
+from galaxy_lib.apps.inventory import gate_explorer
+
+__all__ = ["gate_explorer"]
