@@ -214,29 +214,37 @@ class JourneyData:
 
 
 # -- parsing ---------------------------------------------------------------------------
-def _split_separator(separator: str) -> tuple[str, bool]:
-    """The pattern to split on and whether tokens must be whitespace-trimmed."""
+def _split_separator(separator: str) -> str:
+    """The pattern to split on: the separator without surrounding whitespace (or one space)."""
     if not isinstance(separator, str) or separator == "":
         raise PathTableError("separator must be a non-empty string such as ' > ' or '>' or '|'.")
     core = separator.strip()
-    if core == "":  # whitespace separated paths: "search social email"
-        return " ", True
-    return core, True
+    return core if core else " "  # whitespace separated paths: "search social email"
 
 
-def _tokenise(paths: pa.Array, separator: str) -> tuple[pa.Array, np.ndarray]:
-    """Split path strings into a flat array of trimmed tokens and CSR offsets."""
-    pattern, trim = _split_separator(separator)
+def _tokenise(paths: pa.Array, separator: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Split path strings into channel codes: (codes into ``vocab``, ``vocab``, CSR offsets).
+
+    Null paths get zero tokens. Tokens are whitespace-trimmed through the (small)
+    dictionary rather than token by token, which keeps parsing at pyarrow speed.
+    """
+    pattern = _split_separator(separator)
     if pattern == " ":
         lists = pc.split_pattern_regex(pc.utf8_trim_whitespace(paths), r"\s+")
     else:
         lists = pc.split_pattern(paths, pattern)
-    flat = pc.list_flatten(lists)
-    if trim:
-        flat = pc.utf8_trim_whitespace(flat)
     offsets = np.asarray(lists.offsets, dtype=np.int64)
     offsets = offsets - offsets[0]
-    return flat, offsets
+    flat = pc.list_flatten(lists)
+    encoded = pc.dictionary_encode(flat)
+    raw_vocab = [str(v) for v in encoded.dictionary.to_pylist()]
+    codes = np.asarray(encoded.indices).astype(np.int32, copy=False)
+    trimmed = [v.strip() for v in raw_vocab]
+    vocab = list(dict.fromkeys(trimmed))
+    if len(vocab) != len(raw_vocab):  # " a" and "a" are the same channel
+        pos = {v: i for i, v in enumerate(vocab)}
+        codes = np.array([pos[v] for v in trimmed], dtype=np.int32)[codes]
+    return codes, vocab, offsets
 
 
 def _looks_joined(token: str, separator: str) -> str | None:
@@ -330,43 +338,48 @@ def parse_path_table(
     conv, val, nul = nums["total_conversions"], nums["total_conversion_value"], nums["total_null"]
 
     raw_paths = df["path"]
-    path_arr = pa.array(raw_paths, from_pandas=True, type=pa.large_string()) if raw_paths.dtype == object else pa.array(
-        raw_paths.astype("string"), type=pa.large_string()
-    )
-    is_null = np.asarray(pc.is_null(path_arr), dtype=bool)
-    path_arr = pc.fill_null(path_arr, "")
-    flat, offsets = _tokenise(path_arr, separator)
+    if raw_paths.dtype != object:
+        raw_paths = raw_paths.astype(object).where(raw_paths.notna(), None)
+    path_arr = pa.array(raw_paths.to_numpy(), from_pandas=True, type=pa.large_string())
+    indices, vocab, offsets = _tokenise(path_arr, separator)
     lengths = np.diff(offsets)
-    dictionary = pc.dictionary_encode(flat)
-    vocab = [str(v) for v in dictionary.dictionary.to_pylist()]
-    indices = np.asarray(dictionary.indices, dtype=np.int64)
-    token_row = np.repeat(np.arange(n), lengths)
+    token_row = np.repeat(np.arange(n, dtype=np.int32 if n < 2**31 - 1 else np.int64), lengths)
 
-    rules = np.full(n, "", dtype=object)
-    reasons = np.full(n, "", dtype=object)
+    # rule codes per row (0 = valid); the first rule that fires wins
+    rule_names: list[str] = [""]
+    rule_reasons: list[str] = [""]
+    rule_of = np.zeros(n, dtype=np.int32)
+    row_reason = np.full(n, None, dtype=object)
 
     def flag(mask: np.ndarray, rule: str, reason: str | np.ndarray) -> None:
-        new = mask & (rules == "")
-        rules[new] = rule
-        reasons[new] = reason if isinstance(reason, str) else reason[new]
+        new = mask & (rule_of == 0)
+        if not new.any():
+            return
+        rule_names.append(rule)
+        rule_reasons.append(reason if isinstance(reason, str) else "")
+        rule_of[new] = len(rule_names) - 1
+        if not isinstance(reason, str):
+            row_reason[new] = reason[new]
 
     # empty paths and empty channels ("a >  > b", trailing separators)
-    stripped_empty = np.asarray(pc.equal(pc.utf8_trim_whitespace(path_arr), ""), dtype=bool)
-    flag(is_null | stripped_empty, "empty_path", "path is empty: a journey needs at least one channel")
     empty_vocab = np.array([v == "" for v in vocab], dtype=bool)
+    empty_path = lengths == 0
     if empty_vocab.any():
         empty_tok = empty_vocab[indices]
-        rows_with_empty = np.zeros(n, dtype=bool)
-        rows_with_empty[token_row[empty_tok]] = True
+        n_empty = np.bincount(token_row[empty_tok], minlength=n)
+        empty_path |= n_empty == lengths
+        flag(empty_path, "empty_path", "path is empty: a journey needs at least one channel")
         flag(
-            rows_with_empty,
+            n_empty > 0,
             "empty_channel",
             f"path has an empty channel between separators {separator!r} (doubled or trailing separator)",
         )
+    else:
+        flag(empty_path, "empty_path", "path is empty: a journey needs at least one channel")
 
     # wrong separator: every path a single token, and the tokens are joined by another separator
     joined = {v: _looks_joined(v, separator) for v in vocab if v}
-    valid_rows = ~(is_null | stripped_empty)
+    valid_rows = ~empty_path
     if valid_rows.any() and (lengths[valid_rows] <= 1).all():
         cands = [c for c in joined.values() if c]
         if cands and len(cands) >= max(1, int(0.2 * len(vocab))):
@@ -421,13 +434,10 @@ def parse_path_table(
     lag_len: np.ndarray | None = None
     if _LAG_COLUMN in df.columns:
         lag_arr = pa.array(df[_LAG_COLUMN].astype("string"), type=pa.large_string())
-        lag_flat, lag_off = _tokenise(pc.fill_null(lag_arr, ""), separator)
-        try:
-            lag_num = np.asarray(pc.cast(lag_flat, pa.float64()), dtype=np.float64)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            lag_num = pd.to_numeric(pd.Series(lag_flat.to_pylist(), dtype=object), errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
+        lag_codes, lag_vocab, lag_off = _tokenise(lag_arr, separator)
+        lag_num = pd.to_numeric(pd.Series(lag_vocab, dtype=object), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )[lag_codes] if lag_vocab else np.zeros(0)
         lag_len = np.diff(lag_off)
         flag(lag_len != lengths, "lag_mismatch", "lag_days must hold one number per channel of the path")
         if lag_num.size:
@@ -436,38 +446,48 @@ def parse_path_table(
             bad_lag[lag_row[~np.isfinite(lag_num) | (lag_num < 0)]] = True
             flag(bad_lag, "bad_lag", "lag_days must be non-negative numbers")
 
-    bad = rules != ""
-    quarantine = df.loc[bad].copy()
-    if len(quarantine):
-        quarantine["_rule"] = rules[bad]
-        quarantine["_reason"] = reasons[bad]
+    bad = rule_of > 0
+    if bad.any():
+        quarantine = df.loc[bad].copy()
+        names = np.asarray(rule_names, dtype=object)
+        texts = np.asarray(rule_reasons, dtype=object)
+        per_row = row_reason[bad]
+        quarantine["_rule"] = names[rule_of[bad]]
+        quarantine["_reason"] = np.where(pd.isna(per_row), texts[rule_of[bad]], per_row)
         quarantine["_source"] = source
         quarantine["_row"] = np.flatnonzero(bad)
     else:
-        quarantine = quarantine.assign(_rule=pd.Series(dtype=str), _reason=pd.Series(dtype=str),
-                                       _source=pd.Series(dtype=str), _row=pd.Series(dtype=np.int64))
+        quarantine = df.iloc[:0].assign(_rule=pd.Series(dtype=str), _reason=pd.Series(dtype=str),
+                                        _source=pd.Series(dtype=str), _row=pd.Series(dtype=np.int64))
     keep = ~bad
     if not keep.any():
-        top = pd.Series(rules[bad]).value_counts().head(3).to_dict()
+        top = pd.Series(np.asarray(rule_names, dtype=object)[rule_of]).value_counts().head(3).to_dict()
         raise PathTableError(f"{source}: no valid path left ({n} rows, rejected by rule: {top}).")
 
     # re-code the kept tokens against a sorted channel list
-    keep_tok = np.repeat(keep, lengths)
-    used = np.unique(indices[keep_tok])
+    all_kept = bool(keep.all())
+    keep_tok = None if all_kept else np.repeat(keep, lengths)
+    kept_indices = indices if all_kept else indices[keep_tok]
+    used = np.flatnonzero(np.bincount(kept_indices, minlength=len(vocab)))
     names = [vocab[i] for i in used]
     order = np.argsort(names, kind="stable")
     channel_tuple = tuple(names[i] for i in order)
     remap = np.full(len(vocab), -1, dtype=np.int32)
     remap[used[order]] = np.arange(len(used), dtype=np.int32)
-    codes = remap[indices[keep_tok]]
+    codes = remap[kept_indices]
     new_lengths = lengths[keep]
     new_offsets = np.zeros(new_lengths.size + 1, dtype=np.int64)
     np.cumsum(new_lengths, out=new_offsets[1:])
 
-    table = df.loc[keep, [c for c in (*PATH_COLUMNS, _LAG_COLUMN) if c in df.columns]].reset_index(drop=True)
-    table["total_conversions"] = conv[keep]
-    table["total_conversion_value"] = val[keep]
-    table["total_null"] = nul[keep]
+    columns = {
+        "path": df["path"].to_numpy()[keep],
+        "total_conversions": conv[keep],
+        "total_conversion_value": val[keep],
+        "total_null": nul[keep],
+    }
+    if _LAG_COLUMN in df.columns:
+        columns[_LAG_COLUMN] = df[_LAG_COLUMN].to_numpy()[keep]
+    table = pd.DataFrame(columns)
     lags = None
     if lag_num is not None and lag_len is not None:
         lags = np.ascontiguousarray(lag_num[np.repeat(keep, lag_len)])

@@ -214,7 +214,9 @@ def as_path_table(paths: PathTable | pd.DataFrame, separator: str = DEFAULT_SEPA
 
 
 def _token_path_ids(table: PathTable) -> np.ndarray:
-    return np.repeat(np.arange(table.n_paths), table.lengths)
+    """Path index of every touch (int32 while it fits: memory is per touch)."""
+    dtype = np.int32 if table.n_paths < 2**31 - 1 else np.int64
+    return np.repeat(np.arange(table.n_paths, dtype=dtype), table.lengths)
 
 
 # -- heuristics ------------------------------------------------------------------------------
@@ -382,26 +384,28 @@ def _encode_states(table: PathTable, order: int) -> tuple[np.ndarray, np.ndarray
     base = C + 1
     if base ** order >= 2**62:
         raise PathTableError(f"Too many channels ({C}) for a Markov model of order {order}.")
-    lengths = table.lengths
     pid = _token_path_ids(table)
-    n_tok = table.codes.size
-    pos = np.arange(n_tok, dtype=np.int64) - table.offsets[pid]
-    plen = lengths[pid]
-    is_start = (pos <= plen - order) | ((pos == 0) & (plen < order))
-    idx = np.flatnonzero(is_start)
-    tok = table.codes.astype(np.int64) + 1
-    code = np.zeros(idx.size, dtype=np.int64)
     if order == 1:
-        code = tok[idx]
+        code = table.codes.astype(np.int64) + 1
+        wpath = pid
     else:
-        room = plen[idx] - pos[idx]  # touches left in the path from the window start
+        lengths = table.lengths
+        n_tok = table.codes.size
+        pos = np.arange(n_tok, dtype=np.int64) - table.offsets[:-1][pid]
+        room = lengths[pid] - pos  # touches left in the path from here (this one included)
+        del pos
+        # a window starts where `order` touches remain, or at the start of a shorter path
+        idx = np.flatnonzero((room >= order) | ((room == lengths[pid]) & (room < order)))
+        room = room[idx]
+        tok = table.codes
+        code = np.zeros(idx.size, dtype=np.int64)
         for j in range(order):
             digit = np.zeros(idx.size, dtype=np.int64)
             ok = room > j
-            digit[ok] = tok[idx[ok] + j]
+            digit[ok] = tok[idx[ok] + j].astype(np.int64) + 1
             code = code * base + digit
-    wpath = pid[idx]
-    keep = np.ones(idx.size, dtype=bool)
+        wpath = pid[idx]
+    keep = np.ones(code.size, dtype=bool)
     keep[1:] = (code[1:] != code[:-1]) | (wpath[1:] != wpath[:-1])
     return code[keep], wpath[keep], base
 
@@ -435,8 +439,15 @@ def _absorbing_chain(table: PathTable, order: int) -> dict[str, Any]:
     src[1:] = sid[:-1]
     src[first] = 0
     weight = journeys[wpath]
-    counts = sp.csr_matrix((weight, (src, sid)), shape=(n_states, n_states))
-    counts.sum_duplicates()
+    key = src * n_states + sid
+    if n_states * n_states <= 4_000_000:  # few states: count into a dense array, one pass
+        dense = np.bincount(key, weights=weight, minlength=n_states * n_states).reshape(n_states, n_states)
+        counts = sp.csr_matrix(dense)
+    else:
+        pairs, inv = np.unique(key, return_inverse=True)
+        counts = sp.csr_matrix(
+            (np.bincount(inv, weights=weight), (pairs // n_states, pairs % n_states)), shape=(n_states, n_states)
+        )
     end_state = sid[last]
     end_path = wpath[last]
     to_conv = np.bincount(end_state, weights=table.conversions[end_path], minlength=n_states)
