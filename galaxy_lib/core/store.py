@@ -16,8 +16,10 @@ store so two processes (for instance two schedulers) never interleave a write.
 
 from __future__ import annotations
 
+import re
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +27,30 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from filelock import FileLock
 
 from galaxy_lib.core.paths import ZONES
 
 __all__ = ["DataStore", "TableInfo"]
+
+# One FileLock object per store root and process. ``filelock`` counts re-entries per
+# lock *object*, so sharing the object is what makes ``DataStore.lock`` re-entrant
+# across DataStore instances of the same root (e.g. ``ensure_world`` holds the lock
+# while ``build_world`` writes through its own DataStore).
+_LOCKS: dict[str, FileLock] = {}
+_LOCKS_GUARD = threading.Lock()
+_PART_RE = re.compile(r"^(?P<prefix>[a-z]+)-(?P<n>\d{5})\.parquet$")
+
+
+def _lock_for(path: Path) -> FileLock:
+    key = str(path.resolve())
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(key)
+        if lock is None:
+            lock = _LOCKS[key] = FileLock(key)
+        return lock
 
 
 @dataclass(frozen=True)
@@ -77,10 +97,18 @@ class DataStore:
 
     @contextmanager
     def lock(self, timeout: float = 600) -> Iterator[None]:
-        """Exclusive lock over the whole store (re-entrant within one process)."""
+        """Exclusive lock over the whole store (re-entrant within one process and thread).
+
+        Other processes (and other threads) wait up to ``timeout`` seconds, then
+        ``filelock.Timeout`` is raised.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.root / ".store.lock"), timeout=timeout):
+        lock = _lock_for(self.root / ".store.lock")
+        lock.acquire(timeout=timeout)
+        try:
             yield
+        finally:
+            lock.release()
 
     # -- writing -----------------------------------------------------------------
     def write(self, zone: str, table: str, df: pd.DataFrame | pa.Table) -> Path:
@@ -95,24 +123,86 @@ class DataStore:
             tmp.rename(d)
             return d
 
-    def append_part(self, zone: str, table: str, df: pd.DataFrame | pa.Table) -> Path:
-        """Add one part to ``zone.table`` (used to stream large tables in bounded memory)."""
+    def append_part(self, zone: str, table: str, df: pd.DataFrame | pa.Table, prefix: str = "part") -> Path:
+        """Add one part to ``zone.table`` (used to stream large tables in bounded memory).
+
+        ``prefix`` names the part file (``<prefix>-NNNNN.parquet``, lower-case letters);
+        writers that must later replace only their own parts (staging's quarantine
+        rows) use their own prefix and :meth:`drop_parts`.
+        """
+        if not prefix.isalpha() or not prefix.islower():
+            raise ValueError(f"Part prefix {prefix!r} must be lower-case letters only.")
         with self.lock():
             d = self.table_dir(zone, table)
             d.mkdir(parents=True, exist_ok=True)
-            n = len(list(d.glob("part-*.parquet")))
-            path = d / f"part-{n:05d}.parquet"
+            taken = [int(m["n"]) for p in d.glob(f"{prefix}-*.parquet")
+                     if (m := _PART_RE.match(p.name)) and m["prefix"] == prefix]
+            path = d / f"{prefix}-{max(taken, default=-1) + 1:05d}.parquet"
             self._write_part(path, df)
             return path
+
+    def write_parts(self, zone: str, table: str, parts: Iterable[pd.DataFrame | pa.Table]) -> int:
+        """Replace ``zone.table`` with one part per item of ``parts``, streamed in bounded memory.
+
+        The parts go to a temporary folder that replaces the table only when the
+        iterator is exhausted, so readers never see a half-written table and an
+        interrupted write leaves the previous version in place. Empty items are
+        skipped. Returns the number of rows written.
+        """
+        with self.lock():
+            d = self.table_dir(zone, table)
+            tmp = d.with_name(d.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            n = rows = 0
+            try:
+                for df in parts:
+                    if len(df) == 0:
+                        continue
+                    self._write_part(tmp / f"part-{n:05d}.parquet", df)
+                    n += 1
+                    rows += len(df)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            shutil.rmtree(d, ignore_errors=True)
+            if n:
+                tmp.rename(d)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
+            return rows
 
     def drop(self, zone: str, table: str) -> None:
         with self.lock():
             shutil.rmtree(self.table_dir(zone, table), ignore_errors=True)
 
+    def drop_parts(self, zone: str, table: str, prefix: str) -> int:
+        """Delete the parts of ``zone.table`` named ``<prefix>-NNNNN.parquet``; returns how many."""
+        with self.lock():
+            d = self.table_dir(zone, table)
+            victims = [p for p in d.glob(f"{prefix}-*.parquet")
+                       if (m := _PART_RE.match(p.name)) and m["prefix"] == prefix] if d.is_dir() else []
+            for p in victims:
+                p.unlink()
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+            return len(victims)
+
     @staticmethod
     def _write_part(path: Path, df: pd.DataFrame | pa.Table) -> None:
         table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+        # pandas' Arrow-backed strings become large_string; store plain string so every
+        # part of a table has one schema whoever wrote it.
+        if any(pa.types.is_large_string(f.type) for f in table.schema):
+            table = table.cast(pa.schema([
+                f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f for f in table.schema
+            ], metadata=table.schema.metadata))
         pq.write_table(table, path, compression="zstd")
+
+    def parts(self, zone: str, table: str) -> list[Path]:
+        """The Parquet part files of ``zone.table`` in name order (empty if the table is missing)."""
+        d = self.table_dir(zone, table)
+        return sorted(d.glob("*.parquet")) if d.is_dir() else []
 
     # -- reading -----------------------------------------------------------------
     def read(self, zone: str, table: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -123,7 +213,11 @@ class DataStore:
                 f"Build the world (`galaxy world build`) or ingest the file first. "
                 f"Available: {', '.join(f'{t.zone}.{t.name}' for t in self.tables()) or 'none'}."
             )
-        return pq.read_table(self.table_dir(zone, table), columns=columns).to_pandas()
+        parts = self.parts(zone, table)
+        # Parts may differ in columns (e.g. user files with extra columns appended by
+        # ingestion): read them under the union of their schemas, missing values as null.
+        schema = pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive")
+        return pads.dataset(parts, schema=schema, format="parquet").to_table(columns=columns).to_pandas()
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """In-memory DuckDB connection with one view per stored table, named ``<zone>.<table>``."""
@@ -132,7 +226,8 @@ class DataStore:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {zone}")
         for info in self.tables(count_rows=False):
             con.execute(
-                f"CREATE VIEW {info.zone}.{info.name} AS SELECT * FROM read_parquet('{self.glob(info.zone, info.name)}')"
+                f"CREATE VIEW {info.zone}.{info.name} AS SELECT * FROM "
+                f"read_parquet('{self.glob(info.zone, info.name)}', union_by_name = true)"
             )
         return con
 
