@@ -77,6 +77,8 @@ class DataStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._con_tables: frozenset[tuple[str, str]] = frozenset()
 
     # -- locations ---------------------------------------------------------------
     def table_dir(self, zone: str, table: str) -> Path:
@@ -232,9 +234,31 @@ class DataStore:
         return con
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        """Run SQL over the store's views (``SELECT * FROM staged.touchpoints``) and return pandas."""
-        with self.connect() as con:
-            return con.execute(sql, params or []).df()
+        """Run SQL over the store's views (``SELECT * FROM staged.touchpoints``) and return pandas.
+
+        The connection and its views are kept between calls and rebuilt only when a
+        table appears or disappears (views read their Parquet glob at query time, so
+        new parts of an existing table are seen without a rebuild).
+        """
+        current = frozenset((t.zone, t.name) for t in self._table_dirs())
+        if self._con is None or current != self._con_tables:
+            if self._con is not None:
+                self._con.close()
+            self._con, self._con_tables = self.connect(), current
+        cursor = self._con.cursor()
+        try:
+            return cursor.execute(sql, params or []).df()
+        finally:
+            cursor.close()
+
+    def _table_dirs(self) -> list[TableInfo]:
+        out = []
+        for zone in ZONES:
+            zdir = self.root / zone
+            if zdir.is_dir():
+                out += [TableInfo(zone, d.name, d, -1, (), 0, 0.0) for d in zdir.iterdir()
+                        if d.is_dir() and not d.name.endswith(".tmp") and any(d.glob("*.parquet"))]
+        return out
 
     def tables(self, count_rows: bool = True) -> list[TableInfo]:
         """Every stored table with its size and schema (row counts read from Parquet metadata)."""
