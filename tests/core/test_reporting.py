@@ -1,0 +1,233 @@
+"""ReportWriter (metrics.json, tables, figures), strict JSON, and the reports index."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+from galaxy_lib.core.reporting import ReportWriter, build_index, canonical_json, status_from_gates, to_jsonable
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+# -- JSON ------------------------------------------------------------------------
+def test_to_jsonable_converts_numpy_pandas_and_missing_values():
+    obj = {
+        "i": np.int64(3),
+        "f": np.float32(0.5),
+        "b": np.bool_(True),
+        "nan": float("nan"),
+        "npnan": np.float64(np.nan),
+        "inf": np.inf,
+        "na": pd.NA,
+        "nat": pd.NaT,
+        "ts": pd.Timestamp("2026-01-05 10:00", tz="UTC"),
+        "date": dt.date(2026, 1, 5),
+        "td": pd.Timedelta(minutes=2),
+        "arr": np.array([1.0, np.nan]),
+        "series": pd.Series([1, 2]),
+        "path": Path("/tmp/x"),
+        "tuple": (1, "a"),
+    }
+    out = to_jsonable(obj)
+    assert out == {
+        "i": 3, "f": 0.5, "b": True, "nan": None, "npnan": None, "inf": None, "na": None, "nat": None,
+        "ts": "2026-01-05T10:00:00+00:00", "date": "2026-01-05", "td": 120.0, "arr": [1.0, None],
+        "series": [1, 2], "path": "/tmp/x", "tuple": [1, "a"],
+    }
+    assert type(out["i"]) is int and type(out["b"]) is bool
+    json.dumps(out, allow_nan=False)  # strict JSON
+
+
+def test_to_jsonable_rejects_unknown_objects_with_the_type_name():
+    class Opaque:
+        pass
+
+    with pytest.raises(TypeError, match="Opaque"):
+        to_jsonable({"x": Opaque()})
+
+
+def test_canonical_json_ignores_key_order():
+    assert canonical_json({"b": 1, "a": [1, 2]}) == canonical_json({"a": [1, 2], "b": 1}) == '{"a":[1,2],"b":1}'
+
+
+# -- ReportWriter ------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class FakeGate:
+    gate: str
+    table: str
+    column: str
+    value: float
+    status: str
+    warn_at: float
+    fail_at: float
+    detail: str = ""
+
+
+class ToDictGate:
+    def to_dict(self):
+        return {"gate": "freshness", "status": "warn", "value": 3.0, "warn_at": 2.0, "fail_at": 7.0}
+
+
+def test_write_takes_the_worst_gate_and_serialises_numpy(tmp_path):
+    rw = ReportWriter(tmp_path / "run", notebook="01_data_inventory.ipynb")
+    rw.metric("rows", np.int64(1200))
+    rw.metrics({"share": np.float64(0.25), "missing": np.nan, "when": pd.Timestamp("2026-01-01")})
+    rw.gate({"gate": "null_rate", "table": "touchpoints", "column": "channel", "value": 0.01, "status": "pass"})
+    rw.gate(ToDictGate())
+    rw.gate(FakeGate("outliers", "spend", "spend", 0.2, "fail", 0.05, 0.1, "robust z > 6"))
+    path = rw.write()
+    doc = _read(path)
+    assert path == tmp_path / "run" / "metrics.json"
+    assert doc["notebook"] == "01_data_inventory"
+    assert doc["status"] == "failed"
+    assert "outliers on spend.spend" in doc["status_reason"] and "robust z > 6" in doc["status_reason"]
+    assert "freshness" not in doc["status_reason"]  # only the failing gates explain a failure
+    assert doc["metrics"] == {"rows": 1200, "share": 0.25, "missing": None, "when": "2026-01-01T00:00:00"}
+    assert [g["gate"] for g in doc["gates"]] == ["null_rate", "freshness", "outliers"]
+    dt.datetime.fromisoformat(doc["written_at"])
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [([], "passed"), (["pass"], "passed"), (["pass", "warn"], "warn"), (["warn", "fail", "pass"], "failed")],
+)
+def test_status_from_gates(statuses, expected):
+    assert status_from_gates([{"gate": "g", "status": s} for s in statuses]) == expected
+
+
+def test_explicit_status_and_reason_win(tmp_path):
+    rw = ReportWriter(tmp_path, notebook="x")
+    rw.gate({"gate": "g", "status": "fail"})
+    doc = _read(rw.write(status="warn", reason="model did not converge"))
+    assert (doc["status"], doc["status_reason"]) == ("warn", "model did not converge")
+
+
+def test_bad_status_and_bad_gate_are_named(tmp_path):
+    rw = ReportWriter(tmp_path, notebook="x")
+    with pytest.raises(ValueError, match="'ok'"):
+        rw.write(status="ok")
+    with pytest.raises(ValueError, match="expected one of pass, warn, fail"):
+        rw.gate({"gate": "g", "status": "passed"})
+    with pytest.raises(ValueError, match="lacks status"):
+        rw.gate({"gate": "g"})
+    with pytest.raises(ValueError, match="notebook="):
+        ReportWriter(tmp_path)
+
+
+def test_table_writes_csv_and_keeps_a_meaningful_index(tmp_path):
+    rw = ReportWriter(tmp_path, notebook="x")
+    df = pd.DataFrame({"channel": ["tv", "search"], "roi": [1.8, np.nan]})
+    rw.table("roi", df)
+    by_channel = df.set_index("channel")["roi"]
+    rw.table("roi_by_channel", by_channel)
+    back = pd.read_csv(tmp_path / "roi.csv")
+    pd.testing.assert_frame_equal(back, df)
+    assert list(pd.read_csv(tmp_path / "roi_by_channel.csv").columns) == ["channel", "roi"]
+    doc = _read(rw.write())
+    assert doc["tables"][0] == {"name": "roi", "path": "roi.csv", "rows": 2, "columns": ["channel", "roi"]}
+    with pytest.raises(ValueError, match="file name"):
+        rw.table("../escape", df)
+
+
+def test_figure_is_offline_html_plus_json(tmp_path):
+    rw = ReportWriter(tmp_path, notebook="x")
+    fig = go.Figure(go.Bar(x=["tv", "search"], y=[3, 5]), layout={"title": {"text": "Spend"}})
+    rw.figure("spend", fig)
+    rw.figure("spend2", fig)
+    html = (tmp_path / "spend.html").read_text()
+    assert 'src="plotly.min.js"' in html
+    assert "cdn" not in html.lower()
+    bundle = tmp_path / "plotly.min.js"
+    assert bundle.stat().st_size > 1_000_000  # the real plotly.js from the installed package, once per folder
+    assert len(list(tmp_path.glob("*.js"))) == 1
+    back = pio.from_json((tmp_path / "spend.json").read_text())
+    assert list(back.data[0].y) == [3, 5]
+    doc = _read(rw.write())
+    assert doc["figures"][0] == {"name": "spend", "html": "spend.html", "json": "spend.json", "title": "Spend"}
+    with pytest.raises(TypeError, match="plotly Figure"):
+        rw.figure("bad", {"data": []})
+
+
+def test_empty_output_dir_means_reports_adhoc(tmp_path, monkeypatch):
+    monkeypatch.setenv("GALAXY_HOME", str(tmp_path))
+    rw = ReportWriter("", notebook="02_mmm")
+    assert rw.output_dir == tmp_path / "reports" / "adhoc" / "02_mmm"
+    assert rw.write().is_file()
+
+
+# -- index -------------------------------------------------------------------------
+def _fake_run(reports: Path, job: str, run_id: str, started: str, status: str, **extra) -> Path:
+    run_dir = reports / job / run_id
+    run_dir.mkdir(parents=True)
+    manifest = {"run_id": run_id, "job": job, "notebook": f"{job}.ipynb", "status": status,
+                "started_at": started, "finished_at": started, "duration_s": 12.5, "status_reason": "", **extra}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    (run_dir / f"{job}.html").write_text("<html></html>")
+    (run_dir / f"{job}.ipynb").write_text("{}")
+    (run_dir / "metrics.json").write_text("{}")
+    return run_dir
+
+
+def test_build_index_lists_runs_newest_first_with_errors_and_links(tmp_path):
+    reports = tmp_path / "reports"
+    _fake_run(reports, "mmm", "20261101T070000Z-aaaaaa", "2026-11-01T07:00:00+00:00", "passed",
+              status_reason="all gates passed")
+    _fake_run(reports, "mmm", "20261108T070000Z-bbbbbb", "2026-11-08T07:00:00+00:00", "failed",
+              error={"kind": "exception", "message": "ValueError: <bad> draws in cell In [4]"},
+              status_reason="ValueError: <bad> draws in cell In [4]")
+    _fake_run(reports, "mta", "20261102T063000Z-cccccc", "2026-11-02T06:30:00+00:00", "warn",
+              status_reason="1 gate(s) warned")
+    broken = reports / "mta" / "20261103T063000Z-dddddd"
+    broken.mkdir(parents=True)
+    (broken / "manifest.json").write_text("{not json")
+
+    path = build_index(reports)
+    index = _read(reports / "index.json")
+    ids = [r["run_id"] for r in index["runs"]]
+    # newest first; the unreadable manifest has no start time and sorts last
+    assert ids == ["20261108T070000Z-bbbbbb", "20261102T063000Z-cccccc", "20261101T070000Z-aaaaaa",
+                   "20261103T063000Z-dddddd"]
+    assert index["latest"]["mmm"]["run_id"] == "20261108T070000Z-bbbbbb"
+    assert index["latest"]["mta"]["status"] == "warn"
+    failed = next(r for r in index["runs"] if r["run_id"] == "20261108T070000Z-bbbbbb")
+    assert failed["links"] == {
+        "report": "mmm/20261108T070000Z-bbbbbb/mmm.html",
+        "notebook": "mmm/20261108T070000Z-bbbbbb/mmm.ipynb",
+        "metrics": "mmm/20261108T070000Z-bbbbbb/metrics.json",
+        "manifest": "mmm/20261108T070000Z-bbbbbb/manifest.json",
+    }
+    unreadable = next(r for r in index["runs"] if r["run_id"] == "20261103T063000Z-dddddd")
+    assert unreadable["status"] == "failed" and "cannot be read" in unreadable["status_reason"]
+
+    html = path.read_text()
+    assert "ValueError: &lt;bad&gt; draws in cell In [4]" in html  # the error, escaped
+    assert "<bad>" not in html
+    assert 'href="mmm/20261108T070000Z-bbbbbb/mmm.html"' in html
+    assert html.index("20261108T070000Z-bbbbbb") < html.index("20261101T070000Z-aaaaaa")
+    assert "Latest run per job" in html and "#c62828" in html  # failed shown in red
+
+
+def test_build_index_reports_a_broken_audit_log(tmp_path):
+    from galaxy_lib.core.audit import AuditLog
+
+    reports = tmp_path / "reports"
+    log = AuditLog(reports / "audit.jsonl")
+    for i in range(3):
+        log.append("test", {"i": i})
+    assert _read(build_index(reports).with_suffix(".json"))["audit"] == {"ok": True, "entries": 3, "reason": ""}
+    lines = log.path.read_text().splitlines(keepends=True)
+    log.path.write_text(lines[0] + lines[2])
+    index = _read(build_index(reports).with_suffix(".json"))
+    assert index["audit"]["ok"] is False and "entry 2 was removed" in index["audit"]["reason"]
+    assert "BROKEN" in (reports / "index.html").read_text()

@@ -1,0 +1,230 @@
+"""The runner: parameter checks, recorded runs, failures, timeouts and the PII gate.
+
+The slow tests execute tests/core/fixtures/tiny.ipynb in a real kernel; its
+``mode`` parameter makes it pass, warn, raise, sleep, leak an e-mail address or
+skip metrics.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from galaxy_lib.core.audit import AuditLog
+from galaxy_lib.core.config import ConfigError
+from galaxy_lib.core.registry import RunManifest
+from galaxy_lib.core.runner import (
+    check_job_name,
+    check_parameters,
+    resolve_notebook,
+    run_notebook,
+)
+from galaxy_lib.core.store import DataStore
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY = FIXTURES / "tiny.ipynb"
+
+
+def _read(p: Path) -> dict:
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+# -- fast: checks before anything runs ------------------------------------------------
+def test_resolve_notebook_by_name_and_missing(tmp_path):
+    assert resolve_notebook("tiny", FIXTURES) == TINY.resolve()
+    assert resolve_notebook("tiny.ipynb", FIXTURES) == TINY.resolve()
+    assert resolve_notebook(TINY) == TINY.resolve()
+    with pytest.raises(FileNotFoundError, match=r"Available notebooks: tiny\.ipynb"):
+        resolve_notebook("02_mmm.ipynb", FIXTURES)
+
+
+def test_unknown_parameter_lists_valid_names_and_suggests():
+    with pytest.raises(ConfigError) as err:
+        check_parameters(TINY, {"mdoe": "pass"}, source="-p")
+    msg = str(err.value)
+    assert "'mdoe' (did you mean 'mode'?)" in msg and "in -p" in msg
+    for name in ("mode (str", "value (int", "sleep_s (float", "data_dir"):
+        assert name in msg
+    assert "output_dir (" not in msg  # reserved, not offered
+
+
+def test_output_dir_is_reserved():
+    with pytest.raises(ConfigError, match="set by the runner"):
+        check_parameters(TINY, {"output_dir": "/tmp/x"})
+
+
+def test_notebook_without_parameters_cell(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    path = tmp_path / "bare.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(ConfigError, match="no cell tagged 'parameters'"):
+        check_parameters(path, {"x": 2})
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(nb, path)
+    with pytest.raises(ConfigError, match="does not declare the parameter 'output_dir'"):
+        check_parameters(path, {"x": 2})
+
+
+def test_job_names():
+    assert check_job_name("mmm-weekly_1.0") == "mmm-weekly_1.0"
+    for bad in ("", "../x", "a/b", "adhoc", "-x"):
+        with pytest.raises(ConfigError):
+            check_job_name(bad)
+
+
+def test_bad_parameter_raises_before_creating_a_run(tmp_path):
+    with pytest.raises(ConfigError, match="mdoe"):
+        run_notebook(TINY, {"mdoe": "x"}, reports_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_conflicting_data_dir(tmp_path):
+    with pytest.raises(ConfigError, match="data_dir is given twice"):
+        run_notebook(TINY, {"data_dir": "data/ci"}, reports_dir=tmp_path, data_dir=tmp_path / "other")
+
+
+def test_config_errors_can_be_recorded_as_failed_runs(tmp_path):
+    m = run_notebook("missing.ipynb", {}, job="broken", reports_dir=tmp_path, notebooks_dir=FIXTURES,
+                     record_config_errors=True)
+    assert m.status == "failed" and m.error["kind"] == "config"
+    assert "Available notebooks: tiny.ipynb" in m.status_reason
+    assert _read(tmp_path / "broken" / m.run_id / "manifest.json")["status"] == "failed"
+    index = _read(tmp_path / "index.json")
+    assert index["latest"]["broken"]["status"] == "failed"
+    entries = list(AuditLog(tmp_path / "audit.jsonl").entries())
+    assert [e.kind for e in entries] == ["run.finished"] and entries[0].payload["run_id"] == m.run_id
+
+
+# -- slow: real executions -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> tuple[Path, dict[str, RunManifest]]:
+    reports = tmp_path_factory.mktemp("reports")
+    out = {
+        "pass": run_notebook(TINY, {"mode": "pass", "value": 3}, job="tiny_pass", reports_dir=reports, timeout_s=300),
+        "raise": run_notebook(TINY, {"mode": "raise"}, job="tiny_raise", reports_dir=reports, timeout_s=300),
+        "pii": run_notebook(TINY, {"mode": "pii"}, job="tiny_pii", reports_dir=reports, timeout_s=300),
+        "warn": run_notebook(TINY, {"mode": "warn"}, job="tiny_warn", reports_dir=reports, timeout_s=300),
+        "nometrics": run_notebook(TINY, {"mode": "nometrics"}, job="tiny_nometrics", reports_dir=reports, timeout_s=300),
+    }
+    return reports, out
+
+
+@pytest.mark.slow
+def test_passing_run_is_recorded(runs):
+    reports, out = runs
+    m = out["pass"]
+    run_dir = reports / "tiny_pass" / m.run_id
+    assert m.status == "passed" and m.error is None and m.status_reason == "all gates passed"
+    assert {"tiny.ipynb", "tiny.html", "metrics.json", "runner.log"} <= set(m.outputs)
+    assert m.parameters == {"mode": "pass", "value": 3}
+    assert m.duration_s > 0 and m.finished_at >= m.started_at
+    assert m.code_version["commit"]
+    assert RunManifest.from_dict(_read(run_dir / "manifest.json")) == m
+    assert _read(run_dir / "metrics.json")["metrics"] == {"value": 6}  # the injected value reached the notebook
+    executed = nbformat.read(run_dir / "tiny.ipynb", as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and f'output_dir = "{run_dir}"' in injected[0].source
+    html = (run_dir / "tiny.html").read_text()
+    assert "mode=pass value=3" in html  # outputs shown
+    assert "from galaxy_lib.core.reporting import ReportWriter" not in html  # code hidden
+    assert "In&nbsp;[" not in html and "In [" not in html  # no prompts
+
+
+@pytest.mark.slow
+def test_failing_cell_keeps_the_partial_notebook_and_the_error(runs):
+    reports, out = runs
+    m = out["raise"]
+    run_dir = reports / "tiny_raise" / m.run_id
+    assert m.status == "failed"
+    assert (m.error["kind"], m.error["ename"], m.error["evalue"]) == ("exception", "ValueError", "boom: value was 1")
+    assert 'raise ValueError(f"boom' in m.error["cell_source"]
+    assert m.status_reason.startswith("ValueError: boom: value was 1 in cell In [")
+    executed = nbformat.read(run_dir / "tiny.ipynb", as_version=4)
+    statuses = [c.metadata.get("papermill", {}).get("status") for c in executed.cells if c.cell_type == "code"]
+    assert "failed" in statuses and statuses[-1] == "pending"  # the metrics cell never ran
+    assert not (run_dir / "metrics.json").exists()
+    assert "boom: value was 1" in (run_dir / "tiny.html").read_text()  # HTML exported for the failed run
+    index = _read(reports / "index.json")
+    row = next(r for r in index["runs"] if r["run_id"] == m.run_id)
+    assert row["status"] == "failed" and "ValueError: boom: value was 1" in row["status_reason"]
+    assert "ValueError: boom: value was 1" in (reports / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_pii_in_the_output_fails_the_run_without_copying_it(runs):
+    reports, out = runs
+    m = out["pii"]
+    assert m.status == "failed" and m.error["kind"] == "pii"
+    assert "email" in m.status_reason
+    files = {f["file"] for f in m.extra["pii"]["findings"]}
+    assert "tiny.ipynb" in files and "tiny.html" in files
+    for p in (reports / "tiny_pii" / m.run_id / "manifest.json", reports / "index.json", reports / "index.html",
+              reports / "audit.jsonl"):
+        assert "jane.doe@example.com" not in p.read_text()
+
+
+@pytest.mark.slow
+def test_warn_and_missing_metrics(runs):
+    _, out = runs
+    assert out["warn"].status == "warn" and "fixture_gate" in out["warn"].status_reason
+    m = out["nometrics"]
+    assert m.status == "failed" and m.error["kind"] == "metrics" and "metrics.json" in m.status_reason
+
+
+@pytest.mark.slow
+def test_audit_log_records_every_run_and_verifies(runs):
+    reports, out = runs
+    log = AuditLog(reports / "audit.jsonl")
+    assert log.verify().ok
+    entries = list(log.entries())
+    finished = {e.payload["run_id"]: e.payload for e in entries if e.kind == "run.finished"}
+    started = [e.payload["run_id"] for e in entries if e.kind == "run.started"]
+    assert set(finished) == set(started) == {m.run_id for m in out.values()}
+    assert finished[out["raise"].run_id]["status"] == "failed"
+    index = _read(reports / "index.json")
+    assert len(index["runs"]) == 5 and index["audit"]["ok"]
+
+
+@pytest.mark.slow
+def test_timeout_kills_the_job_and_keeps_the_partial_notebook(tmp_path):
+    import psutil
+
+    m = run_notebook(TINY, {"mode": "sleep", "sleep_s": 600}, job="tiny_sleep", reports_dir=tmp_path, timeout_s=20)
+    assert m.status == "failed" and m.error["kind"] == "timeout"
+    assert m.status_reason == "timed out after 20 s"
+    assert m.duration_s < 120
+    run_dir = tmp_path / "tiny_sleep" / m.run_id
+    executed = nbformat.read(run_dir / "tiny.ipynb", as_version=4)
+    assert "Execution stopped" in executed.cells[0].source
+    sleeping = next(c for c in executed.cells if "time.sleep(sleep_s)" in c.source)
+    assert sleeping.metadata["papermill"]["status"] == "failed"
+    assert sleeping.outputs[-1]["ename"] == "JobStopped"
+    assert "timed out after 20 s" in (run_dir / "tiny.html").read_text()
+    # nothing of the run survives: no child process, no kernel
+    survivors = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("GALAXY_RUN_ID") == m.run_id:
+                survivors.append(p)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    assert survivors == []
+    assert _read(tmp_path / "index.json")["latest"]["tiny_sleep"]["status_reason"] == "timed out after 20 s"
+
+
+@pytest.mark.slow
+def test_data_dir_is_injected_fingerprinted_and_its_raw_ids_scanned(tmp_path):
+    store = DataStore(tmp_path / "world")
+    store.write("raw", "customers", pd.DataFrame({"customer_id": ["ZX0042", "ZX0043"], "email": ["a", "b"]}))
+    m = run_notebook(TINY, {"note": "customer ZX0043 churned"}, job="tiny_ids", reports_dir=tmp_path / "reports",
+                     data_dir=tmp_path / "world", timeout_s=300)
+    assert m.parameters["data_dir"] == str(tmp_path / "world")
+    assert list(m.input_fingerprints) == ["raw/customers/part-00000.parquet"]
+    assert m.status == "failed" and m.error["kind"] == "pii"
+    assert {f["kind"] for f in m.extra["pii"]["findings"]} == {"raw_id"}
