@@ -59,7 +59,7 @@ __all__ = ["CustomerBlock", "simulate_customers", "consent_table", "TCF_MAP", "G
 #: Our purpose -> TCF 2.2 purpose ids.
 TCF_MAP: dict[str, str] = {"measurement": "7,8,9", "personalisation": "3,4", "advertising": "2,4", "content": "5,6"}
 #: Probability of granting each purpose (not privacy-conscious customers).
-GRANT_PROB: dict[str, float] = {"measurement": 0.985, "personalisation": 0.74, "advertising": 0.66, "content": 0.82}
+GRANT_PROB: dict[str, float] = {"measurement": 0.985, "personalisation": 0.70, "advertising": 0.66, "content": 0.82}
 #: Share of grants later withdrawn.
 WITHDRAW_PROB: float = 0.06
 PRIVACY_CONSCIOUS: float = 0.12
