@@ -28,6 +28,10 @@ __all__ = [
     "MMM_CHANNELS",
     "TOUCH_CHANNELS",
     "CONSENT_PURPOSES",
+    "CUSTOMER_ID",
+    "CUSTOMER_KEY",
+    "DROPPED_AT_STAGING",
+    "PII_COLUMNS",
     "contract_for",
 ]
 
@@ -37,6 +41,15 @@ MMM_CHANNELS: tuple[str, ...] = ("tv", "search", "social", "display", "video")
 TOUCH_CHANNELS: tuple[str, ...] = ("search", "social", "display", "video", "email", "direct")
 #: Processing purposes a customer can consent to (mapped to TCF 2.2 purpose ids in governance.consent).
 CONSENT_PURPOSES: tuple[str, ...] = ("measurement", "personalisation", "advertising", "content")
+
+#: Raw customer identifier (``C`` + 8 digits in the Galaxy world); replaced at staging.
+CUSTOMER_ID = "customer_id"
+#: Salted pseudonymous key that replaces :data:`CUSTOMER_ID` in staged and curated tables.
+CUSTOMER_KEY = "customer_key"
+#: Direct identifiers removed from staged tables altogether.
+DROPPED_AT_STAGING: tuple[str, ...] = ("email", "phone")
+#: Columns holding personal data in the raw zone (masked wherever their values are shown).
+PII_COLUMNS: tuple[str, ...] = (CUSTOMER_ID, *DROPPED_AT_STAGING)
 
 
 class ContractError(ValueError):
