@@ -1,0 +1,604 @@
+"""Staging: raw -> staged (contracts, quarantine, pseudonymisation) -> curated (model-ready tables).
+
+:func:`stage_world` takes every raw table through the same row checks as
+ingestion (:func:`galaxy_lib.core.ingest.check_rows`: dates, duplicate keys,
+the pandera contract), replaces ``customer_id`` by the salted ``customer_key``
+(:func:`galaxy_lib.governance.pii.pseudonymise`), drops e-mail and phone, and
+writes ``staged/<table>``. Tables are processed batch by batch with pyarrow, so
+a benchmark world with millions of touchpoints in many parts is staged in
+bounded memory; duplicate keys across parts are found by DuckDB over the whole
+table first. It then builds the curated tables with DuckDB SQL over the staged
+views:
+
+``curated/mmm_weekly``
+    One row per week and geo plus a national total (``geo = "ALL"``): ``revenue``,
+    ``conversions``, ``price_index``, ``holiday`` and ``spend_<channel>``,
+    ``impressions_<channel>`` for every channel.
+``curated/uplift_features``
+    The e-mail experiment joined with customer features on ``customer_key``.
+
+:func:`ensure_world` is what notebooks call first: it builds and stages the
+Galaxy world when the store is missing or stale, under the store lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from galaxy_lib.core.config import resolve_path
+from galaxy_lib.core.contracts import (
+    CUSTOMER_ID,
+    CUSTOMER_KEY,
+    DROPPED_AT_STAGING,
+    MMM_CHANNELS,
+    RAW_TABLES,
+    ContractError,
+    TableContract,
+    contract_for,
+)
+from galaxy_lib.core.ingest import _fmt_key, check_rows, to_arrow
+from galaxy_lib.core.quarantine import quarantine_rows
+from galaxy_lib.core.store import DataStore
+
+__all__ = [
+    "TableStaging",
+    "StagingReport",
+    "stage_world",
+    "stage_table",
+    "build_mmm_weekly",
+    "build_uplift_features",
+    "ensure_world",
+    "staging_is_current",
+    "STAGING_MARKER",
+    "BATCH_ROWS",
+]
+
+#: File written at the store root when staging finishes (raw fingerprint + report).
+STAGING_MARKER = "staging.json"
+#: Rows per batch when streaming a raw part (bounds memory whatever the part size).
+BATCH_ROWS = 500_000
+#: Prefix of the quarantine parts written by staging (replaced on every re-run).
+_QUARANTINE_PREFIX = "staging"
+#: Reserved geo of the national total in curated.mmm_weekly.
+NATIONAL = "ALL"
+_STRINGS = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
+
+
+@dataclass(frozen=True)
+class TableStaging:
+    """How one raw table was staged.
+
+    Attributes
+    ----------
+    table
+        Table name.
+    rows_in, rows_staged, rows_quarantined
+        Raw rows read, rows written to ``staged/<table>``, rows sent to quarantine
+        (``rows_in == rows_staged + rows_quarantined``).
+    reasons
+        Quarantined rows per rule.
+    parts
+        Staged Parquet parts written.
+    seconds
+        Wall-clock time.
+    """
+
+    table: str
+    rows_in: int
+    rows_staged: int
+    rows_quarantined: int
+    reasons: dict[str, int]
+    parts: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class StagingReport:
+    """Outcome of :func:`stage_world`.
+
+    Attributes
+    ----------
+    tables
+        Per raw table: rows in, staged, quarantined, reasons, seconds.
+    curated
+        Rows of each curated table built.
+    as_of
+        Reference date of derived features (``tenure_days``).
+    seconds
+        Total wall-clock time.
+    notes
+        Things a reader should know (raw tables without a contract, experiment rows
+        without a staged customer, ...).
+    """
+
+    tables: dict[str, TableStaging]
+    curated: dict[str, int]
+    as_of: pd.Timestamp | None
+    seconds: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def rows_in(self) -> int:
+        return sum(t.rows_in for t in self.tables.values())
+
+    @property
+    def rows_staged(self) -> int:
+        return sum(t.rows_staged for t in self.tables.values())
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(t.rows_quarantined for t in self.tables.values())
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per table: ``table, rows_in, rows_staged, rows_quarantined, reasons, seconds``."""
+        return pd.DataFrame(
+            [
+                {"table": t.table, "rows_in": t.rows_in, "rows_staged": t.rows_staged,
+                 "rows_quarantined": t.rows_quarantined,
+                 "reasons": ", ".join(f"{k}: {v}" for k, v in t.reasons.items()), "seconds": round(t.seconds, 2)}
+                for t in self.tables.values()
+            ],
+            columns=["table", "rows_in", "rows_staged", "rows_quarantined", "reasons", "seconds"],
+        )
+
+    def __str__(self) -> str:
+        curated = ", ".join(f"{k} {v:,} rows" for k, v in self.curated.items()) or "none"
+        return (f"{len(self.tables)} tables, {self.rows_in:,} raw rows: {self.rows_staged:,} staged, "
+                f"{self.rows_quarantined:,} quarantined; curated: {curated} ({self.seconds:.1f} s)")
+
+
+# --------------------------------------------------------------------------- raw -> staged
+
+def _pseudonymise(df: pd.DataFrame, salt: str) -> pd.DataFrame:
+    """Replace ``customer_id`` by ``customer_key`` (same position) and drop e-mail and phone."""
+    from galaxy_lib.governance.pii import pseudonymise
+
+    out = df.drop(columns=[c for c in DROPPED_AT_STAGING if c in df.columns])
+    if CUSTOMER_ID in out.columns:
+        pos = out.columns.get_loc(CUSTOMER_ID)
+        key = pseudonymise(out[CUSTOMER_ID], salt)
+        out = out.drop(columns=[CUSTOMER_ID])
+        out.insert(pos, CUSTOMER_KEY, key.astype("string[pyarrow]"))
+    return out
+
+
+def _check_structure(contract: TableContract, parts: list[Path]) -> None:
+    """Every part must hold every required column (else ContractError naming the part and column)."""
+    for part in parts:
+        names = set(pq.read_schema(part).names)
+        missing = [c for c in contract.required_columns if c not in names]
+        if missing:
+            raise ContractError(
+                f"raw/{contract.name}/{part.name} lacks required column(s) {', '.join(map(repr, missing))}. "
+                f"Re-ingest that file with a mapping (ingest_file(..., mapping={{{missing[0]!r}: '<your column>'}})) "
+                f"or remove the part."
+            )
+
+
+def _rel(store: DataStore, path: str | Path) -> str:
+    p = Path(path)
+    try:
+        return p.relative_to(store.root).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+def _cross_part_duplicates(store: DataStore, contract: TableContract, parts: list[Path]) -> dict[str, pd.DataFrame]:
+    """Duplicate keys over the whole table, found by DuckDB (out of core).
+
+    Returns, per part file name, the 0-based rows that repeat a key seen earlier
+    (parts in name order, rows in file order) with the reason naming the first one.
+    Rows with a missing key value are left to the contract's not-null checks.
+    """
+    key = list(contract.key)
+    if not key or not parts:
+        return {}
+    cols = ", ".join(f'"{c}"' for c in key)
+    not_null = " AND ".join(f'"{c}" IS NOT NULL' for c in key)
+    files = "[" + ", ".join(f"'{p.as_posix()}'" for p in parts) + "]"
+    src = f"read_parquet({files}, filename = true, file_row_number = true, union_by_name = true)"
+    sql = f"""
+        WITH t AS (SELECT {cols}, filename, file_row_number FROM {src} WHERE {not_null}),
+             d AS (SELECT {cols} FROM t GROUP BY ALL HAVING count(*) > 1)
+        SELECT {cols}, filename, file_row_number,
+               first_value(filename) OVER w AS first_file,
+               first_value(file_row_number) OVER w AS first_row,
+               row_number() OVER w AS rn
+        FROM t SEMI JOIN d USING ({cols})
+        WINDOW w AS (PARTITION BY {cols} ORDER BY filename, file_row_number)
+        QUALIFY rn > 1
+    """
+    with duckdb.connect() as con:
+        dups = con.execute(sql).df()
+    if dups.empty:
+        return {}
+    dups["reason"] = [
+        f"duplicate key {_fmt_key(contract, tuple(r[c] for c in key))}; first seen at row "
+        f"{int(r['first_row']) + 1} of {_rel(store, r['first_file'])}"
+        for _, r in dups.iterrows()
+    ]
+    return {Path(f).name: g[["file_row_number", "reason"]].set_index("file_row_number")["reason"]
+            for f, g in dups.groupby("filename")}
+
+
+def stage_table(store: DataStore, table: str, salt: str, batch_rows: int = BATCH_ROWS,
+                progress: bool = True) -> TableStaging:
+    """Stage one raw table: row checks with quarantine, pseudonymisation, ``staged/<table>``.
+
+    Raw parts are read batch by batch (``batch_rows`` rows at most), checked with
+    :func:`galaxy_lib.core.ingest.check_rows`, pseudonymised and written as one staged
+    part each, so memory stays bounded whatever the table size. Quarantined rows go
+    to ``quarantine/<table>/staging-*.parquet`` with ``_source`` naming the raw part
+    and ``_row`` the row in it (1-based); a re-run replaces them, so staging twice
+    gives the same staged and quarantined rows.
+
+    Parameters
+    ----------
+    store
+        The data store (``raw/<table>`` must exist).
+    table
+        Table name.
+    salt
+        Pseudonymisation secret (:func:`galaxy_lib.governance.pii.get_salt`).
+    batch_rows
+        Largest batch read into pandas at once.
+    progress
+        Show a tqdm progress bar.
+    """
+    t0 = time.perf_counter()
+    contract = contract_for(table)
+    parts = store.parts("raw", table)
+    if not parts:
+        raise FileNotFoundError(f"raw/{table} has no parts under {store.root}.")
+    _check_structure(contract, parts)
+    total = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    counts = {"in": 0, "quarantined": 0, "parts": 0}
+    reasons: dict[str, int] = {}
+
+    with store.lock():
+        dup_by_part = _cross_part_duplicates(store, contract, parts)
+        store.drop_parts("quarantine", table, _QUARANTINE_PREFIX)
+        bar = tqdm(total=total, desc=f"staging {table}", unit="row", unit_scale=True, disable=not progress,
+                   leave=False)
+
+        def batches():
+            for part in parts:
+                dups = dup_by_part.get(part.name)
+                offset = 0
+                for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows):
+                    df = batch.to_pandas(types_mapper=_STRINGS.get)
+                    n = len(df)
+                    rows = np.arange(offset + 1, offset + n + 1)
+                    dup_reasons = None
+                    if dups is not None:
+                        dup_reasons = dups.reindex(np.arange(offset, offset + n)).to_numpy(dtype=object)
+                        dup_reasons = np.where(pd.isna(dup_reasons), None, dup_reasons)
+                    check = check_rows(df, contract, rows, duplicate_reasons=dup_reasons)
+                    rej = check.rejected
+                    if len(rej):
+                        quarantine_rows(store, table, rej.drop(columns=["_row", "_rule", "_reason"]),
+                                        rule=rej["_rule"], reason=rej["_reason"], source=_rel(store, part),
+                                        row_numbers=rej["_row"], prefix=_QUARANTINE_PREFIX)
+                        for k, v in check.reasons.items():
+                            reasons[k] = reasons.get(k, 0) + v
+                    counts["in"] += n
+                    counts["quarantined"] += len(rej)
+                    offset += n
+                    bar.update(n)
+                    if len(check.accepted):
+                        counts["parts"] += 1
+                        yield to_arrow(_pseudonymise(check.accepted, salt))
+
+        staged = store.write_parts("staged", table, batches())
+        bar.close()
+    if counts["in"] != staged + counts["quarantined"]:
+        raise AssertionError(f"staging {table} lost rows: {counts['in']} in, {staged} staged, "
+                             f"{counts['quarantined']} quarantined")
+    return TableStaging(table=table, rows_in=counts["in"], rows_staged=staged,
+                        rows_quarantined=counts["quarantined"],
+                        reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+                        parts=counts["parts"], seconds=time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- staged -> curated
+
+def _column_suffix(channel: str) -> str:
+    name = re.sub(r"[^0-9a-z]+", "_", str(channel).lower()).strip("_")
+    if not name:
+        raise ContractError(f"Channel {channel!r} gives an empty column name in curated.mmm_weekly; rename it.")
+    return name
+
+
+def _sql_str(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def build_mmm_weekly(store: DataStore) -> int:
+    """Build ``curated/mmm_weekly`` from ``staged.kpi`` and ``staged.spend`` with DuckDB; returns its rows.
+
+    One row per (week, geo) of the KPI table, plus a national total per week with
+    ``geo = "ALL"``: revenue, conversions, spend and impressions summed over geos,
+    ``price_index`` averaged (unweighted mean over geos) and ``holiday`` the maximum.
+    Spend is pivoted wide: ``spend_<channel>`` and ``impressions_<channel>`` for every
+    channel in the staged spend (the MMM channels first, then others alphabetically;
+    names lower-cased with non-alphanumerics as ``_``). A channel without a spend row
+    in a week and geo counts as zero spend there (media data lists what was bought);
+    spend rows in weeks without a KPI row are not in the table (nothing to explain).
+    The national total is computed from the per-geo rows, so it is their exact sum.
+
+    Raises
+    ------
+    ContractError
+        If a staged geo is called ``"ALL"`` (reserved for the national total) or two
+        channels map to the same column name.
+    """
+    with store.connect() as con:
+        channels = [r[0] for r in con.execute("SELECT DISTINCT channel FROM staged.spend").fetchall()]
+        reserved = con.execute(
+            f"SELECT count(*) FROM (SELECT geo FROM staged.kpi UNION ALL SELECT geo FROM staged.spend) "
+            f"WHERE geo = {_sql_str(NATIONAL)}"
+        ).fetchone()[0]
+        if reserved:
+            raise ContractError(
+                f"{reserved} staged kpi/spend rows have geo = {NATIONAL!r}, which curated.mmm_weekly reserves for "
+                "the national total. Rename that geo in your files (e.g. 'NATIONAL') and ingest again."
+            )
+        order = [c for c in MMM_CHANNELS if c in channels] + sorted(c for c in channels if c not in MMM_CHANNELS)
+        suffix = {c: _column_suffix(c) for c in order}
+        if len(set(suffix.values())) != len(suffix):
+            raise ContractError(f"Channels {order} do not give distinct column names ({list(suffix.values())}).")
+        pivot = ",\n".join(
+            f"sum(spend) FILTER (WHERE channel = {_sql_str(c)}) AS spend_{s}, "
+            f"sum(impressions) FILTER (WHERE channel = {_sql_str(c)}) AS impressions_{s}"
+            for c, s in suffix.items()
+        )
+        media = [f"{m}_{s}" for s in suffix.values() for m in ("spend", "impressions")]
+        per_geo = ", ".join(f"coalesce(s.{c}, 0.0) AS {c}" for c in media)
+        total = ", ".join(f"sum({c}) AS {c}" for c in media)
+        sql = f"""
+            WITH s AS (SELECT week, geo, {pivot} FROM staged.spend GROUP BY week, geo),
+            g AS (
+                SELECT k.week, k.geo, k.revenue, k.conversions, k.price_index, k.holiday, {per_geo}
+                FROM staged.kpi k LEFT JOIN s ON k.week = s.week AND k.geo = s.geo
+            )
+            SELECT * FROM g
+            UNION ALL
+            SELECT week, {_sql_str(NATIONAL)} AS geo, sum(revenue) AS revenue, sum(conversions) AS conversions,
+                   avg(price_index) AS price_index, max(holiday) AS holiday, {total}
+            FROM g GROUP BY week
+            ORDER BY geo = {_sql_str(NATIONAL)}, geo, week
+        """
+        result = con.sql(sql).to_arrow_table()
+    store.write("curated", "mmm_weekly", result)
+    return result.num_rows
+
+
+def build_uplift_features(store: DataStore, as_of: pd.Timestamp) -> tuple[int, int]:
+    """Build ``curated/uplift_features``: the e-mail experiment with customer features.
+
+    Columns: ``customer_key, treatment, converted, revenue`` (from
+    ``staged.email_experiment``) and ``age, segment, past_purchases,
+    avg_order_value, email_engagement, geo, tenure_days`` (from ``staged.customers``;
+    ``tenure_days`` = whole days from ``signup_date`` to ``as_of``, negative for a
+    signup after ``as_of``). Experiment rows whose customer is not staged (e.g. the
+    customer row was quarantined) cannot get features and are left out; their
+    number is returned so the report can say so.
+
+    Returns
+    -------
+    tuple[int, int]
+        Rows written, experiment rows left out.
+    """
+    as_of_sql = f"TIMESTAMP '{pd.Timestamp(as_of).isoformat(sep=' ')}'"
+    sql = f"""
+        SELECT e.customer_key, e.treatment, e.converted, e.revenue,
+               c.age, c.segment, c.past_purchases, c.avg_order_value, c.email_engagement, c.geo,
+               date_diff('day', c.signup_date, {as_of_sql}) AS tenure_days
+        FROM staged.email_experiment e JOIN staged.customers c USING (customer_key)
+        ORDER BY e.customer_key
+    """
+    with store.connect() as con:
+        result = con.sql(sql).to_arrow_table()
+        n_exp = con.execute("SELECT count(*) FROM staged.email_experiment").fetchone()[0]
+    store.write("curated", "uplift_features", result)
+    return result.num_rows, int(n_exp - result.num_rows)
+
+
+def _default_as_of(store: DataStore) -> pd.Timestamp | None:
+    """Latest time seen in the staged data: signups, touchpoints, conversions."""
+    sources = [(t, c) for t, c in (("customers", "signup_date"), ("touchpoints", "ts"), ("conversions", "ts"))
+               if store.exists("staged", t)]
+    if not sources:
+        return None
+    union = " UNION ALL ".join(f"SELECT max({c}) AS m FROM staged.{t}" for t, c in sources)
+    value = store.query(f"SELECT max(m) AS m FROM ({union})")["m"].iloc[0]
+    return None if pd.isna(value) else pd.Timestamp(value)
+
+
+# --------------------------------------------------------------------------- the whole world
+
+def _raw_fingerprint(store: DataStore) -> str:
+    """Hash of every raw part's name, size and modification time (changes when raw changes)."""
+    h = hashlib.sha256()
+    raw = store.root / "raw"
+    for p in sorted(raw.glob("*/*.parquet")) if raw.is_dir() else []:
+        st = p.stat()
+        h.update(f"{p.relative_to(raw).as_posix()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def staging_is_current(store: DataStore) -> bool:
+    """True when staging finished after the last change to the raw zone."""
+    marker = store.root / STAGING_MARKER
+    if not marker.is_file() or not (store.root / "staged").is_dir():
+        return False
+    try:
+        return json.loads(marker.read_text()).get("raw_fingerprint") == _raw_fingerprint(store)
+    except (json.JSONDecodeError, OSError):
+        return False
+
+
+def stage_world(store: DataStore, salt: str, as_of: str | pd.Timestamp | None = None,
+                progress: bool = True, batch_rows: int = BATCH_ROWS) -> StagingReport:
+    """Stage every raw table and build the curated tables. Idempotent.
+
+    Parameters
+    ----------
+    store
+        The data store (a Galaxy world folder or your own store with raw tables).
+    salt
+        Pseudonymisation secret, from :func:`galaxy_lib.governance.pii.get_salt`.
+    as_of
+        Reference date of derived features (``tenure_days`` in uplift_features).
+        Default: the latest signup, touchpoint or conversion time in the staged data.
+    progress
+        Show tqdm progress bars.
+    batch_rows
+        Largest batch of a raw part held in memory at once.
+
+    Returns
+    -------
+    StagingReport
+        Rows in, staged and quarantined per table (with reasons), curated row counts.
+
+    Notes
+    -----
+    Re-running replaces ``staged/<table>``, the curated tables and the quarantine
+    rows staging wrote before (rows quarantined at ingestion stay), so staging twice
+    gives the same result. Raw tables without a contract are left alone (listed in
+    ``notes``). On success ``staging.json`` records a fingerprint of the raw zone;
+    :func:`ensure_world` re-stages when raw has changed since.
+    """
+    t0 = time.perf_counter()
+    from galaxy_lib.governance.pii import pseudonymise  # noqa: F401  (fail early if governance is missing)
+
+    notes: list[str] = []
+    with store.lock():
+        present = [t.name for t in store.tables(count_rows=False) if t.zone == "raw"]
+        tables = [t for t in RAW_TABLES if t in present]
+        unknown = sorted(set(present) - set(RAW_TABLES))
+        if unknown:
+            notes.append(f"raw tables without a contract were not staged: {', '.join(unknown)}")
+        if not tables:
+            raise FileNotFoundError(
+                f"No raw tables under {store.root}. Build the world (galaxy world build) or ingest files first."
+            )
+        report: dict[str, TableStaging] = {}
+        for table in tables:
+            report[table] = stage_table(store, table, salt, batch_rows=batch_rows, progress=progress)
+
+        curated: dict[str, int] = {}
+        if store.exists("staged", "spend") and store.exists("staged", "kpi"):
+            curated["mmm_weekly"] = build_mmm_weekly(store)
+        else:
+            store.drop("curated", "mmm_weekly")
+            notes.append("curated.mmm_weekly not built: it needs staged spend and kpi")
+        as_of_ts = pd.Timestamp(as_of) if as_of is not None else _default_as_of(store)
+        if store.exists("staged", "email_experiment") and store.exists("staged", "customers"):
+            curated["uplift_features"], left_out = build_uplift_features(store, as_of_ts)
+            if left_out:
+                notes.append(f"uplift_features: {left_out:,} experiment rows have no staged customer and were left out")
+        else:
+            store.drop("curated", "uplift_features")
+            notes.append("curated.uplift_features not built: it needs staged email_experiment and customers")
+
+        result = StagingReport(tables=report, curated=curated, as_of=as_of_ts,
+                               seconds=time.perf_counter() - t0, notes=tuple(notes))
+        marker = {
+            "raw_fingerprint": _raw_fingerprint(store),
+            "staged_at": pd.Timestamp.now(tz="UTC").isoformat(),
+            "as_of": as_of_ts.isoformat() if as_of_ts is not None else None,
+            "seconds": round(result.seconds, 3),
+            "tables": {t: {"rows_in": s.rows_in, "rows_staged": s.rows_staged,
+                           "rows_quarantined": s.rows_quarantined, "reasons": s.reasons}
+                       for t, s in report.items()},
+            "curated": curated,
+            "notes": list(notes),
+        }
+        (store.root / STAGING_MARKER).write_text(json.dumps(marker, indent=2))
+    return result
+
+
+def ensure_world(data_dir: str | Path, size: str = "ci", seed: int = 42, salt: str | None = None,
+                 progress: bool = True) -> DataStore:
+    """Return the store at ``data_dir``, building and staging the Galaxy world first if needed.
+
+    Notebooks call this first. When staging is missing or older than the raw zone
+    (see :func:`staging_is_current`) it takes the store lock, builds the world if
+    there are no raw tables (``galaxy_lib.simulate.build_world``), and stages it.
+    Under the lock the check is repeated, so two notebooks starting at once build
+    the world only once: the second waits and then finds it ready.
+
+    Parameters
+    ----------
+    data_dir
+        Store root; a relative path is resolved against the project root.
+    size
+        World size to build when missing: ``ci``, ``demo`` or ``bench``.
+    seed
+        World seed when building.
+    salt
+        Pseudonymisation secret. Default: ``GALAXY_PII_SALT``; for ``ci`` and ``demo``
+        worlds the public demo salt when that is unset (with a warning).
+    progress
+        Show progress bars while building and staging.
+
+    Warns
+    -----
+    UserWarning
+        When ``data_dir`` already holds a world of another size or seed: the existing
+        world is used as it is.
+    """
+    root = resolve_path(data_dir)
+    store = DataStore(root)
+    if staging_is_current(store):
+        _warn_mismatch(root, size, seed)
+        return store
+    # A bench world takes minutes to build: wait for another process's build up to an hour.
+    with store.lock(timeout=3600):
+        if staging_is_current(store):
+            return store
+        world = _warn_mismatch(root, size, seed)
+        if not any(store.exists("raw", t) for t in RAW_TABLES):
+            from galaxy_lib.simulate import build_world
+
+            build_world(root, size=size, seed=seed, progress=progress)
+            world = {"size": size}
+        if salt is None:
+            from galaxy_lib.governance.pii import get_salt
+
+            built_size = (world or {}).get("size", size)
+            salt = get_salt(demo=built_size in ("ci", "demo"))
+        stage_world(store, salt, progress=progress)
+    return store
+
+
+def _warn_mismatch(root: Path, size: str, seed: int) -> dict | None:
+    path = root / "world.json"
+    if not path.is_file():
+        return None
+    try:
+        world = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    if world.get("size") != size or world.get("seed") != seed:
+        warnings.warn(
+            f"{root} holds a {world.get('size')!r} world (seed {world.get('seed')}), not {size!r} (seed {seed}); "
+            "using it as it is. Point data_dir at another folder to build a different world.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return world
