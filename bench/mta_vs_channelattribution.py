@@ -210,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="calls per measurement; the median is reported")
     ap.add_argument("--peer-python", default=None, help="Python that can import ChannelAttribution")
     ap.add_argument("--workdir", default=None, help="where the generated path tables go (default: a temp dir)")
+    ap.add_argument("--reuse", action="store_true", help="reuse path tables already generated in --workdir")
     ap.add_argument("--worker", choices=["galaxy", "ca"], help=argparse.SUPPRESS)
     ap.add_argument("--table", help=argparse.SUPPRESS)
     ap.add_argument("--order", type=int, help=argparse.SUPPRESS)
@@ -232,10 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print(f"ChannelAttribution from {peer}; Galaxy from {sys.executable}; tables in {workdir}")
     for n in args.journeys:
-        df, info = generate_paths(n, seed=args.seed)
-        table = workdir / f"paths_{n}.parquet"
-        df.to_parquet(table, index=False)
-        del df
+        table = workdir / f"paths_{n}_seed{args.seed}.parquet"
+        info_file = table.with_suffix(".json")
+        if args.reuse and table.is_file() and info_file.is_file():
+            info = json.loads(info_file.read_text())
+        else:
+            df, info = generate_paths(n, seed=args.seed)
+            df.to_parquet(table, index=False)
+            info_file.write_text(json.dumps(info))
+            del df
         print(
             f"\n{n:,} journeys -> {info['unique_paths']:,} unique paths, {info['conversions']:,.0f} conversions "
             f"(generated in {info['generate_seconds']} s, generator peak RSS {info['generate_peak_rss_mb']} MB)"

@@ -176,9 +176,8 @@ class JourneyData:
         Conversions attached to a journey.
     excluded_customers, excluded_touchpoints, excluded_conversions
         Removed because the customer's consent does not cover ``purpose``.
-    touches_outside_window
-        Touches of consented customers that fall in no journey (older than ``lookback_days``
-        before the conversion or journey end, or before a previous conversion's window).
+    null_journeys
+        Non-converting journeys (lookback-sized windows of touches that led to no conversion).
     quarantine
         Conversions that could not be attributed, with ``_rule`` and ``_reason``
         (``conversion_before_first_touch``, ``no_touch_in_lookback``, ``unknown_channel``).
@@ -192,7 +191,7 @@ class JourneyData:
     excluded_customers: int
     excluded_touchpoints: int
     excluded_conversions: int
-    touches_outside_window: int
+    null_journeys: int
     quarantine: pd.DataFrame
     lookback_days: float
     purpose: str = "measurement"
@@ -207,7 +206,7 @@ class JourneyData:
             "consent_excluded_customers": self.excluded_customers,
             "consent_excluded_touchpoints": self.excluded_touchpoints,
             "consent_excluded_conversions": self.excluded_conversions,
-            "touches_outside_window": self.touches_outside_window,
+            "null_journeys": self.null_journeys,
             "quarantined_conversions": int(len(self.quarantine)),
             "lookback_days": self.lookback_days,
         }
@@ -222,29 +221,39 @@ def _split_separator(separator: str) -> str:
     return core if core else " "  # whitespace separated paths: "search social email"
 
 
-def _tokenise(paths: pa.Array, separator: str) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Split path strings into channel codes: (codes into ``vocab``, ``vocab``, CSR offsets).
+_PARSE_ROWS = 1 << 18  # paths split per slice (bounds the temporary token strings)
 
-    Null paths get zero tokens. Tokens are whitespace-trimmed through the (small)
-    dictionary rather than token by token, which keeps parsing at pyarrow speed.
+
+def _tokenise(paths: np.ndarray, separator: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Split path strings into channel codes: (int32 codes into ``vocab``, ``vocab``, CSR offsets).
+
+    Null paths get zero tokens. Paths are split in slices so the temporary token strings
+    stay small, and tokens are whitespace-trimmed through each slice's (small) dictionary
+    rather than token by token, which keeps parsing at pyarrow speed.
     """
     pattern = _split_separator(separator)
-    if pattern == " ":
-        lists = pc.split_pattern_regex(pc.utf8_trim_whitespace(paths), r"\s+")
-    else:
-        lists = pc.split_pattern(paths, pattern)
-    offsets = np.asarray(lists.offsets, dtype=np.int64)
-    offsets = offsets - offsets[0]
-    flat = pc.list_flatten(lists)
-    encoded = pc.dictionary_encode(flat)
-    raw_vocab = [str(v) for v in encoded.dictionary.to_pylist()]
-    codes = np.asarray(encoded.indices).astype(np.int32, copy=False)
-    trimmed = [v.strip() for v in raw_vocab]
-    vocab = list(dict.fromkeys(trimmed))
-    if len(vocab) != len(raw_vocab):  # " a" and "a" are the same channel
-        pos = {v: i for i, v in enumerate(vocab)}
-        codes = np.array([pos[v] for v in trimmed], dtype=np.int32)[codes]
-    return codes, vocab, offsets
+    vocab: dict[str, int] = {}
+    code_parts: list[np.ndarray] = []
+    len_parts: list[np.ndarray] = []
+    for start in range(0, max(len(paths), 1), _PARSE_ROWS):
+        part = pa.array(paths[start : start + _PARSE_ROWS], from_pandas=True, type=pa.large_string())
+        if pattern == " ":
+            lists = pc.split_pattern_regex(pc.utf8_trim_whitespace(part), r"\s+")
+        else:
+            lists = pc.split_pattern(part, pattern)
+        offs = np.asarray(lists.offsets, dtype=np.int64)
+        len_parts.append(np.diff(offs))
+        encoded = pc.dictionary_encode(pc.list_flatten(lists))
+        del lists
+        local = [str(v).strip() for v in encoded.dictionary.to_pylist()]
+        remap = np.array([vocab.setdefault(v, len(vocab)) for v in local], dtype=np.int32)
+        idx = np.asarray(encoded.indices)
+        code_parts.append(remap[idx] if idx.size else np.zeros(0, dtype=np.int32))
+    lengths = np.concatenate(len_parts) if len_parts else np.zeros(0, dtype=np.int64)
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    codes = np.concatenate(code_parts) if code_parts else np.zeros(0, dtype=np.int32)
+    return codes, list(vocab), offsets
 
 
 def _looks_joined(token: str, separator: str) -> str | None:
@@ -340,10 +349,15 @@ def parse_path_table(
     raw_paths = df["path"]
     if raw_paths.dtype != object:
         raw_paths = raw_paths.astype(object).where(raw_paths.notna(), None)
-    path_arr = pa.array(raw_paths.to_numpy(), from_pandas=True, type=pa.large_string())
-    indices, vocab, offsets = _tokenise(path_arr, separator)
+    indices, vocab, offsets = _tokenise(raw_paths.to_numpy(), separator)
     lengths = np.diff(offsets)
-    token_row = np.repeat(np.arange(n, dtype=np.int32 if n < 2**31 - 1 else np.int64), lengths)
+    _rows: list[np.ndarray] = []
+
+    def token_rows() -> np.ndarray:
+        """Row of every token (built only when a row-level token check needs it)."""
+        if not _rows:
+            _rows.append(np.repeat(np.arange(n, dtype=np.int32 if n < 2**31 - 1 else np.int64), lengths))
+        return _rows[0]
 
     # rule codes per row (0 = valid); the first rule that fires wins
     rule_names: list[str] = [""]
@@ -366,7 +380,7 @@ def parse_path_table(
     empty_path = lengths == 0
     if empty_vocab.any():
         empty_tok = empty_vocab[indices]
-        n_empty = np.bincount(token_row[empty_tok], minlength=n)
+        n_empty = np.bincount(token_rows()[empty_tok], minlength=n)
         empty_path |= n_empty == lengths
         flag(empty_path, "empty_path", "path is empty: a journey needs at least one channel")
         flag(
@@ -398,11 +412,11 @@ def parse_path_table(
         if unknown_vocab.any():
             bad_tok = unknown_vocab[indices]
             rows_unknown = np.zeros(n, dtype=bool)
-            rows_unknown[token_row[bad_tok]] = True
+            rows_unknown[token_rows()[bad_tok]] = True
             # the first unknown channel of each row, for the reason
             first_bad = np.full(n, -1, dtype=np.int64)
             pos = np.flatnonzero(bad_tok)
-            rows = token_row[pos]
+            rows = token_rows()[pos]
             first_idx = np.unique(rows, return_index=True)[1]
             first_bad[rows[first_idx]] = indices[pos[first_idx]]
             msg = np.full(n, "", dtype=object)
@@ -433,8 +447,10 @@ def parse_path_table(
     lag_num: np.ndarray | None = None
     lag_len: np.ndarray | None = None
     if _LAG_COLUMN in df.columns:
-        lag_arr = pa.array(df[_LAG_COLUMN].astype("string"), type=pa.large_string())
-        lag_codes, lag_vocab, lag_off = _tokenise(lag_arr, separator)
+        lag_col = df[_LAG_COLUMN]
+        lag_obj = lag_col.astype(object).where(lag_col.notna(), None).to_numpy()
+        lag_codes, lag_vocab, lag_off = _tokenise(np.array([None if v is None else str(v) for v in lag_obj],
+                                                           dtype=object), separator)
         lag_num = pd.to_numeric(pd.Series(lag_vocab, dtype=object), errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
         )[lag_codes] if lag_vocab else np.zeros(0)
@@ -545,49 +561,48 @@ def read_path_table(
 
 
 # -- journeys from events -----------------------------------------------------------------
-_JOURNEY_SQL = """
-WITH conv AS (
-    SELECT customer_key, conversion_id, ts AS conv_ts, revenue,
-           LAG(ts) OVER (PARTITION BY customer_key ORDER BY ts, conversion_id) AS prev_ts
-    FROM conv_in
+# Every touch is assigned to exactly one journey. A touch belongs to the journey of the
+# customer's next conversion (ASOF join: the first conversion at or after the touch) when
+# it falls within the lookback window before it; every other touch is "non-converting"
+# and is grouped per customer into consecutive lookback-sized windows, each window one
+# non-converting journey (the first window starts at the customer's first such touch).
+_ASSIGN_SQL = """
+CREATE OR REPLACE TEMP TABLE assigned AS
+WITH nxt AS (
+    SELECT t.customer_key, t.event_id, t.ts, t.channel, c.conversion_id, c.conv_ts, c.revenue
+    FROM touch_in t ASOF LEFT JOIN conv_in c
+      ON t.customer_key = c.customer_key AND t.ts <= c.conv_ts
 ),
-tp AS (SELECT customer_key, event_id, ts, channel FROM touch_in),
-last_conv AS (SELECT customer_key, MAX(conv_ts) AS last_ts FROM conv GROUP BY customer_key),
-first_touch AS (SELECT customer_key, MIN(ts) AS first_ts FROM tp GROUP BY customer_key),
-conv_touch AS (
-    SELECT c.conversion_id AS journey_id, c.customer_key, c.conv_ts AS end_ts, c.revenue,
-           t.event_id, t.ts, t.channel
-    FROM conv c JOIN tp t
-      ON t.customer_key = c.customer_key
-     AND t.ts <= c.conv_ts
-     AND (c.prev_ts IS NULL OR t.ts > c.prev_ts)
-     AND t.ts > c.conv_ts - to_microseconds(CAST($lookback_us AS BIGINT))
+flagged AS (
+    SELECT *, (conversion_id IS NOT NULL AND epoch_us(conv_ts) - epoch_us(ts) < $lookback_us) AS converting
+    FROM nxt
 ),
-tail AS (  -- touches after a customer's last conversion (or all, if none): candidate null journeys
-    SELECT t.customer_key, t.event_id, t.ts, t.channel
-    FROM tp t LEFT JOIN last_conv l ON l.customer_key = t.customer_key
-    WHERE l.last_ts IS NULL OR t.ts > l.last_ts
+nulls AS (
+    SELECT *, MIN(ts) OVER (PARTITION BY customer_key) AS t0 FROM flagged WHERE NOT converting
+)
+SELECT customer_key, event_id, ts, channel, conversion_id AS journey_id, conv_ts AS end_ts, revenue, 1 AS converted
+FROM flagged WHERE converting
+UNION ALL
+SELECT customer_key, event_id, ts, channel,
+       'null:' || customer_key || ':' || CAST((epoch_us(ts) - epoch_us(t0)) // $lookback_us AS VARCHAR) AS journey_id,
+       NULL AS end_ts, 0.0 AS revenue, 0 AS converted
+FROM nulls
+"""
+
+_PATHS_SQL = """
+WITH ends AS (
+    SELECT journey_id, COALESCE(MAX(end_ts), MAX(ts)) AS jend FROM assigned GROUP BY journey_id
 ),
-tail_end AS (SELECT customer_key, MAX(ts) AS end_ts FROM tail GROUP BY customer_key),
-null_touch AS (
-    SELECT 'null:' || t.customer_key AS journey_id, t.customer_key, e.end_ts, 0.0 AS revenue,
-           t.event_id, t.ts, t.channel
-    FROM tail t JOIN tail_end e ON e.customer_key = t.customer_key
-    WHERE t.ts > e.end_ts - to_microseconds(CAST($lookback_us AS BIGINT))
-),
-all_touch AS (
-    SELECT *, 1 AS converted FROM conv_touch
-    UNION ALL
-    SELECT *, 0 AS converted FROM null_touch
+touches AS (
+    SELECT a.journey_id, a.converted, a.revenue, a.channel, a.ts, a.event_id,
+           CAST(floor((epoch(e.jend) - epoch(a.ts)) / 86400.0) AS BIGINT) AS lag_d
+    FROM assigned a JOIN ends e USING (journey_id)
 ),
 journeys AS (
     SELECT journey_id, ANY_VALUE(converted) AS converted, ANY_VALUE(revenue) AS revenue,
            string_agg(channel, $sep ORDER BY ts, event_id) AS path,
            string_agg(CAST(lag_d AS VARCHAR), $sep ORDER BY ts, event_id) AS lag_days
-    FROM (SELECT journey_id, converted, revenue, channel, ts, event_id,
-                 CAST(floor((epoch(end_ts) - epoch(ts)) / 86400.0) AS BIGINT) AS lag_d
-          FROM all_touch) x
-    GROUP BY journey_id
+    FROM touches GROUP BY journey_id
 )
 SELECT path, lag_days,
        SUM(converted)::DOUBLE AS total_conversions,
@@ -599,56 +614,19 @@ ORDER BY path, lag_days
 """
 
 _ORPHAN_SQL = """
-WITH conv AS (
-    SELECT customer_key, conversion_id, ts AS conv_ts, revenue,
-           LAG(ts) OVER (PARTITION BY customer_key ORDER BY ts, conversion_id) AS prev_ts
-    FROM conv_in
-),
-first_touch AS (SELECT customer_key, MIN(ts) AS first_ts FROM touch_in GROUP BY customer_key),
-has_touch AS (
-    SELECT DISTINCT c.conversion_id
-    FROM conv c JOIN touch_in t
-      ON t.customer_key = c.customer_key AND t.ts <= c.conv_ts
-     AND (c.prev_ts IS NULL OR t.ts > c.prev_ts)
-     AND t.ts > c.conv_ts - to_microseconds(CAST($lookback_us AS BIGINT))
-)
+WITH first_touch AS (SELECT customer_key, MIN(ts) AS first_ts FROM touch_in GROUP BY customer_key),
+attached AS (SELECT DISTINCT journey_id FROM assigned WHERE converted = 1)
 SELECT c.conversion_id, c.customer_key, c.conv_ts AS ts, c.revenue, f.first_ts
-FROM conv c LEFT JOIN first_touch f ON f.customer_key = c.customer_key
-WHERE c.conversion_id NOT IN (SELECT conversion_id FROM has_touch)
+FROM conv_in c LEFT JOIN first_touch f ON f.customer_key = c.customer_key
+WHERE c.conversion_id NOT IN (SELECT journey_id FROM attached)
 ORDER BY c.conv_ts, c.conversion_id
-"""
-
-_USED_SQL = """
-WITH conv AS (
-    SELECT customer_key, conversion_id, ts AS conv_ts,
-           LAG(ts) OVER (PARTITION BY customer_key ORDER BY ts, conversion_id) AS prev_ts
-    FROM conv_in
-),
-last_conv AS (SELECT customer_key, MAX(conv_ts) AS last_ts FROM conv GROUP BY customer_key),
-in_conv AS (
-    SELECT DISTINCT t.event_id FROM conv c JOIN touch_in t
-      ON t.customer_key = c.customer_key AND t.ts <= c.conv_ts
-     AND (c.prev_ts IS NULL OR t.ts > c.prev_ts)
-     AND t.ts > c.conv_ts - to_microseconds(CAST($lookback_us AS BIGINT))
-),
-tail AS (
-    SELECT t.* FROM touch_in t LEFT JOIN last_conv l ON l.customer_key = t.customer_key
-    WHERE l.last_ts IS NULL OR t.ts > l.last_ts
-),
-tail_end AS (SELECT customer_key, MAX(ts) AS end_ts FROM tail GROUP BY customer_key),
-in_null AS (
-    SELECT t.event_id FROM tail t JOIN tail_end e ON e.customer_key = t.customer_key
-    WHERE t.ts > e.end_ts - to_microseconds(CAST($lookback_us AS BIGINT))
-)
-SELECT (SELECT COUNT(*) FROM touch_in)
-     - (SELECT COUNT(*) FROM in_conv) - (SELECT COUNT(*) FROM in_null) AS outside
 """
 
 
 def _consent_filter(df: pd.DataFrame, consent: pd.DataFrame, purpose: str, as_of: Any) -> tuple[pd.DataFrame, int, int]:
     from galaxy_lib.governance.consent import filter_by_consent
 
-    res = filter_by_consent(df, consent, purpose, as_of=as_of, key="customer_key")
+    res = filter_by_consent(df, consent, purpose, as_of=as_of, key="customer_key", time_col="ts")
     return res.kept, int(res.excluded_rows), int(res.excluded_customers)
 
 
@@ -662,12 +640,16 @@ def build_journeys(
 ) -> JourneyData:
     """Build customer journeys from the staged touchpoints and conversions.
 
-    A converting journey is the customer's touches in the ``lookback_days`` before a
-    conversion (and after the customer's previous conversion), in time order (ties by
-    ``event_id``). Touches after a customer's last conversion form one non-converting
-    journey, limited to the ``lookback_days`` before its own last touch. Journeys are
-    aggregated by channel sequence and timing profile (whole days from each touch to the
-    journey end) with DuckDB, so the result grows with unique paths.
+    Every touch belongs to exactly one journey. A converting journey is the customer's
+    touches in the ``lookback_days`` before a conversion and after the customer's
+    previous conversion, in time order (ties by ``event_id``). Every other touch did not
+    lead to a conversion within the window: a customer's such touches are cut into
+    consecutive ``lookback_days`` windows (from their first one), each window a
+    non-converting journey. Journeys are aggregated by channel sequence and timing
+    profile (whole days from each touch to the journey end: the conversion, or the
+    window's last touch) with DuckDB, so the result grows with unique paths. Consent is
+    checked at each event's own time and at ``as_of`` (see
+    :func:`galaxy_lib.governance.consent.filter_by_consent`).
 
     Parameters
     ----------
@@ -722,14 +704,16 @@ def build_journeys(
             touch_kept = touch_kept.loc[~bad_ch]
 
     lookback_us = int(round(float(lookback_days) * 86400e6))
+    conv_in = conv_kept.rename(columns={"ts": "conv_ts"})[["customer_key", "conversion_id", "conv_ts", "revenue"]]
+    touch_in = touch_kept[["customer_key", "event_id", "ts", "channel"]]
     con = duckdb.connect()
     try:
-        con.register("touch_in", touch_kept)
-        con.register("conv_in", conv_kept)
-        params = {"lookback_us": lookback_us, "sep": separator}
-        agg = con.execute(_JOURNEY_SQL, params).df()
-        orphans = con.execute(_ORPHAN_SQL, {"lookback_us": lookback_us}).df()
-        outside = int(con.execute(_USED_SQL, {"lookback_us": lookback_us}).fetchone()[0])
+        con.register("touch_in", touch_in)
+        con.register("conv_in", conv_in)
+        con.execute(_ASSIGN_SQL.replace("$lookback_us", str(lookback_us)))
+        agg = con.execute(_PATHS_SQL, {"sep": separator}).df()
+        orphans = con.execute(_ORPHAN_SQL).df()
+        n_null = int(con.execute("SELECT COUNT(DISTINCT journey_id) FROM assigned WHERE converted = 0").fetchone()[0])
     finally:
         con.close()
 
@@ -762,7 +746,7 @@ def build_journeys(
         excluded_customers=int(excluded_customers),
         excluded_touchpoints=int(ex_touch_rows),
         excluded_conversions=int(ex_conv_rows),
-        touches_outside_window=outside,
+        null_journeys=n_null,
         quarantine=quarantine,
         lookback_days=float(lookback_days),
         purpose=purpose,

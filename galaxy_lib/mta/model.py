@@ -371,107 +371,128 @@ def heuristic_attribution(
 
 
 # -- Markov ------------------------------------------------------------------------------------
-def _encode_states(table: PathTable, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+_CHUNK_TOUCHES = 1 << 21  # touches per chunk when building the chain (bounds temporary memory)
+_DENSE_SPAN2 = 4_000_000  # count transitions in a dense array when (C + 1) ** (2 * order) is at most this
+
+
+def _encode_states(codes: np.ndarray, offsets: np.ndarray, order: int, base: int) -> tuple[np.ndarray, np.ndarray]:
     """Sliding windows of ``order`` channels per path, consecutive repeats collapsed.
 
-    Returns the window codes (mixed radix ``C + 1``, 0 = padding), the path of every
-    window, and the base. A path shorter than ``order`` is a single (shorter) window.
+    Returns the window codes (mixed radix ``base = C + 1``, digit 0 = padding, so 0 itself
+    is free for the start state) and the path of every window (indices into ``offsets``).
+    A path shorter than ``order`` is a single (shorter) window, as in ChannelAttribution.
     A repeated consecutive window is a self-loop of the chain; dropping it leaves every
     absorption probability unchanged (the chain leaves the state with the same
-    distribution), exactly as ChannelAttribution does.
+    distribution), and ChannelAttribution drops it too.
     """
-    C = len(table.channels)
-    base = C + 1
-    if base ** order >= 2**62:
-        raise PathTableError(f"Too many channels ({C}) for a Markov model of order {order}.")
-    pid = _token_path_ids(table)
+    lengths = np.diff(offsets)
+    n_paths = lengths.size
+    pid = np.repeat(np.arange(n_paths, dtype=np.int32 if n_paths < 2**31 - 1 else np.int64), lengths)
+    dtype = np.int32 if base**order < 2**31 else np.int64
     if order == 1:
-        code = table.codes.astype(np.int64) + 1
+        code = codes.astype(dtype) + 1
         wpath = pid
     else:
-        lengths = table.lengths
-        n_tok = table.codes.size
-        pos = np.arange(n_tok, dtype=np.int64) - table.offsets[:-1][pid]
+        pos = np.arange(codes.size, dtype=np.int64) - offsets[:-1][pid]
         room = lengths[pid] - pos  # touches left in the path from here (this one included)
         del pos
         # a window starts where `order` touches remain, or at the start of a shorter path
         idx = np.flatnonzero((room >= order) | ((room == lengths[pid]) & (room < order)))
         room = room[idx]
-        tok = table.codes
-        code = np.zeros(idx.size, dtype=np.int64)
+        code = np.zeros(idx.size, dtype=dtype)
         for j in range(order):
-            digit = np.zeros(idx.size, dtype=np.int64)
+            digit = np.zeros(idx.size, dtype=dtype)
             ok = room > j
-            digit[ok] = tok[idx[ok] + j].astype(np.int64) + 1
+            digit[ok] = codes[idx[ok] + j] + 1
             code = code * base + digit
         wpath = pid[idx]
     keep = np.ones(code.size, dtype=bool)
     keep[1:] = (code[1:] != code[:-1]) | (wpath[1:] != wpath[:-1])
-    return code[keep], wpath[keep], base
-
-
-def _state_ids(code: np.ndarray, base: int, order: int) -> tuple[np.ndarray, np.ndarray]:
-    """Compact ids 1..K for window codes (0 is the start state) and the sorted unique codes."""
-    span = base**order
-    if span <= 20_000_000:
-        present = np.zeros(span, dtype=bool)
-        present[code] = True
-        uniq = np.flatnonzero(present)
-        lookup = np.zeros(span, dtype=np.int64)
-        lookup[uniq] = np.arange(1, uniq.size + 1)
-        return lookup[code], uniq
-    uniq, inv = np.unique(code, return_inverse=True)
-    return inv.astype(np.int64) + 1, uniq
+    return code[keep], wpath[keep]
 
 
 def _absorbing_chain(table: PathTable, order: int) -> dict[str, Any]:
-    """Transition matrix Q (transient -> transient) and one-step absorption vectors."""
-    code, wpath, base = _encode_states(table, order)
-    sid, uniq = _state_ids(code, base, order)
-    n_states = uniq.size + 1
-    journeys = table.conversions + table.nulls
-    first = np.ones(sid.size, dtype=bool)
-    first[1:] = wpath[1:] != wpath[:-1]
-    last = np.ones(sid.size, dtype=bool)
-    last[:-1] = first[1:]
-    src = np.empty_like(sid)
-    src[0] = 0
-    src[1:] = sid[:-1]
-    src[first] = 0
-    weight = journeys[wpath]
-    key = src * n_states + sid
-    if n_states * n_states <= 4_000_000:  # few states: count into a dense array, one pass
-        dense = np.bincount(key, weights=weight, minlength=n_states * n_states).reshape(n_states, n_states)
-        counts = sp.csr_matrix(dense)
-    else:
-        pairs, inv = np.unique(key, return_inverse=True)
-        counts = sp.csr_matrix(
-            (np.bincount(inv, weights=weight), (pairs // n_states, pairs % n_states)), shape=(n_states, n_states)
-        )
-    end_state = sid[last]
-    end_path = wpath[last]
-    to_conv = np.bincount(end_state, weights=table.conversions[end_path], minlength=n_states)
-    to_null = np.bincount(end_state, weights=table.nulls[end_path], minlength=n_states)
-    to_value = np.bincount(end_state, weights=table.value[end_path], minlength=n_states)
-    out = np.asarray(counts.sum(axis=1)).ravel() + to_conv + to_null
-    inv_out = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)
-    Q = sp.diags(inv_out) @ counts
-    # which channels each state contains (digits of its code)
+    """Transition matrix Q (transient -> transient) and one-step absorption vectors.
+
+    Paths are processed in chunks of about ``_CHUNK_TOUCHES`` touches; transitions are
+    counted by state code (dense when the code space is small, else by sorting), so
+    memory is bounded by the chunk and the number of distinct transitions.
+    """
     C = len(table.channels)
+    base = C + 1
+    if base**order >= 2**62:
+        raise PathTableError(f"Too many channels ({C}) for a Markov model of order {order}.")
+    span = base**order  # window codes are 1 .. span - 1; 0 is the start state
+    dense = span * span <= _DENSE_SPAN2
+    journeys = table.conversions + table.nulls
+    offsets = table.offsets
+    cuts = np.unique(np.searchsorted(offsets, np.arange(0, offsets[-1], _CHUNK_TOUCHES), side="right") - 1)
+    cuts = np.append(cuts[cuts < table.n_paths], table.n_paths)
+    counts = np.zeros(span * span) if dense else None
+    sparse_parts: list[tuple[np.ndarray, np.ndarray]] = []
+    end_keys: list[np.ndarray] = []
+    end_w: list[np.ndarray] = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        off = offsets[a : b + 1]
+        code, wpath = _encode_states(table.codes[off[0] : off[-1]], off - off[0], order, base)
+        code = code.astype(np.int64)
+        first = np.ones(code.size, dtype=bool)
+        first[1:] = wpath[1:] != wpath[:-1]
+        src = np.empty_like(code)
+        src[0] = 0
+        src[1:] = code[:-1]
+        src[first] = 0
+        key = src * span + code
+        w = journeys[a:b][wpath]
+        if dense:
+            counts += np.bincount(key, weights=w, minlength=span * span)
+        else:
+            uk, inv = np.unique(key, return_inverse=True)
+            sparse_parts.append((uk, np.bincount(inv, weights=w)))
+        last = np.empty(code.size, dtype=bool)
+        last[:-1] = first[1:]
+        last[-1] = True
+        end_keys.append(code[last])
+        gp = wpath[last] + a
+        end_w.append(np.column_stack([table.conversions[gp], table.nulls[gp], table.value[gp]]))
+    if dense:
+        keys = np.flatnonzero(counts)
+        weights = counts[keys]
+    else:
+        allk = np.concatenate([k for k, _ in sparse_parts])
+        allw = np.concatenate([w for _, w in sparse_parts])
+        keys, inv = np.unique(allk, return_inverse=True)
+        weights = np.bincount(inv, weights=allw)
+    src_code, dst_code = keys // span, keys % span
+    state_codes = np.union1d(np.zeros(1, dtype=np.int64), dst_code)  # sorted; 0 (start) first
+    n_states = state_codes.size
+    counts_q = sp.csr_matrix(
+        (weights, (np.searchsorted(state_codes, src_code), np.searchsorted(state_codes, dst_code))),
+        shape=(n_states, n_states),
+    )
+    ends = np.searchsorted(state_codes, np.concatenate(end_keys))
+    ew = np.concatenate(end_w)
+    to_conv = np.bincount(ends, weights=ew[:, 0], minlength=n_states)
+    to_null = np.bincount(ends, weights=ew[:, 1], minlength=n_states)
+    to_value = np.bincount(ends, weights=ew[:, 2], minlength=n_states)
+    out = np.asarray(counts_q.sum(axis=1)).ravel() + to_conv + to_null
+    inv_out = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)
+    Q = sp.diags(inv_out) @ counts_q
+    # which channels each state contains (digits of its code)
     member = np.zeros((n_states, C), dtype=bool)
-    rest = uniq.copy()
+    rest = state_codes.copy()
     for _ in range(order):
         digit = rest % base
         rest //= base
         has = digit > 0
-        member[np.flatnonzero(has) + 1, digit[has] - 1] = True
+        member[np.flatnonzero(has), digit[has] - 1] = True
     return {
         "Q": Q.tocsc(),
         "r_conv": to_conv * inv_out,
         "r_value": to_value * inv_out,
         "member": member,
         "n_states": n_states,
-        "n_transitions": int(counts.nnz),
+        "n_transitions": int(counts_q.nnz),
     }
 
 

@@ -1,0 +1,517 @@
+"""From fitted attribution results to report tables: credit, calibration, truth, publication.
+
+* :func:`credit_table` / :func:`credit_long`: credit per channel for every model.
+* :func:`incremental_from_lift_tests` / :func:`read_incremental`: per-channel
+  incremental estimates from geo lift tests or from a file (e.g. the MMM's
+  contribution per channel), and :func:`calibrate`, which rescales a model's channel
+  credit to agree with them.
+* :func:`compare_to_truth`: distance of every model's channel shares to a known truth
+  (the Galaxy world's ``ground_truth["mta"]["channel_credit"]``).
+* :func:`publishable_paths`: the path table with paths seen by fewer than ``k``
+  journeys suppressed (k-anonymity, through :mod:`galaxy_lib.governance.kanon`).
+* :func:`top_paths`: the most travelled paths, for the Sankey chart.
+* :func:`report_metrics`: the ``metrics.json`` payload.
+
+Calibration
+-----------
+Path-based models split conversions by position and sequence, which is not
+causation: a navigational search just before a purchase collects credit it did not
+cause. Experiments (lift tests) and the MMM measure incrementality per channel but
+not per journey. :func:`calibrate` combines them:
+
+* ``mode="relative"`` (default): for the channels that have an incremental estimate,
+  their combined credit stays what the path model says, but it is re-split between
+  them in proportion to their incremental estimates. Factor
+  ``f_c = (I_c / sum I) / (A_c / sum A)`` over those channels. This needs no common
+  unit: the MMM may measure national revenue while the path table counts tracked
+  conversions. Channels without an estimate keep their credit.
+* ``mode="absolute"``: each calibrated channel's credit becomes its incremental
+  estimate (``I_c`` must be in the units of ``basis``); the other basis is scaled by
+  the same factor.
+
+Within a channel every path, campaign or creative keeps its share of the channel's
+credit, so the factor can be applied to any finer table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from galaxy_lib.mta.data import PathTable, PathTableError
+from galaxy_lib.mta.model import AttributionResult, MarkovResult, ShapleyResult
+
+__all__ = [
+    "IncrementalEstimate",
+    "CalibrationResult",
+    "PublishedPaths",
+    "credit_table",
+    "credit_long",
+    "incremental_from_lift_tests",
+    "read_incremental",
+    "calibrate",
+    "compare_to_truth",
+    "publishable_paths",
+    "top_paths",
+    "report_metrics",
+]
+
+_BASES = ("conversions", "revenue")
+
+
+# -- credit tables ------------------------------------------------------------------------------
+def credit_table(results: Mapping[str, AttributionResult], value: str = "conversion_share") -> pd.DataFrame:
+    """Wide table: one row per channel, one column per model.
+
+    Parameters
+    ----------
+    results
+        Model name -> result (e.g. from :func:`~galaxy_lib.mta.model.fit_all_models`).
+    value
+        Which credit column: ``conversions``, ``revenue``, ``conversion_share`` or ``revenue_share``.
+    """
+    if value not in ("conversions", "revenue", "conversion_share", "revenue_share"):
+        raise ValueError(f"value must be conversions, revenue, conversion_share or revenue_share (got {value!r}).")
+    if not results:
+        raise ValueError("results is empty: fit at least one model.")
+    table = pd.DataFrame({name: r.credit[value] for name, r in results.items()})
+    table.index.name = "channel"
+    return table.fillna(0.0)
+
+
+def credit_long(results: Mapping[str, AttributionResult]) -> pd.DataFrame:
+    """Long table ``model, channel, conversions, revenue, conversion_share, revenue_share``
+    (plus ``removal_effect`` for Markov and ``std_error`` for sampled Shapley)."""
+    frames = []
+    for name, r in results.items():
+        f = r.credit.reset_index()
+        f.insert(0, "model", name)
+        if isinstance(r, MarkovResult):
+            f["removal_effect"] = r.removal_effects["removal_effect_conversion"].to_numpy()
+        if isinstance(r, ShapleyResult) and r.method == "permutation":
+            f["std_error"] = r.std_error["conversions"].to_numpy()
+        frames.append(f)
+    return pd.concat(frames, ignore_index=True)
+
+
+# -- incrementality --------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class IncrementalEstimate:
+    """Incremental effect per channel from an experiment or a model.
+
+    Attributes
+    ----------
+    table
+        Indexed by channel: ``incremental`` (total effect over the period), ``std_error``
+        (NaN when unknown) and, for lift tests, ``iroas``, ``n_tests``, ``spend``.
+    unit
+        ``"revenue"`` or ``"conversions"``.
+    source
+        Where it came from, for the report.
+    """
+
+    table: pd.DataFrame
+    unit: str
+    source: str
+
+    def shares(self) -> pd.Series:
+        """Share of the total incremental effect per channel."""
+        inc = self.table["incremental"]
+        return inc / inc.sum()
+
+
+def incremental_from_lift_tests(lift_tests: pd.DataFrame, spend: pd.DataFrame) -> IncrementalEstimate:
+    """Incremental revenue per channel from geo lift tests, scaled by the channel's spend.
+
+    Each test measures ``delta_y`` (incremental revenue per test week) for a spend change
+    ``delta_x`` (per week): its incremental return on ad spend is ``delta_y / delta_x``
+    with standard error ``sigma / |delta_x|``. Per channel the tests are pooled with
+    inverse-variance weights and the channel's incremental revenue is estimated as
+    ``iROAS x total spend`` of the channel in ``spend``. This is linear: under saturation
+    a test's return is marginal, not average, so treat the result as a calibration
+    target for shares (``mode="relative"``), not as an exact total. Ratios of revenue to
+    spend are the same in geo and national units, so geo tests need no rescaling.
+
+    Parameters
+    ----------
+    lift_tests
+        ``channel``, ``delta_x``, ``delta_y``, ``sigma`` (the ``lift_tests`` contract).
+    spend
+        ``channel``, ``spend`` (the ``spend`` contract, any granularity).
+    """
+    for name, df, cols in (
+        ("lift_tests", lift_tests, ("channel", "delta_x", "delta_y", "sigma")),
+        ("spend", spend, ("channel", "spend")),
+    ):
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise PathTableError(f"{name} lacks columns {missing} (has {list(df.columns)}).")
+    lt = lift_tests.loc[lift_tests["delta_x"].abs() > 0].copy()
+    if lt.empty:
+        raise PathTableError("No lift test with a non-zero spend change (delta_x): nothing to calibrate to.")
+    lt["iroas"] = lt["delta_y"] / lt["delta_x"]
+    lt["w"] = (lt["delta_x"].abs() / lt["sigma"]) ** 2
+    g = lt.assign(wi=lt["w"] * lt["iroas"]).groupby("channel").agg(w=("w", "sum"), wi=("wi", "sum"),
+                                                                    n_tests=("iroas", "size"))
+    total_spend = spend.groupby("channel")["spend"].sum()
+    out = pd.DataFrame(index=pd.Index(g.index, name="channel"))
+    out["iroas"] = g["wi"] / g["w"]
+    out["iroas_se"] = 1.0 / np.sqrt(g["w"])
+    out["n_tests"] = g["n_tests"].astype(int)
+    out["spend"] = total_spend.reindex(out.index).fillna(0.0)
+    out["incremental"] = out["iroas"] * out["spend"]
+    out["std_error"] = out["iroas_se"] * out["spend"]
+    return IncrementalEstimate(table=out, unit="revenue", source=f"lift_tests ({len(lt)} tests)")
+
+
+def read_incremental(path: str | Path, unit: str = "revenue") -> IncrementalEstimate:
+    """Read per-channel incremental estimates from CSV / Parquet (``channel``, ``incremental``
+    [, ``std_error``]) or JSON (``{"channel": value}`` or ``{"channels": {"ch": {"incremental": v}}}``),
+    e.g. the MMM's contribution per channel."""
+    p = Path(path)
+    if not p.is_file():
+        raise PathTableError(f"Incremental estimates file {p} does not exist.")
+    if unit not in _BASES:
+        raise ValueError(f"unit must be 'revenue' or 'conversions' (got {unit!r}).")
+    if p.suffix.lower() == ".json":
+        raw = json.loads(p.read_text())
+        data = raw.get("channels", raw) if isinstance(raw, dict) else None
+        if not isinstance(data, dict):
+            raise PathTableError(f"{p.name}: expected a JSON object channel -> value.")
+        rows = {}
+        for ch, v in data.items():
+            if isinstance(v, Mapping):
+                val = v.get("incremental", v.get("total_contribution", v.get("contribution")))
+            else:
+                val = v
+            if val is None:
+                raise PathTableError(f"{p.name}: channel {ch!r} has no 'incremental' value.")
+            rows[ch] = float(val)
+        table = pd.DataFrame({"incremental": pd.Series(rows)})
+        table["std_error"] = np.nan
+    else:
+        df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p, sep=None, engine="python")
+        for col in ("channel", "incremental"):
+            if col not in df.columns:
+                raise PathTableError(f"{p.name}: required column {col!r} is missing (columns: {list(df.columns)}).")
+        table = df.set_index("channel")[["incremental"]].astype(float)
+        table["std_error"] = df.set_index("channel")["std_error"].astype(float) if "std_error" in df else np.nan
+    table.index.name = "channel"
+    bad = table.index[~np.isfinite(table["incremental"]) | (table["incremental"] < 0)]
+    if len(bad):
+        raise PathTableError(f"{p.name}: incremental must be a non-negative number; bad channels: {list(bad)}.")
+    return IncrementalEstimate(table=table, unit=unit, source=p.name)
+
+
+@dataclass(frozen=True, eq=False)
+class CalibrationResult:
+    """A model's credit rescaled to incremental estimates.
+
+    Attributes
+    ----------
+    model
+        The calibrated model's name.
+    table
+        Indexed by channel: ``attributed_conversions``, ``attributed_revenue``,
+        ``attributed_share``, ``incremental``, ``incremental_share`` (among calibrated
+        channels), ``factor``, ``calibrated_conversions``, ``calibrated_revenue``,
+        ``calibrated_share`` and ``calibrated`` (whether an estimate was available).
+    mode, basis
+        See :func:`calibrate`.
+    ignored_channels
+        Channels with an estimate but no touch in the paths (e.g. TV).
+    source
+        Where the incremental estimates came from.
+    """
+
+    model: str
+    table: pd.DataFrame
+    mode: str
+    basis: str
+    ignored_channels: tuple[str, ...]
+    source: str
+
+    def shares(self) -> pd.Series:
+        """Calibrated share of conversions per channel."""
+        return self.table["calibrated_share"].rename(f"{self.model}_calibrated")
+
+    def as_result(self) -> AttributionResult:
+        """The calibrated credit as an :class:`AttributionResult` (for tables and charts)."""
+        t = self.table
+        tc, tr = t["calibrated_conversions"].sum(), t["calibrated_revenue"].sum()
+        credit = pd.DataFrame(
+            {
+                "conversions": t["calibrated_conversions"],
+                "revenue": t["calibrated_revenue"],
+                "conversion_share": t["calibrated_conversions"] / tc if tc else 0.0,
+                "revenue_share": t["calibrated_revenue"] / tr if tr else 0.0,
+            }
+        )
+        return AttributionResult(
+            model=f"{self.model}_calibrated",
+            credit=credit,
+            total_conversions=float(tc),
+            total_revenue=float(tr),
+            params={"model": self.model, "calibration": self.mode, "basis": self.basis, "source": self.source},
+        )
+
+
+def calibrate(
+    result: AttributionResult,
+    incremental: IncrementalEstimate | Mapping[str, float] | pd.Series,
+    mode: str = "relative",
+    basis: str = "revenue",
+) -> CalibrationResult:
+    """Rescale each channel's credit to agree with incremental estimates (MMM or lift tests).
+
+    Parameters
+    ----------
+    result
+        Credit from any model.
+    incremental
+        Incremental effect per channel (an :class:`IncrementalEstimate`, or channel -> value).
+    mode
+        ``"relative"`` (re-split the calibrated channels' combined credit in proportion to
+        the estimates; units need not match) or ``"absolute"`` (credit := estimate).
+    basis
+        For ``"absolute"``: the unit of the estimates, ``"revenue"`` or ``"conversions"``.
+
+    Returns
+    -------
+    CalibrationResult
+    """
+    if mode not in ("relative", "absolute"):
+        raise ValueError(f"mode must be 'relative' or 'absolute' (got {mode!r}).")
+    if basis not in _BASES:
+        raise ValueError(f"basis must be 'revenue' or 'conversions' (got {basis!r}).")
+    if isinstance(incremental, IncrementalEstimate):
+        inc = incremental.table["incremental"].astype(float)
+        source = incremental.source
+    else:
+        inc = pd.Series(dict(incremental) if isinstance(incremental, Mapping) else incremental, dtype=float)
+        source = "given"
+    if (inc < 0).any() or not np.isfinite(inc).all():
+        raise ValueError(f"incremental estimates must be finite and >= 0 (got {inc.to_dict()}).")
+    credit = result.credit
+    channels = list(credit.index)
+    known = [c for c in channels if c in inc.index]
+    ignored = tuple(sorted(c for c in inc.index if c not in channels))
+    if not known:
+        raise ValueError(
+            f"No channel of the model ({channels}) has an incremental estimate (estimates for: {list(inc.index)})."
+        )
+    att_c = credit["conversions"].astype(float)
+    att_r = credit["revenue"].astype(float)
+    cal_c, cal_r = att_c.copy(), att_r.copy()
+    inc_k = inc[known]
+    if mode == "relative":
+        if inc_k.sum() <= 0:
+            raise ValueError("The incremental estimates of the model's channels sum to 0: nothing to split by.")
+        w = inc_k / inc_k.sum()
+        cal_c[known] = att_c[known].sum() * w
+        cal_r[known] = att_r[known].sum() * w
+    else:
+        primary = att_r if basis == "revenue" else att_c
+        ratio = pd.Series(np.divide(inc_k.to_numpy(), primary[known].to_numpy(),
+                                    out=np.full(len(known), np.nan), where=primary[known].to_numpy() > 0),
+                          index=known)
+        if basis == "revenue":
+            cal_r[known] = inc_k
+            cal_c[known] = att_c[known] * ratio.fillna(0.0)
+        else:
+            cal_c[known] = inc_k
+            cal_r[known] = att_r[known] * ratio.fillna(0.0)
+    factor = pd.Series(np.nan, index=channels)
+    pos = att_c[known] > 0
+    factor[np.asarray(known)[pos.to_numpy()]] = (cal_c[known][pos] / att_c[known][pos]).to_numpy()
+    factor[[c for c in channels if c not in known]] = 1.0
+    table = pd.DataFrame(
+        {
+            "attributed_conversions": att_c,
+            "attributed_revenue": att_r,
+            "attributed_share": att_c / att_c.sum() if att_c.sum() else 0.0,
+            "incremental": inc.reindex(channels),
+            "incremental_share": (inc_k / inc_k.sum()).reindex(channels) if inc_k.sum() else np.nan,
+            "factor": factor,
+            "calibrated_conversions": cal_c,
+            "calibrated_revenue": cal_r,
+            "calibrated_share": cal_c / cal_c.sum() if cal_c.sum() else 0.0,
+            "calibrated": [c in known for c in channels],
+        },
+        index=pd.Index(channels, name="channel"),
+    )
+    return CalibrationResult(model=result.model, table=table, mode=mode, basis=basis, ignored_channels=ignored,
+                             source=source)
+
+
+# -- truth ---------------------------------------------------------------------------------------
+def compare_to_truth(shares: pd.DataFrame, truth: Mapping[str, float]) -> pd.DataFrame:
+    """Distance of each model's channel shares to the true shares.
+
+    Parameters
+    ----------
+    shares
+        Channels x models (e.g. :func:`credit_table` with ``value="conversion_share"``).
+    truth
+        Channel -> true share (summing to 1).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per model: ``total_variation`` (half the L1 distance: the share of credit
+        that sits on the wrong channels; 0 = perfect, 1 = disjoint), ``mae`` (mean absolute
+        error per channel) and ``max_abs_error`` with the channel where it occurs; sorted
+        best first.
+    """
+    t = pd.Series(dict(truth), dtype=float)
+    if not np.isclose(t.sum(), 1.0, atol=1e-6):
+        raise ValueError(f"truth shares must sum to 1 (sum {t.sum():.4f}).")
+    idx = t.index.union(shares.index)
+    s = shares.reindex(idx).fillna(0.0)
+    err = s.sub(t.reindex(idx).fillna(0.0), axis=0)
+    out = pd.DataFrame(
+        {
+            "total_variation": err.abs().sum() / 2.0,
+            "mae": err.abs().mean(),
+            "max_abs_error": err.abs().max(),
+            "worst_channel": err.abs().idxmax(),
+        }
+    )
+    out.index.name = "model"
+    return out.sort_values("total_variation")
+
+
+# -- publication -----------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class PublishedPaths:
+    """A path table safe to publish: paths with fewer than ``k`` journeys merged and blanked.
+
+    Attributes
+    ----------
+    table
+        ``path``, ``journeys``, ``conversions``, ``revenue``, ``conversion_rate``; suppressed
+        paths are merged into one row labelled :attr:`OTHER` (itself blanked when it has
+        fewer than ``k`` journeys).
+    suppressed_paths, suppressed_journeys
+        How many paths (and their journeys) were merged away.
+    k
+        The threshold.
+    """
+
+    table: pd.DataFrame
+    suppressed_paths: int
+    suppressed_journeys: float
+    k: int
+
+    OTHER = "(paths with fewer than k journeys)"
+
+    def summary(self) -> str:
+        return (
+            f"{self.suppressed_paths} paths seen by fewer than {self.k} journeys "
+            f"({self.suppressed_journeys:,.0f} journeys) were merged and not shown."
+        )
+
+
+def _path_frame(paths: PathTable) -> pd.DataFrame:
+    agg = paths.aggregate()
+    df = pd.DataFrame(
+        {
+            "path": agg.table["path"].to_numpy(),
+            "journeys": agg.journeys,
+            "conversions": agg.conversions,
+            "revenue": agg.value,
+        }
+    )
+    df["conversion_rate"] = df["conversions"] / df["journeys"]
+    return df
+
+
+def publishable_paths(paths: PathTable, k: int) -> PublishedPaths:
+    """Suppress paths seen by fewer than ``k`` journeys (k-anonymity on published tables).
+
+    Uses :func:`galaxy_lib.governance.kanon.suppress_small_cells` on the journey count;
+    the suppressed rows are then merged into a single row so that neither their paths
+    nor their numbers are shown (the merged row is blanked too if it is itself below k).
+    """
+    from galaxy_lib.governance.kanon import suppress_small_cells
+
+    df = _path_frame(paths).sort_values(["journeys", "path"], ascending=[False, True]).reset_index(drop=True)
+    res = suppress_small_cells(df, count_col="journeys", k=k,
+                               value_cols=["journeys", "conversions", "revenue", "conversion_rate"])
+    small = res.table["suppressed"].to_numpy()
+    shown = res.table.loc[~small].drop(columns="suppressed")
+    hidden = df.loc[small]
+    if len(hidden):
+        other = pd.DataFrame(
+            {
+                "path": [PublishedPaths.OTHER.replace("k", str(res.k))],
+                "journeys": [hidden["journeys"].sum()],
+                "conversions": [hidden["conversions"].sum()],
+                "revenue": [hidden["revenue"].sum()],
+            }
+        )
+        other["conversion_rate"] = other["conversions"] / other["journeys"]
+        if other["journeys"].iloc[0] < res.k:
+            other.loc[:, ["journeys", "conversions", "revenue", "conversion_rate"]] = np.nan
+        shown = pd.concat([shown, other], ignore_index=True)
+    return PublishedPaths(
+        table=shown.reset_index(drop=True),
+        suppressed_paths=int(small.sum()),
+        suppressed_journeys=float(hidden["journeys"].sum()),
+        k=res.k,
+    )
+
+
+def top_paths(paths: PathTable, n: int = 15, by: str = "journeys", min_journeys: int = 1) -> pd.DataFrame:
+    """The ``n`` most frequent paths (``by`` = ``journeys`` or ``conversions``) with at least
+    ``min_journeys`` journeys (pass the publication ``k`` so charts respect it)."""
+    if by not in ("journeys", "conversions"):
+        raise ValueError(f"by must be 'journeys' or 'conversions' (got {by!r}).")
+    df = _path_frame(paths)
+    df = df[df["journeys"] >= min_journeys]
+    return df.sort_values([by, "path"], ascending=[False, True]).head(int(n)).reset_index(drop=True)
+
+
+# -- metrics.json -----------------------------------------------------------------------------------
+def report_metrics(
+    results: Mapping[str, AttributionResult],
+    calibration: CalibrationResult | None = None,
+    truth_comparison: pd.DataFrame | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``metrics`` of ``metrics.json``: credit per channel for every model (conversions,
+    revenue and share), the calibrated credit, and the distance to the truth when known."""
+    credit: dict[str, dict[str, dict[str, float]]] = {}
+    all_results = dict(results)
+    if calibration is not None:
+        cal = calibration.as_result()
+        all_results[cal.model] = cal
+    for name, r in all_results.items():
+        credit[name] = {
+            ch: {
+                "conversions": float(row["conversions"]),
+                "revenue": float(row["revenue"]),
+                "share": float(row["conversion_share"]),
+            }
+            for ch, row in r.credit.iterrows()
+        }
+    out: dict[str, Any] = {"credit": credit, "models": list(all_results)}
+    if calibration is not None:
+        out["calibration"] = {
+            "model": calibration.model,
+            "mode": calibration.mode,
+            "source": calibration.source,
+            "factors": {c: (None if pd.isna(f) else float(f)) for c, f in calibration.table["factor"].items()},
+            "ignored_channels": list(calibration.ignored_channels),
+        }
+    if truth_comparison is not None:
+        out["truth_total_variation"] = {m: float(v) for m, v in truth_comparison["total_variation"].items()}
+    if extra:
+        out.update(extra)
+    return out
