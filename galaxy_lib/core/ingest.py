@@ -245,7 +245,7 @@ def describe_failure(column: str, check: str, value: Any) -> str:
         lo, _, hi = args.partition(",")
         return f"{column} = {v} is out of range; {column} must be between {lo.strip()} and {hi.strip()}"
     if name == "isin":
-        return f"{column} = {v} is not an allowed value; {column} must be one of {args.strip('[]')}"
+        return f"{column} = {v} is not an allowed value; {column} must be one of {args.strip('[]()').rstrip(',')}"
     if name == "str_length":
         lo, _, hi = (a.strip() for a in args.partition(","))
         if lo in ("1", "1.0") and (value == "" or value is None):

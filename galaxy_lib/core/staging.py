@@ -346,11 +346,11 @@ def build_mmm_weekly(store: DataStore) -> int:
         channels map to the same column name.
     """
     with store.connect() as con:
-        channels = [r[0] for r in con.execute("SELECT DISTINCT channel FROM staged.spend").fetchall()]
-        reserved = con.execute(
+        channels = [r[0] for r in con.sql("SELECT DISTINCT channel FROM staged.spend").fetchall()]
+        reserved = con.sql(
             f"SELECT count(*) FROM (SELECT geo FROM staged.kpi UNION ALL SELECT geo FROM staged.spend) "
             f"WHERE geo = {_sql_str(NATIONAL)}"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if reserved:
             raise ContractError(
                 f"{reserved} staged kpi/spend rows have geo = {NATIONAL!r}, which curated.mmm_weekly reserves for "
@@ -412,7 +412,7 @@ def build_uplift_features(store: DataStore, as_of: pd.Timestamp) -> tuple[int, i
     """
     with store.connect() as con:
         result = con.sql(sql).to_arrow_table()
-        n_exp = con.execute("SELECT count(*) FROM staged.email_experiment").fetchone()[0]
+        n_exp = con.sql("SELECT count(*) FROM staged.email_experiment").fetchall()[0][0]
     store.write("curated", "uplift_features", result)
     return result.num_rows, int(n_exp - result.num_rows)
 
@@ -510,7 +510,7 @@ def stage_world(store: DataStore, salt: str, as_of: str | pd.Timestamp | None = 
         if store.exists("staged", "email_experiment") and store.exists("staged", "customers"):
             curated["uplift_features"], left_out = build_uplift_features(store, as_of_ts)
             if left_out:
-                notes.append(f"uplift_features: {left_out:,} experiment rows have no staged customer and were left out")
+                notes.append(f"uplift_features: {left_out:,} experiment row(s) have no staged customer and were left out")
         else:
             store.drop("curated", "uplift_features")
             notes.append("curated.uplift_features not built: it needs staged email_experiment and customers")

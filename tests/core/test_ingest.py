@@ -1,0 +1,283 @@
+"""Ingestion of a user's own files: structural errors, quarantined rows, counts that add up."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from galaxy_lib.core.config import ConfigError, validate_params
+from galaxy_lib.core.contracts import ContractError, contract_for
+from galaxy_lib.core.ingest import (
+    IngestConfig,
+    IngestResult,
+    check_rows,
+    describe_failure,
+    ingest_file,
+)
+from galaxy_lib.core.quarantine import META_COLUMNS, quarantine_summary, read_quarantine
+from galaxy_lib.core.store import DataStore
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> DataStore:
+    return DataStore(tmp_path / "store")
+
+
+def _assert_adds_up(r: IngestResult) -> None:
+    assert r.rows_in == r.rows_accepted + r.rows_quarantined
+    assert sum(r.reasons.values()) == r.rows_quarantined
+
+
+# --------------------------------------------------------------------------- the acceptance case
+
+def test_missing_column_names_it_and_the_mapping_fix(store: DataStore) -> None:
+    with pytest.raises(ContractError) as exc:
+        ingest_file(FIXTURES / "spend_missing_column.csv", "spend", store)
+    msg = str(exc.value)
+    assert "'spend'" in msg
+    assert "add mapping: {'spend': '<your column>'}" in msg
+    # the file's columns are listed so the user can pick theirs
+    for col in ("week", "geo", "channel", "cost", "impressions", "clicks"):
+        assert repr(col) in msg
+    # only spend is missing: the other columns are not asked for
+    assert "'week': '<your column>'" not in msg
+    assert not store.exists("raw", "spend") and not store.exists("quarantine", "spend")
+
+
+def test_the_suggested_mapping_fixes_it(store: DataStore) -> None:
+    r = ingest_file(FIXTURES / "spend_missing_column.csv", "spend", store, mapping={"spend": "cost"})
+    assert (r.rows_in, r.rows_accepted, r.rows_quarantined) == (3, 3, 0)
+    stored = store.read("raw", "spend")
+    assert "cost" not in stored.columns
+    assert stored["spend"].tolist() == [1000.0, 400.0, 800.0]
+
+
+def test_dirty_spend_rows_are_quarantined_with_rule_and_reason(store: DataStore) -> None:
+    r = ingest_file(FIXTURES / "spend_dirty.csv", "spend", store, source="acme_spend_export")
+    _assert_adds_up(r)
+    assert (r.rows_in, r.rows_accepted, r.rows_quarantined) == (7, 3, 4)
+    assert r.reasons == {
+        "greater_than_or_equal_to(0)": 1,
+        "unparseable_date": 1,
+        "duplicate_key": 1,
+        "coerce_dtype('float64')": 1,
+    }
+
+    q = read_quarantine(store, "spend").sort_values("_row").reset_index(drop=True)
+    assert q["_row"].tolist() == [2, 3, 4, 6]
+    by_row = dict(zip(q["_row"], zip(q["_rule"], q["_reason"])))
+    assert by_row[2] == ("greater_than_or_equal_to(0)", "row 2: spend = -120.0 is negative; spend must be >= 0")
+    assert by_row[3] == ("unparseable_date", "row 3: unparseable date in column 'week': '2023-13-45'")
+    assert by_row[4] == (
+        "duplicate_key",
+        "row 4: duplicate key (week, geo, channel) = ('2023-01-02', 'North', 'tv'); first seen at row 1",
+    )
+    assert by_row[6] == ("coerce_dtype('float64')", "row 6: spend = '12O.5' is not a number")
+    # original values survive as text, junk included
+    assert q.loc[q["_row"] == 6, "spend"].item() == "12O.5"
+    assert q.loc[q["_row"] == 3, "week"].item() == "2023-13-45"
+    assert set(META_COLUMNS) <= set(q.columns)
+    assert (q["_source"] == "acme_spend_export").all()
+    assert q["_quarantined_at"].notna().all()
+
+    good = store.read("raw", "spend").sort_values(["week", "channel"]).reset_index(drop=True)
+    assert good[["geo", "channel", "spend"]].values.tolist() == [
+        ["North", "tv", 1000.0], ["South", "display", 300.5], ["South", "tv", 800.0],
+    ]
+    assert str(good["week"].dtype) == "datetime64[ns]"
+
+
+def test_duplicate_event_id_in_touchpoints(store: DataStore) -> None:
+    r = ingest_file(FIXTURES / "touchpoints_dup.csv", "touchpoints", store)
+    _assert_adds_up(r)
+    assert (r.rows_in, r.rows_accepted, r.rows_quarantined) == (4, 3, 1)
+    assert r.reasons == {"duplicate_key": 1}
+    q = read_quarantine(store, "touchpoints")
+    assert q["_reason"].item() == "row 3: duplicate key (event_id) = ('E0000002'); first seen at row 2"
+    stored = store.read("raw", "touchpoints")
+    assert sorted(stored["event_id"]) == ["E0000001", "E0000002", "E0000003"]
+    # the first copy is the one kept
+    assert stored.loc[stored["event_id"] == "E0000002", "channel"].item() == "email"
+    # empty creative ids are missing values, not the text "nan"
+    assert stored["creative_id"].isna().sum() == 2
+
+
+def test_summary_counts_rules_per_table(store: DataStore) -> None:
+    ingest_file(FIXTURES / "spend_dirty.csv", "spend", store)
+    ingest_file(FIXTURES / "touchpoints_dup.csv", "touchpoints", store)
+    s = quarantine_summary(store)
+    assert list(s.columns) == ["table", "rule", "rows", "example_reason"]
+    assert s["rows"].sum() == 5
+    assert s.groupby("table")["rows"].sum().to_dict() == {"spend": 4, "touchpoints": 1}
+    dup = s[(s["table"] == "touchpoints") & (s["rule"] == "duplicate_key")]
+    assert dup["example_reason"].item().startswith("row 3: duplicate key (event_id)")
+
+
+# --------------------------------------------------------------------------- appending
+
+def test_ingesting_twice_appends_and_never_doubles(store: DataStore) -> None:
+    first = ingest_file(FIXTURES / "spend_dirty.csv", "spend", store)
+    again = ingest_file(FIXTURES / "spend_dirty.csv", "spend", store)
+    _assert_adds_up(again)
+    assert again.rows_accepted == 0
+    # the 3 rows accepted the first time are now duplicates of stored rows
+    assert again.reasons["duplicate_key"] == 1 + first.rows_accepted
+    assert len(store.read("raw", "spend")) == first.rows_accepted
+    q = read_quarantine(store, "spend")
+    assert q["_reason"].str.contains("already stored in raw.spend").sum() == first.rows_accepted
+
+    # a file of new weeks extends the table
+    new = pd.DataFrame({"week": ["2023-02-06"], "geo": ["North"], "channel": ["tv"], "spend": ["5"],
+                        "impressions": ["10"], "clicks": ["1"]})
+    path = store.root.parent / "more.csv"
+    new.to_csv(path, index=False)
+    r = ingest_file(path, "spend", store)
+    assert r.rows_accepted == 1
+    assert len(store.read("raw", "spend")) == first.rows_accepted + 1
+
+
+# --------------------------------------------------------------------------- formats and options
+
+def test_parquet_input_and_unsupported_suffix(store: DataStore, tmp_path: Path) -> None:
+    df = pd.DataFrame({"week": pd.to_datetime(["2023-01-02", "2023-01-09"]), "geo": ["N", "N"],
+                       "revenue": [10.0, -1.0], "conversions": [1.0, 2.0], "price_index": [1.0, 1.0],
+                       "holiday": [0, 1]})
+    path = tmp_path / "kpi.parquet"
+    df.to_parquet(path)
+    r = ingest_file(path, "kpi", store)
+    assert (r.rows_accepted, r.reasons) == (1, {"greater_than_or_equal_to(0)": 1})
+    xlsx = tmp_path / "kpi.xlsx"
+    xlsx.write_bytes(b"not really")
+    with pytest.raises(ContractError, match=r"unsupported file type \.xlsx.*CSV.*Parquet"):
+        ingest_file(xlsx, "kpi", store)
+
+
+def test_date_format_and_wrong_mapping_source(store: DataStore, tmp_path: Path) -> None:
+    path = tmp_path / "kpi_uk.csv"
+    path.write_text("Week,geo,revenue,conversions,price_index,holiday\n"
+                    "02/01/2023,N,10,1,1.0,0\n13/01/2023,N,11,1,1.0,1\n2023-01-20,N,12,1,1.0,0\n")
+    with pytest.raises(ContractError, match=r"not in the file: 'week' -> 'week_start'.*'Week'"):
+        ingest_file(path, "kpi", store, mapping={"week": "week_start"})
+    r = ingest_file(path, "kpi", store, mapping={"week": "Week"}, date_format="%d/%m/%Y")
+    assert r.rows_accepted == 2
+    assert store.read("raw", "kpi")["week"].dt.strftime("%Y-%m-%d").tolist() == ["2023-01-02", "2023-01-13"]
+    reason = read_quarantine(store, "kpi")["_reason"].item()
+    assert reason == "row 3: unparseable date in column 'week': '2023-01-20' (expected format '%d/%m/%Y')"
+
+
+def test_ingest_config_from_a_params_file(store: DataStore) -> None:
+    cfg = validate_params(IngestConfig, {"path": str(FIXTURES / "spend_missing_column.csv"), "table": "spend",
+                                         "mapping": {"spend": "cost"}})
+    r = ingest_file(cfg, store=store)
+    assert (r.table, r.rows_accepted) == ("spend", 3)
+    with pytest.raises(ConfigError, match="unknown table 'spends'"):
+        validate_params(IngestConfig, {"path": "x.csv", "table": "spends"})
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        validate_params(IngestConfig, {"path": "x.csv", "table": "spend", "maping": {}})
+
+
+def test_pii_tables_only_into_raw_and_reasons_mask_pii(store: DataStore, tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customer_id,email,phone,geo,signup_date,age,segment,past_purchases,avg_order_value,email_engagement\n"
+        "C00000001,ann@example.com,+44 7700 900123,north,2022-01-01,30,new,0,50,0.2\n"
+        "C00000002,bob.example.com,+44 7700 900456,south,2022-01-02,31,new,0,50,0.2\n"
+    )
+    with pytest.raises(ContractError, match="ingest it into 'raw'"):
+        ingest_file(path, "customers", store, zone="staged")
+    r = ingest_file(path, "customers", store)
+    assert r.reasons == {"str_contains('@')": 1}
+    reason = read_quarantine(store, "customers")["_reason"].item()
+    assert "bob.example.com" not in reason and reason.startswith("row 2: email = 'b")
+    assert "does not contain '@'" in reason
+
+
+# --------------------------------------------------------------------------- the shared row checks
+
+def test_check_rows_collects_every_failure_of_a_row() -> None:
+    contract = contract_for("creatives")
+    df = pd.DataFrame({
+        "creative_id": ["a", "b", "c", ""], "channel": ["social"] * 4, "format": ["square"] * 4,
+        "headline": ["h"] * 4, "dominant_color": ["blue"] * 4, "has_logo": ["yes", "maybe", "0", "1"],
+        "text_density": ["0.2", "0.3", "1.7", "0.1"], "image_path": ["x.png"] * 4,
+        "impressions": ["10", "10", "-5", "10"], "clicks": ["1", "1", "1", None],
+    })
+    out = check_rows(df, contract)
+    assert len(out.accepted) + len(out.rejected) == 4
+    assert out.accepted["creative_id"].tolist() == ["a"]
+    assert out.accepted["has_logo"].tolist() == [True]
+    rej = out.rejected.set_index("_row")
+    assert rej.loc[2, "_rule"] == "coerce_dtype('bool')"
+    assert "has_logo = 'maybe' is not true/false" in rej.loc[2, "_reason"]
+    # row 3 breaks two rules: both are in the reason, the first is the rule
+    assert rej.loc[3, "_rule"] == "in_range(0, 1)"
+    assert "text_density = 1.7 is out of range" in rej.loc[3, "_reason"]
+    assert "impressions = -5.0 is negative" in rej.loc[3, "_reason"]
+    assert "creative_id is empty" in rej.loc[4, "_reason"] and "clicks is missing" in rej.loc[4, "_reason"]
+
+
+@pytest.mark.parametrize(
+    ("column", "check", "value", "expected"),
+    [
+        ("spend", "greater_than_or_equal_to(0)", -120.0, "spend = -120.0 is negative; spend must be >= 0"),
+        ("age", "in_range(16, 110)", 150, "age = 150 is out of range; age must be between 16 and 110"),
+        ("purpose", "isin(['measurement', 'content'])", "ads",
+         "purpose = 'ads' is not an allowed value; purpose must be one of 'measurement', 'content'"),
+        ("price_index", "greater_than(0)", 0.0, "price_index = 0.0 is too small; price_index must be > 0"),
+        ("geo", "not_nullable", None, "geo is missing; geo is required"),
+        ("age", "coerce_dtype('int64')", "3.5", "age = '3.5' is not a whole number"),
+        ("customer_id", "str_length(1, None)", "C00000042x", "customer_id = 'C*******2x' has the wrong length"),
+        ("x", "custom_check", 1, "x = 1 fails custom_check"),
+    ],
+)
+def test_describe_failure(column: str, check: str, value: object, expected: str) -> None:
+    assert describe_failure(column, check, value).startswith(expected)
+
+
+_junk = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: f"{v:.2f}"),
+    st.sampled_from(["", "abc", "-1", "1e3", "NaN", " 7 ", "12O.5"]),
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    weeks=st.lists(st.sampled_from(["2023-01-02", "2023-01-09", "2023-13-45", "", "Jan 16 2023"]),
+                   min_size=1, max_size=12),
+    data=st.data(),
+)
+def test_nothing_is_silently_dropped(tmp_path_factory: pytest.TempPathFactory, weeks: list[str],
+                                     data: st.DataObject) -> None:
+    n = len(weeks)
+    df = pd.DataFrame({
+        "week": weeks,
+        "geo": data.draw(st.lists(st.sampled_from(["N", "S", ""]), min_size=n, max_size=n)),
+        "channel": data.draw(st.lists(st.sampled_from(["tv", "search"]), min_size=n, max_size=n)),
+        "spend": data.draw(st.lists(_junk, min_size=n, max_size=n)),
+        "impressions": data.draw(st.lists(_junk, min_size=n, max_size=n)),
+        "clicks": ["1"] * n,
+    })
+    folder = tmp_path_factory.mktemp("prop")
+    path = folder / "spend.csv"
+    df.to_csv(path, index=False)
+    store = DataStore(folder / "store")
+    r = ingest_file(path, "spend", store)
+    _assert_adds_up(r)
+    stored = len(store.read("raw", "spend")) if store.exists("raw", "spend") else 0
+    q = read_quarantine(store, "spend")
+    assert stored == r.rows_accepted and len(q) == r.rows_quarantined
+    # every input row is in exactly one place: quarantined row numbers are distinct and in range
+    assert q["_row"].is_unique and set(q["_row"]) <= set(range(1, n + 1))
+    assert all(re.match(r"^row \d+: ", s) for s in q["_reason"])
+    if stored:
+        good = store.read("raw", "spend")
+        assert (good["spend"] >= 0).all() and good[["week", "geo", "channel"]].notna().all().all()
+        assert not good.duplicated(["week", "geo", "channel"]).any()
