@@ -4,7 +4,8 @@ Mechanism
 ---------
 Each test picks a channel, a geo and a window of 4 to 6 weeks in which that
 geo-channel had spend every week (so a flighted channel is tested while it is
-on), preferring the steadiest quarter of such windows (lowest coefficient of
+on; if the planned geo has no such window, another geo or a shorter window
+down to 4 weeks is used), preferring the steadiest quarter of such windows (lowest coefficient of
 variation of planned spend from two weeks before to two weeks after). Two out of three tests *raise* spend by 50-100 %, every third test *cuts*
 it by 50 % or goes dark (-100 %). The change is multiplicative on the planned
 weekly spend, so the stored ``spend`` table shows the spend that actually ran.
@@ -61,11 +62,28 @@ class LiftDesign:
     change: float
 
 
-def design_lift_tests(rng: np.random.Generator, base_spend: np.ndarray, config: WorldConfig) -> list[LiftDesign]:
-    """Choose ``config.n_lift_tests`` non-overlapping tests on weeks with spend (see module docstring)."""
+def _candidates(
+    base_spend: np.ndarray, c: int, g: int, length: int, busy: dict[tuple[int, int], list[tuple[int, int]]]
+) -> tuple[list[int], list[float]]:
+    """Start weeks with spend in every test week and no overlap (incl. cool-down) with earlier tests."""
     from galaxy_lib.simulate.mmm import L_MAX
 
-    n_channels, n_geos, n_weeks = base_spend.shape
+    n_weeks = base_spend.shape[-1]
+    candidates, steadiness = [], []
+    for s in range(16, n_weeks - length - L_MAX + 1):
+        window = base_spend[c, g, s : s + length]
+        span = (s - L_MAX, s + length + L_MAX)
+        clash = any(not (span[1] <= a or b <= span[0]) for a, b in busy.get((c, g), []))
+        if (window > 0).all() and not clash:
+            around = base_spend[c, g, s - 2 : s + length + 3]
+            candidates.append(s)
+            steadiness.append(float(around.std() / around.mean()))
+    return candidates, steadiness
+
+
+def design_lift_tests(rng: np.random.Generator, base_spend: np.ndarray, config: WorldConfig) -> list[LiftDesign]:
+    """Choose ``config.n_lift_tests`` non-overlapping tests on weeks with spend (see module docstring)."""
+    n_geos = base_spend.shape[1]
     busy: dict[tuple[int, int], list[tuple[int, int]]] = {}
     designs: list[LiftDesign] = []
     geo_order = list(rng.permutation(n_geos))
@@ -74,20 +92,16 @@ def design_lift_tests(rng: np.random.Generator, base_spend: np.ndarray, config: 
         g = int(geo_order[i % n_geos])
         if i % n_geos == n_geos - 1:
             geo_order = list(rng.permutation(n_geos))
-        length = int(rng.integers(4, 7))
-        last_start = n_weeks - length - L_MAX
-        candidates, steadiness = [], []
-        for s in range(16, last_start + 1):
-            window = base_spend[c, g, s : s + length]
-            span = (s - L_MAX, s + length + L_MAX)
-            clash = any(not (span[1] <= a or b <= span[0]) for a, b in busy.get((c, g), []))
-            if (window > 0).all() and not clash:
-                around = base_spend[c, g, s - 2 : s + length + 3]
-                candidates.append(s)
-                steadiness.append(around.std() / around.mean())
-        if not candidates:
+        wanted = int(rng.integers(4, 7))
+        # The planned geo first, then the others; the wanted length first, then shorter (>= 4 weeks).
+        options = [(int(gg), ll) for ll in range(wanted, 3, -1) for gg in [g] + [x for x in geo_order if x != g]]
+        for g, length in options:
+            candidates, steadiness = _candidates(base_spend, c, g, length, busy)
+            if candidates:
+                break
+        else:
             raise RuntimeError(
-                f"No window of {length} weeks with spend for a lift test on {MMM_CHANNELS[c]} in geo {g}; "
+                f"No window of 4 to 6 weeks with spend for a lift test on {MMM_CHANNELS[c]} in any geo; "
                 "increase n_weeks or lower n_lift_tests."
             )
         # Prefer windows where planned spend is steady (as a test planner would), so the

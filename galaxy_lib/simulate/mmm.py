@@ -10,8 +10,8 @@ table (rounded to cents *before* anything is computed from it).
 
 1. **Spend.** A national weekly series per channel with its own pattern:
    ``tv`` and ``video`` run in flights (on for a few weeks, dark for a few, so
-   they have zero weeks), ``search`` is always on and follows demand (and rises
-   while TV is on: correlated, not collinear), ``social`` is always on with
+   they have zero weeks), ``search`` is always on and follows demand (rises
+   while TV is on: correlated, not collinear; occasional budget cuts), ``social`` is always on with
    promotional bursts, ``display`` drifts with budget shifts and short pauses.
    All share a mild Q4 seasonal lift. Each geo gets ``s_g`` times the national
    spend times independent log-normal noise (sd 0.08). Geo lift tests then change
@@ -251,7 +251,9 @@ def _national_spend(rng: np.random.Generator, weeks: pd.DatetimeIndex) -> np.nda
     vid_run = np.cumsum(np.r_[1, np.diff(video_on) != 0])
     video = video_on * np.exp(rng.normal(0, 0.4, vid_run.max() + 1))[vid_run] * season * rng.lognormal(0, 0.12, n)
 
-    search = np.exp(_ar1(rng, n, 0.8, 0.15)) * season**1.2 * (1 + 0.25 * tv_on) * rng.lognormal(0, 0.08, n)
+    budget_cut = np.where(rng.random(n) < 0.06, 0.4, 1.0)
+    search = (np.exp(_ar1(rng, n, 0.8, 0.25)) * season**1.2 * (1 + 0.2 * tv_on) * budget_cut
+              * rng.lognormal(0, 0.12, n))
 
     bursts = np.where(rng.random(n) < 0.12, 1.7, 1.0)
     social = np.exp(_ar1(rng, n, 0.85, 0.22)) * bursts * season * rng.lognormal(0, 0.1, n)
