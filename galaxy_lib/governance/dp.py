@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -87,12 +88,66 @@ class PrivacySpend:
         }
 
 
+@lru_cache(maxsize=1)
 def _dp():
-    """Import OpenDP with its ``contrib`` features (the audited-in-progress mechanisms)."""
+    """Import OpenDP once, with its ``contrib`` features (mechanisms whose proofs are still under review)."""
     import opendp.prelude as dp
 
     dp.enable_features("contrib")
     return dp
+
+
+@lru_cache(maxsize=256)
+def _sum_scale(mechanism: str, lo: float, hi: float, epsilon: float, delta: float) -> float:
+    """Smallest noise scale meeting (epsilon, delta) for a clamped sum, found by OpenDP's binary search.
+
+    Pure function of its arguments, cached: a report that releases many sums with
+    the same bounds and epsilon searches once.
+    """
+    dp = _dp()
+    pre = _sum_transformation(dp, (lo, hi))
+    if mechanism == "laplace":
+        return float(dp.binary_search_param(lambda s: pre >> dp.m.then_laplace(s), d_in=1, d_out=epsilon))
+    return float(
+        dp.binary_search_param(lambda s: _gaussian_approx(dp, pre, s, delta), d_in=1, d_out=(epsilon, delta))
+    )
+
+
+@lru_cache(maxsize=256)
+def _sum_measurement(mechanism: str, lo: float, hi: float, epsilon: float, delta: float):
+    """(scale, OpenDP measurement) for a noisy clamped sum; cached because building it is the slow part."""
+    dp = _dp()
+    scale = _sum_scale(mechanism, lo, hi, epsilon, delta)
+    pre = _sum_transformation(dp, (lo, hi))
+    meas = pre >> dp.m.then_laplace(scale) if mechanism == "laplace" else _gaussian_approx(dp, pre, scale, delta)
+    return scale, meas
+
+
+@lru_cache(maxsize=256)
+def _count_measurement(sensitivity: float, epsilon: float):
+    """(scale, OpenDP Laplace measurement) for a count with the given sensitivity; cached."""
+    dp = _dp()
+    space = dp.atom_domain(T=float, nan=False), dp.absolute_distance(T=float)
+    scale = sensitivity / epsilon
+    meas = dp.m.make_laplace(*space, scale=scale)
+    if meas.map(sensitivity) > epsilon + _TOL:  # OpenDP rounds conservatively; recalibrate if it had to
+        scale = float(dp.binary_search_param(lambda s: dp.m.make_laplace(*space, scale=s), d_in=sensitivity, d_out=epsilon))
+        meas = dp.m.make_laplace(*space, scale=scale)
+    return scale, meas
+
+
+def _sum_transformation(dp, bounds: tuple[float, float]):
+    """Vector of per-person floats -> clamp to ``bounds`` -> sum (add/remove-one-person neighbours)."""
+    return (
+        (dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.symmetric_distance())
+        >> dp.t.then_clamp(bounds)
+        >> dp.t.then_sum()
+    )
+
+
+def _gaussian_approx(dp, pre, scale: float, delta: float):
+    """Gaussian noise (zCDP in OpenDP) expressed as (epsilon, delta)-DP at a fixed delta."""
+    return dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(pre >> dp.m.then_gaussian(scale)), delta)
 
 
 def _positive(name: str, value: float) -> float:
@@ -234,23 +289,10 @@ class PrivacyBudget:
         if not math.isfinite(count):
             raise DPError(f"true_count must be a finite number, got {true_count!r}.")
         self._check(f"laplace_count({label or 'count'})", eps)
-        dp = _dp()
-        space = dp.atom_domain(T=float, nan=False), dp.absolute_distance(T=float)
-        scale = sens / eps
-        meas = dp.m.make_laplace(*space, scale=scale)
-        if meas.map(sens) > eps + _TOL:  # OpenDP rounds conservatively; recalibrate if it had to
-            scale = dp.binary_search_param(lambda s: dp.m.make_laplace(*space, scale=s), d_in=sens, d_out=eps)
-            meas = dp.m.make_laplace(*space, scale=scale)
+        scale, meas = _count_measurement(sens, eps)
         noisy = float(meas(count))
         self._charge(label, "laplace_count", eps, 0.0, scale, sens)
         return noisy
-
-    def _sum_space(self, dp, bounds: tuple[float, float]):
-        return (
-            (dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.symmetric_distance())
-            >> dp.t.then_clamp(bounds)
-            >> dp.t.then_sum()
-        )
 
     def laplace_sum(
         self,
@@ -283,14 +325,8 @@ class PrivacyBudget:
         lo, hi = _bounds(bounds)
         data = _values(values)
         self._check(f"laplace_sum({label or 'sum'})", eps)
-        dp = _dp()
-        pre = self._sum_space(dp, (lo, hi))
-
-        def make(scale: float):
-            return pre >> dp.m.then_laplace(scale)
-
-        scale = dp.binary_search_param(make, d_in=1, d_out=eps)
-        noisy = float(make(scale)(data))
+        scale, meas = _sum_measurement("laplace", lo, hi, eps, 0.0)
+        noisy = float(meas(data))
         self._charge(label, "laplace_sum", eps, 0.0, scale, max(abs(lo), abs(hi)))
         return noisy
 
@@ -335,14 +371,8 @@ class PrivacyBudget:
         lo, hi = _bounds(bounds)
         data = _values(values)
         self._check(f"gaussian_sum({label or 'sum'})", eps, d)
-        dp = _dp()
-        pre = self._sum_space(dp, (lo, hi))
-
-        def make(scale: float):
-            return dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(pre >> dp.m.then_gaussian(scale)), d)
-
-        scale = dp.binary_search_param(make, d_in=1, d_out=(eps, d))
-        noisy = float(make(scale)(data))
+        scale, meas = _sum_measurement("gaussian", lo, hi, eps, d)
+        noisy = float(meas(data))
         self._charge(label, "gaussian_sum", eps, d, scale, max(abs(lo), abs(hi)))
         return noisy
 
