@@ -1,0 +1,120 @@
+"""The data store: zones of Parquet parts, DuckDB views, atomic replaces and the store lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from galaxy_lib.core.store import DataStore
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> DataStore:
+    return DataStore(tmp_path / "store")
+
+
+def test_write_read_query_and_tables(store: DataStore) -> None:
+    df = pd.DataFrame({"week": pd.to_datetime(["2023-01-02", "2023-01-09"]), "geo": ["N", "S"], "spend": [1.5, 2.5]})
+    store.write("raw", "spend", df)
+    pd.testing.assert_frame_equal(store.read("raw", "spend"), df)
+    assert store.query("SELECT sum(spend) AS s FROM raw.spend")["s"].item() == 4.0
+    (info,) = store.tables()
+    assert (info.zone, info.name, info.rows, info.columns) == ("raw", "spend", 2, ("week", "geo", "spend"))
+    store.write("raw", "spend", df.iloc[:1])  # write replaces
+    assert len(store.read("raw", "spend")) == 1 and len(store.parts("raw", "spend")) == 1
+
+
+def test_bad_names_and_missing_tables(store: DataStore) -> None:
+    with pytest.raises(ValueError, match="Unknown zone 'gold'"):
+        store.table_dir("gold", "spend")
+    with pytest.raises(ValueError, match="letters, digits and underscores"):
+        store.table_dir("raw", "../etc")
+    with pytest.raises(FileNotFoundError, match="raw.kpi does not exist"):
+        store.read("raw", "kpi")
+    with pytest.raises(ValueError, match="lower-case letters"):
+        store.append_part("raw", "kpi", pd.DataFrame({"a": [1]}), prefix="Part-1")
+
+
+def test_append_part_numbering_and_prefixes(store: DataStore) -> None:
+    for i in range(3):
+        store.append_part("quarantine", "spend", pd.DataFrame({"a": [i]}))
+    store.parts("quarantine", "spend")[1].unlink()  # a gap must not make the next part overwrite one
+    store.append_part("quarantine", "spend", pd.DataFrame({"a": [3]}))
+    store.append_part("quarantine", "spend", pd.DataFrame({"a": [10]}), prefix="staging")
+    store.append_part("quarantine", "spend", pd.DataFrame({"a": [11]}), prefix="staging")
+    names = [p.name for p in store.parts("quarantine", "spend")]
+    assert names == ["part-00000.parquet", "part-00002.parquet", "part-00003.parquet",
+                     "staging-00000.parquet", "staging-00001.parquet"]
+    assert sorted(store.read("quarantine", "spend")["a"]) == [0, 2, 3, 10, 11]
+    assert store.drop_parts("quarantine", "spend", "staging") == 2
+    assert sorted(store.read("quarantine", "spend")["a"]) == [0, 2, 3]
+    assert store.drop_parts("quarantine", "spend", "part") == 3
+    assert not store.exists("quarantine", "spend")
+
+
+def test_parts_with_different_columns_read_as_their_union(store: DataStore) -> None:
+    store.append_part("raw", "spend", pd.DataFrame({"a": [1], "b": ["x"]}))
+    store.append_part("raw", "spend", pd.DataFrame({"a": [2], "c": ["y"]}))
+    df = store.read("raw", "spend").sort_values("a")
+    assert list(df.columns) == ["a", "b", "c"]
+    assert df["b"].tolist()[0] == "x" and pd.isna(df["b"].tolist()[1])
+    q = store.query("SELECT a, b, c FROM raw.spend ORDER BY a")
+    assert q["c"].tolist()[1] == "y"
+
+
+def test_arrow_backed_strings_are_stored_as_plain_strings(store: DataStore) -> None:
+    df = pd.DataFrame({"s": pd.Series(["a", None], dtype="string[pyarrow]")})
+    store.append_part("raw", "t", df)
+    store.append_part("raw", "t", pd.DataFrame({"s": ["b"]}))
+    assert {str(pq.read_schema(p).field("s").type) for p in store.parts("raw", "t")} == {"string"}
+
+
+def test_write_parts_streams_and_replaces_atomically(store: DataStore) -> None:
+    store.write("staged", "t", pd.DataFrame({"a": [0]}))
+    rows = store.write_parts("staged", "t", (pa.table({"a": [i, i]}) for i in range(3)))
+    assert rows == 6 and len(store.parts("staged", "t")) == 3
+
+    def broken():
+        yield pd.DataFrame({"a": [99]})
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.write_parts("staged", "t", broken())
+    # the previous version is untouched and no temporary folder is left behind
+    assert sorted(store.read("staged", "t")["a"]) == [0, 0, 1, 1, 2, 2]
+    assert not (store.root / "staged" / "t.tmp").exists()
+    assert store.write_parts("staged", "t", iter([pd.DataFrame({"a": []})])) == 0
+    assert not store.exists("staged", "t")
+
+
+def test_lock_is_reentrant_across_instances(store: DataStore) -> None:
+    other = DataStore(str(store.root) + "/")
+    with store.lock(timeout=2):
+        with other.lock(timeout=2):  # would time out if the lock were not shared
+            other.write("raw", "t", pd.DataFrame({"a": [1]}))
+        store.append_part("raw", "t", pd.DataFrame({"a": [2]}))
+    assert len(store.read("raw", "t")) == 2
+
+
+def test_lock_excludes_other_processes(store: DataStore) -> None:
+    code = textwrap.dedent(f"""
+        import sys
+        from filelock import Timeout
+        from galaxy_lib.core.store import DataStore
+        try:
+            with DataStore({str(store.root)!r}).lock(timeout=0.5):
+                sys.exit(0)
+        except Timeout:
+            sys.exit(3)
+    """)
+    with store.lock():
+        held = subprocess.run([sys.executable, "-c", code], timeout=120)
+    free = subprocess.run([sys.executable, "-c", code], timeout=120)
+    assert (held.returncode, free.returncode) == (3, 0)
