@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -385,19 +386,32 @@ def world_build(
     if size not in ("ci", "demo", "bench"):
         raise ConfigError(f"--size must be ci, demo or bench, got {size!r}.")
     target = resolve_path(out or Path("data") / size)
-    if if_missing and (target / "world.json").exists() and (target / "staged").is_dir():
-        typer.echo(f"World already exists at {target}; nothing to do (drop --if-missing to rebuild).")
-        return
-    from galaxy_lib.core.staging import stage_world
+    from galaxy_lib.core.staging import ensure_world, stage_world, staging_is_current
     from galaxy_lib.core.store import DataStore
-    from galaxy_lib.governance.pii import SALT_ENV, get_salt
+    from galaxy_lib.governance.pii import get_salt
     from galaxy_lib.simulate import build_world
 
-    salt = get_salt() if os.environ.get(SALT_ENV, "").strip() or size == "bench" else get_salt(demo=True)
-    typer.echo(f"Building the {size} world (seed {seed}) into {target} ...")
-    build_world(target, size=size, seed=seed)
     store = DataStore(target)
-    report = stage_world(store, salt)
+    if if_missing and staging_is_current(store):
+        typer.echo(f"World already exists at {target}; nothing to do (drop --if-missing to rebuild).")
+        return
+    # GALAXY_PII_SALT wins when set; synthetic ci/demo worlds may fall back to the public demo salt.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        salt = get_salt(demo=size != "bench")
+    for w in caught:
+        typer.secho(f"Warning: {w.message}", fg=typer.colors.YELLOW, err=True)
+    if if_missing:
+        typer.echo(f"Preparing the {size} world (seed {seed}) at {target} ...")
+        ensure_world(target, size=size, seed=seed, salt=salt)
+        typer.echo(f"World ready at {target}.")
+        return
+    typer.echo(f"Building the {size} world (seed {seed}) into {target} ...")
+    with store.lock(timeout=3600):  # a notebook's ensure_world waits instead of reading a half-built world
+        summary = build_world(target, size=size, seed=seed)
+        typer.echo(f"Simulated in {summary.seconds:.1f} s: "
+                   + ", ".join(f"{t} {n:,}" for t, n in summary.rows.items()))
+        report = stage_world(store, salt)
     typer.echo(f"Staged: {report}")
     typer.echo(f"World ready at {target}.")
 
@@ -432,11 +446,19 @@ def ingest(
             raise ConfigError(f"--map {item!r} must look like canonical=source (e.g. --map spend=cost).")
         canonical, source = (s.strip() for s in item.split("=", 1))
         mapping[canonical] = source
-    path = resolve_path(file) if not Path(file).expanduser().exists() else Path(file).expanduser()
+    path = Path(file).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"No file to ingest at {file}")
-    result = ingest_file(path, table, DataStore(resolve_path(data_dir)), mapping or None)
-    typer.echo(f"Ingested {path} into {table}: {result}")
+        raise FileNotFoundError(f"No file to ingest at {path.resolve()}")
+    store_root = resolve_path(data_dir)
+    try:
+        result = ingest_file(path, table, DataStore(store_root), mapping or None)
+    except Exception as err:
+        if type(err).__name__ == "ContractError" and "mapping" in str(err):
+            raise type(err)(f"{err} On the command line: --map <canonical>=<your column>, e.g. --map spend=cost.") from None
+        raise
+    typer.echo(str(result))
+    if result.rows_quarantined:
+        typer.echo(f"Quarantined rows with their reasons: {store_root / 'quarantine' / table}/")
 
 
 if __name__ == "__main__":

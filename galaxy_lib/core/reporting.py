@@ -384,7 +384,7 @@ tr:hover td{background:#f9fbfd}
 .badge{display:inline-block;padding:.1rem .55rem;border-radius:.8rem;color:#fff;font-weight:600;font-size:.8rem}
 .reason{max-width:420px;color:#455a64;white-space:pre-wrap;word-break:break-word}
 .failed .reason{color:#b71c1c}
-code{font-size:.8rem;color:#546e7a}
+code{font-size:.8rem;color:#546e7a;white-space:nowrap}
 .cards{display:flex;gap:.8rem;flex-wrap:wrap}
 .card{border:1px solid #eceff1;border-left:6px solid #999;border-radius:6px;padding:.6rem .8rem;min-width:220px;flex:1}
 .card .job{font-weight:600} .card .meta{color:#607d8b;font-size:.82rem}
@@ -399,7 +399,7 @@ def _badge(status: str | None, colors: Mapping[str, str]) -> str:
 
 
 def _links_html(links: Mapping[str, str]) -> str:
-    labels = (("report", "report"), ("notebook", "notebook"), ("metrics", "metrics.json"))
+    labels = (("report", "report"), ("notebook", "notebook"), ("metrics", "metrics.json"), ("manifest", "manifest"))
     return " · ".join(f'<a href="{html.escape(links[k])}">{lab}</a>' for k, lab in labels if k in links)
 
 

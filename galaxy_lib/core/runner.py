@@ -255,6 +255,9 @@ def _execute(nb_path: Path, out_nb: Path, parameters: dict[str, Any], *, kernel_
             "result": str(tmp / "result.json")}
     spec_path = write_json_atomic(tmp / "spec.json", spec)
     env = {**os.environ, **env_extra, "PYTHONUNBUFFERED": "1"}
+    # Figures must survive the HTML export offline: besides the plotly mimetype (for
+    # JupyterLab) emit text/html with plotly.js inlined once per notebook (no CDN).
+    env.setdefault("PLOTLY_RENDERER", "plotly_mimetype+notebook")
     started = time.monotonic()
     stop: dict[str, Any] | None = None
     interrupted = False

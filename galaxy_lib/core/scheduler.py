@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,11 +208,14 @@ class Scheduler:
         (default ``<root>/parameters``).
     max_parallel
         Override of ``config.max_parallel``.
+    clock
+        Returns the current time (UTC); tests pass a fake clock.
     """
 
     def __init__(self, config: ScheduleConfig, schedule_path: str | Path | None = None,
-                 max_parallel: int | None = None) -> None:
+                 max_parallel: int | None = None, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.config = config
+        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         root = find_project_root()
         self.parameters_dir = Path(schedule_path).resolve().parent if schedule_path else root / "parameters"
         self.notebooks_dir = resolve_path(config.notebooks_dir, root)
@@ -232,15 +236,19 @@ class Scheduler:
         return cls(load_schedule(path), path, max_parallel=max_parallel)
 
     # -- time --------------------------------------------------------------------
+    def now(self) -> dt.datetime:
+        """The scheduler's current time (UTC)."""
+        return _utc(self._clock())
+
     def last_fire_time(self, job: JobSpec, now: dt.datetime | None = None) -> dt.datetime:
         """The most recent cron fire time at or before ``now`` (UTC)."""
-        local = _utc(now).astimezone(self.tz)
+        local = _utc(now or self.now()).astimezone(self.tz)
         it = croniter(job.cron, local + dt.timedelta(microseconds=1))  # a fire exactly at `now` counts
         return _utc(it.get_prev(dt.datetime))
 
     def next_fire_time(self, job: JobSpec, now: dt.datetime | None = None) -> dt.datetime:
         """The first cron fire time strictly after ``now`` (UTC)."""
-        return _utc(croniter(job.cron, _utc(now).astimezone(self.tz)).get_next(dt.datetime))
+        return _utc(croniter(job.cron, _utc(now or self.now()).astimezone(self.tz)).get_next(dt.datetime))
 
     # -- state -------------------------------------------------------------------
     def read_state(self) -> dict[str, dict[str, Any]]:
@@ -264,6 +272,7 @@ class Scheduler:
 
     def due_jobs(self, now: dt.datetime | None = None) -> list[tuple[JobSpec, dt.datetime]]:
         """Enabled jobs whose last fire time (at ``now``) is after the fire time they last ran for."""
+        now = now or self.now()
         state = self.read_state()
         due = []
         for job in self.config.jobs:
@@ -295,7 +304,7 @@ class Scheduler:
                 if last is not None and _utc(dt.datetime.fromisoformat(last)) > fire:
                     fire = _utc(dt.datetime.fromisoformat(last))  # never move the recorded fire time back
                 state[job.name] = {**rec, "last_fire": fire.isoformat(), "last_status": "running",
-                                   "last_attempt_at": _utc(None).isoformat(), "last_run_id": None}
+                                   "last_attempt_at": self.now().isoformat(), "last_run_id": None}
                 write_json_atomic(self.state_path, state)
             manifest = self._execute(job)
             self._update_state(job.name, last_status=manifest.status, last_run_id=manifest.run_id,
@@ -344,6 +353,7 @@ class Scheduler:
 
     def run_all(self, now: dt.datetime | None = None) -> list[JobOutcome]:
         """Run every enabled job now regardless of the schedule (``--all``) and wait for them."""
+        now = now or self.now()
         return self._run_many([(j, self.last_fire_time(j, now)) for j in self.config.jobs if j.enabled], force=True)
 
     def serve_forever(self, stop: threading.Event | None = None, max_sleep_s: float = 60.0) -> None:
@@ -363,7 +373,7 @@ class Scheduler:
         ex = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="galaxy-job")
         try:
             while not stop.is_set():
-                now = _utc(None)
+                now = self.now()
                 for name in [n for n, f in inflight.items() if f.done()]:
                     outcome = inflight.pop(name).result()
                     logger.info("Job %s: %s %s", outcome.job, outcome.status, outcome.reason)
@@ -372,7 +382,7 @@ class Scheduler:
                         logger.info("Firing %s for %s", job.name, fire.isoformat())
                         inflight[job.name] = ex.submit(self._run_job, job, fire, False)
                 nxt = min(self.next_fire_time(j, now) for j in enabled)
-                wait = (nxt - _utc(None)).total_seconds() + 0.05
+                wait = (nxt - self.now()).total_seconds() + 0.05
                 stop.wait(min(max(wait, 0.05), max_sleep_s, 1.0 if inflight else max_sleep_s))
         except KeyboardInterrupt:
             logger.info("Stopping: killing %d running job(s)", sum(not f.done() for f in inflight.values()))
