@@ -29,8 +29,8 @@
 # %% tags=["parameters"]
 data_dir: str = "data/ci"  # store root; a Galaxy world of `world_size` is built there when empty
 world_size: str = "ci"  # ci (seconds) | demo | bench (1M customers)
-output_dir: str = ""  # run folder; empty = reports/adhoc/01_data_inventory
-as_of: str = ""  # reference date for freshness and consent; empty = end of the data
+output_dir: str = ""  # run folder; empty means reports/adhoc/01_data_inventory
+as_of: str = ""  # reference date for freshness and consent; empty means the end of the data
 null_rate_warn: float = 0.05  # share of nulls in a required column that warns
 null_rate_fail: float = 0.20  # ... that fails
 latency_p95_hours_warn: float = 24.0  # p95 hours from event to ingestion that warns
