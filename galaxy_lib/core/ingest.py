@@ -281,6 +281,10 @@ def _string_columns(contract: TableContract) -> list[str]:
     return [c for c, col in contract.schema.columns.items() if str(col.dtype) == "str"]
 
 
+def _int_columns(contract: TableContract) -> list[str]:
+    return [c for c, col in contract.schema.columns.items() if str(col.dtype).startswith("int")]
+
+
 def _bool_columns(contract: TableContract) -> list[str]:
     return [c for c, col in contract.schema.columns.items() if str(col.dtype) == "bool"]
 
@@ -397,7 +401,7 @@ def check_rows(
         rule[where] = rule_name
         reason[where] = [f"row {r}: {t}" for r, t in zip(rows[where.to_numpy()], found)]
 
-    work = df.copy()
+    work = df.copy(deep=False)  # columns are replaced, never modified in place
     # Strings: Arrow-backed, numbers become their text, missing stays missing.
     for col in _string_columns(contract):
         if col in work and not isinstance(work[col].dtype, pd.StringDtype):
@@ -410,6 +414,15 @@ def check_rows(
             bad = text.notna() & mapped.isna()
             reject(bad, _RULE_BOOL, lambda where, c=col: [describe_failure(c, _RULE_BOOL, v) for v in df.loc[where, c]])
             work[col] = mapped.astype("boolean")
+    # Whole numbers: pandas would truncate 2.5 to 2 when coercing a float column to int.
+    for col in _int_columns(contract):
+        if col in work and pd.api.types.is_float_dtype(work[col].dtype):
+            values = work[col]
+            bad = values.notna() & (values != np.floor(values))
+            if bad.any():
+                rule_name = f"coerce_dtype('{contract.schema.columns[col].dtype}')"
+                reject(bad, rule_name, lambda where, c=col, r=rule_name: [
+                    describe_failure(c, r, v) for v in df.loc[where, c]])
     # 1. dates
     for col in contract.date_columns:
         if col not in work:

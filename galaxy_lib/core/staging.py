@@ -282,10 +282,12 @@ def stage_table(store: DataStore, table: str, salt: str, batch_rows: int = BATCH
                     df = batch.to_pandas(types_mapper=_STRINGS.get)
                     n = len(df)
                     rows = np.arange(offset + 1, offset + n + 1)
-                    dup_reasons = None
+                    # duplicates were searched over the whole table already: pass the verdict
+                    # (all None when this part has none) so check_rows does not search again
+                    dup_reasons = np.full(n, None, dtype=object)
                     if dups is not None:
-                        dup_reasons = dups.reindex(np.arange(offset, offset + n)).to_numpy(dtype=object)
-                        dup_reasons = np.where(pd.isna(dup_reasons), None, dup_reasons)
+                        found = dups.reindex(np.arange(offset, offset + n)).to_numpy(dtype=object)
+                        dup_reasons = np.where(pd.isna(found), None, found)
                     check = check_rows(df, contract, rows, duplicate_reasons=dup_reasons)
                     rej = check.rejected
                     if len(rej):

@@ -281,3 +281,13 @@ def test_nothing_is_silently_dropped(tmp_path_factory: pytest.TempPathFactory, w
         good = store.read("raw", "spend")
         assert (good["spend"] >= 0).all() and good[["week", "geo", "channel"]].notna().all().all()
         assert not good.duplicated(["week", "geo", "channel"]).any()
+
+
+def test_fractional_values_are_not_truncated_to_integers() -> None:
+    df = pd.DataFrame({"week": pd.to_datetime(["2023-01-02"] * 3), "geo": ["N", "S", "E"],
+                       "revenue": [1.0, 2.0, 3.0], "conversions": [1.0, 1.0, 1.0], "price_index": [1.0, 1.0, 1.0],
+                       "holiday": [0.0, 1.0, 0.5]})
+    out = check_rows(df, contract_for("kpi"))
+    assert out.accepted["holiday"].tolist() == [0, 1] and str(out.accepted["holiday"].dtype) == "int64"
+    assert out.rejected[["_rule", "_reason"]].values.tolist() == [
+        ["coerce_dtype('int64')", "row 3: holiday = 0.5 is not a whole number"]]
