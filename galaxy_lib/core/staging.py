@@ -540,7 +540,9 @@ def ensure_world(data_dir: str | Path, size: str = "ci", seed: int = 42, salt: s
 
     Notebooks call this first. When staging is missing or older than the raw zone
     (see :func:`staging_is_current`) it takes the store lock, builds the world if
-    there are no raw tables (``galaxy_lib.simulate.build_world``), and stages it.
+    there are no raw tables or a previous build was interrupted
+    (``galaxy_lib.simulate.build_world``), and stages it. A store holding only your
+    own ingested raw tables is staged, never overwritten by a simulated world.
     Under the lock the check is repeated, so two notebooks starting at once build
     the world only once: the second waits and then finds it ready.
 
@@ -574,7 +576,10 @@ def ensure_world(data_dir: str | Path, size: str = "ci", seed: int = 42, salt: s
         if staging_is_current(store):
             return store
         world = _warn_mismatch(root, size, seed)
-        if not any(store.exists("raw", t) for t in RAW_TABLES):
+        # build when there is no raw data, or when a simulator build was interrupted
+        # (it writes world.json last, after truth/): never stage half a world
+        interrupted = (root / "truth").is_dir() and not (root / "world.json").is_file()
+        if interrupted or not any(store.exists("raw", t) for t in RAW_TABLES):
             from galaxy_lib.simulate import build_world
 
             build_world(root, size=size, seed=seed, progress=progress)

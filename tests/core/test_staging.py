@@ -341,6 +341,26 @@ def test_ensure_world_builds_once_under_the_lock(tmp_path: Path, monkeypatch) ->
     with pytest.warns(UserWarning, match="holds a 'ci' world"):
         ensure_world(root, size="demo", progress=False)
 
+    # an interrupted simulator build (truth/ written, world.json not yet) is rebuilt, not staged
+    (root / "world.json").unlink()
+    (root / "truth").mkdir()
+    (root / STAGING_MARKER).unlink()
+    ensure_world(root, size="ci", progress=False)
+    assert len(calls) == 2
+
+
+def test_ensure_world_stages_a_users_own_store_without_simulating(tmp_path: Path, monkeypatch) -> None:
+    import galaxy_lib.simulate as simulate
+
+    def no_build(*args, **kwargs):  # pragma: no cover - failing is the point
+        raise AssertionError("a store with raw tables must not be replaced by a simulated world")
+
+    monkeypatch.setattr(simulate, "build_world", no_build)
+    store = DataStore(tmp_path / "mine")
+    ingest_file(FIXTURES / "spend_dirty.csv", "spend", store)
+    ensure_world(store.root, salt=SALT, progress=False)
+    assert len(store.read("staged", "spend")) == 3 and staging_is_current(store)
+
 
 # --------------------------------------------------------------------------- the simulated world
 
