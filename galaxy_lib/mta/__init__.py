@@ -16,11 +16,17 @@ ChannelAttribution's format (``path``, ``total_conversions``,
 from galaxy_lib.mta.data import (
     DEFAULT_SEPARATOR,
     PATH_COLUMNS,
+    IncrementalEstimate,
     JourneyData,
+    MtaInputs,
+    MtaParams,
     PathTable,
     PathTableError,
     build_journeys,
+    incremental_from_lift_tests,
+    load_inputs,
     parse_path_table,
+    read_incremental,
     read_path_table,
 )
 from galaxy_lib.mta.model import (
@@ -38,6 +44,12 @@ from galaxy_lib.mta.model import (
 )
 
 __all__ = [
+    "MtaParams",
+    "MtaInputs",
+    "load_inputs",
+    "IncrementalEstimate",
+    "incremental_from_lift_tests",
+    "read_incremental",
     "DEFAULT_SEPARATOR",
     "PATH_COLUMNS",
     "HEURISTIC_MODELS",

@@ -1,10 +1,9 @@
 """From fitted attribution results to report tables: credit, calibration, truth, publication.
 
 * :func:`credit_table` / :func:`credit_long`: credit per channel for every model.
-* :func:`incremental_from_lift_tests` / :func:`read_incremental`: per-channel
-  incremental estimates from geo lift tests or from a file (e.g. the MMM's
-  contribution per channel), and :func:`calibrate`, which rescales a model's channel
-  credit to agree with them.
+* :func:`calibrate`: rescales a model's channel credit to agree with per-channel
+  incremental estimates (:func:`~galaxy_lib.mta.data.incremental_from_lift_tests`,
+  :func:`~galaxy_lib.mta.data.read_incremental`, e.g. the MMM's contribution per channel).
 * :func:`compare_to_truth`: distance of every model's channel shares to a known truth
   (the Galaxy world's ``ground_truth["mta"]["channel_credit"]``).
 * :func:`publishable_paths`: the path table with paths seen by fewer than ``k``
@@ -35,28 +34,27 @@ credit, so the factor can be applied to any finer table.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from galaxy_lib.mta.data import PathTable, PathTableError
+from galaxy_lib.mta.data import IncrementalEstimate, PathTable, incremental_from_lift_tests, read_incremental
 from galaxy_lib.mta.model import AttributionResult, MarkovResult, ShapleyResult
 
 __all__ = [
-    "IncrementalEstimate",
     "CalibrationResult",
     "PublishedPaths",
     "credit_table",
     "credit_long",
-    "incremental_from_lift_tests",
-    "read_incremental",
     "calibrate",
     "compare_to_truth",
+    "calibrate_if_available",
+    "shares_with_calibration",
+    "compare_if_known",
+    "report_gates",
     "publishable_paths",
     "top_paths",
     "report_metrics",
@@ -100,115 +98,7 @@ def credit_long(results: Mapping[str, AttributionResult]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-# -- incrementality --------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class IncrementalEstimate:
-    """Incremental effect per channel from an experiment or a model.
-
-    Attributes
-    ----------
-    table
-        Indexed by channel: ``incremental`` (total effect over the period), ``std_error``
-        (NaN when unknown) and, for lift tests, ``iroas``, ``n_tests``, ``spend``.
-    unit
-        ``"revenue"`` or ``"conversions"``.
-    source
-        Where it came from, for the report.
-    """
-
-    table: pd.DataFrame
-    unit: str
-    source: str
-
-    def shares(self) -> pd.Series:
-        """Share of the total incremental effect per channel."""
-        inc = self.table["incremental"]
-        return inc / inc.sum()
-
-
-def incremental_from_lift_tests(lift_tests: pd.DataFrame, spend: pd.DataFrame) -> IncrementalEstimate:
-    """Incremental revenue per channel from geo lift tests, scaled by the channel's spend.
-
-    Each test measures ``delta_y`` (incremental revenue per test week) for a spend change
-    ``delta_x`` (per week): its incremental return on ad spend is ``delta_y / delta_x``
-    with standard error ``sigma / |delta_x|``. Per channel the tests are pooled with
-    inverse-variance weights and the channel's incremental revenue is estimated as
-    ``iROAS x total spend`` of the channel in ``spend``. This is linear: under saturation
-    a test's return is marginal, not average, so treat the result as a calibration
-    target for shares (``mode="relative"``), not as an exact total. Ratios of revenue to
-    spend are the same in geo and national units, so geo tests need no rescaling.
-
-    Parameters
-    ----------
-    lift_tests
-        ``channel``, ``delta_x``, ``delta_y``, ``sigma`` (the ``lift_tests`` contract).
-    spend
-        ``channel``, ``spend`` (the ``spend`` contract, any granularity).
-    """
-    for name, df, cols in (
-        ("lift_tests", lift_tests, ("channel", "delta_x", "delta_y", "sigma")),
-        ("spend", spend, ("channel", "spend")),
-    ):
-        missing = [c for c in cols if c not in df.columns]
-        if missing:
-            raise PathTableError(f"{name} lacks columns {missing} (has {list(df.columns)}).")
-    lt = lift_tests.loc[lift_tests["delta_x"].abs() > 0].copy()
-    if lt.empty:
-        raise PathTableError("No lift test with a non-zero spend change (delta_x): nothing to calibrate to.")
-    lt["iroas"] = lt["delta_y"] / lt["delta_x"]
-    lt["w"] = (lt["delta_x"].abs() / lt["sigma"]) ** 2
-    g = lt.assign(wi=lt["w"] * lt["iroas"]).groupby("channel").agg(w=("w", "sum"), wi=("wi", "sum"),
-                                                                    n_tests=("iroas", "size"))
-    total_spend = spend.groupby("channel")["spend"].sum()
-    out = pd.DataFrame(index=pd.Index(g.index, name="channel"))
-    out["iroas"] = g["wi"] / g["w"]
-    out["iroas_se"] = 1.0 / np.sqrt(g["w"])
-    out["n_tests"] = g["n_tests"].astype(int)
-    out["spend"] = total_spend.reindex(out.index).fillna(0.0)
-    out["incremental"] = out["iroas"] * out["spend"]
-    out["std_error"] = out["iroas_se"] * out["spend"]
-    return IncrementalEstimate(table=out, unit="revenue", source=f"lift_tests ({len(lt)} tests)")
-
-
-def read_incremental(path: str | Path, unit: str = "revenue") -> IncrementalEstimate:
-    """Read per-channel incremental estimates from CSV / Parquet (``channel``, ``incremental``
-    [, ``std_error``]) or JSON (``{"channel": value}`` or ``{"channels": {"ch": {"incremental": v}}}``),
-    e.g. the MMM's contribution per channel."""
-    p = Path(path)
-    if not p.is_file():
-        raise PathTableError(f"Incremental estimates file {p} does not exist.")
-    if unit not in _BASES:
-        raise ValueError(f"unit must be 'revenue' or 'conversions' (got {unit!r}).")
-    if p.suffix.lower() == ".json":
-        raw = json.loads(p.read_text())
-        data = raw.get("channels", raw) if isinstance(raw, dict) else None
-        if not isinstance(data, dict):
-            raise PathTableError(f"{p.name}: expected a JSON object channel -> value.")
-        rows = {}
-        for ch, v in data.items():
-            if isinstance(v, Mapping):
-                val = v.get("incremental", v.get("total_contribution", v.get("contribution")))
-            else:
-                val = v
-            if val is None:
-                raise PathTableError(f"{p.name}: channel {ch!r} has no 'incremental' value.")
-            rows[ch] = float(val)
-        table = pd.DataFrame({"incremental": pd.Series(rows)})
-        table["std_error"] = np.nan
-    else:
-        df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p, sep=None, engine="python")
-        for col in ("channel", "incremental"):
-            if col not in df.columns:
-                raise PathTableError(f"{p.name}: required column {col!r} is missing (columns: {list(df.columns)}).")
-        table = df.set_index("channel")[["incremental"]].astype(float)
-        table["std_error"] = df.set_index("channel")["std_error"].astype(float) if "std_error" in df else np.nan
-    table.index.name = "channel"
-    bad = table.index[~np.isfinite(table["incremental"]) | (table["incremental"] < 0)]
-    if len(bad):
-        raise PathTableError(f"{p.name}: incremental must be a non-negative number; bad channels: {list(bad)}.")
-    return IncrementalEstimate(table=table, unit=unit, source=p.name)
-
-
+# -- calibration ------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class CalibrationResult:
     """A model's credit rescaled to incremental estimates.
@@ -385,6 +275,74 @@ def compare_to_truth(shares: pd.DataFrame, truth: Mapping[str, float]) -> pd.Dat
     )
     out.index.name = "model"
     return out.sort_values("total_variation")
+
+
+def calibrate_if_available(
+    results: Mapping[str, AttributionResult],
+    model: str,
+    incremental: IncrementalEstimate | None,
+    mode: str = "relative",
+) -> CalibrationResult | None:
+    """Calibrate ``results[model]`` when incremental estimates exist (``None`` otherwise)."""
+    if model not in results:
+        raise ValueError(f"Model {model!r} was not fitted; fitted models: {list(results)}.")
+    if incremental is None:
+        return None
+    return calibrate(results[model], incremental, mode=mode, basis=incremental.unit)
+
+
+def shares_with_calibration(
+    results: Mapping[str, AttributionResult], calibration: CalibrationResult | None
+) -> pd.DataFrame:
+    """:func:`credit_table` of conversion shares plus the calibrated model's column, if any."""
+    shares = credit_table(results)
+    if calibration is not None:
+        shares[f"{calibration.model}_calibrated"] = calibration.shares().reindex(shares.index).fillna(0.0)
+    return shares
+
+
+def compare_if_known(shares: pd.DataFrame, truth: Mapping[str, float] | None) -> pd.DataFrame | None:
+    """:func:`compare_to_truth` when the truth is known (a Galaxy world), else ``None``."""
+    return None if truth is None else compare_to_truth(shares, truth)
+
+
+def report_gates(
+    summary: Mapping[str, Any],
+    comparison: pd.DataFrame | None,
+    calibration: CalibrationResult | None,
+    quarantine_warn: float = 0.25,
+    quarantine_fail: float = 0.5,
+) -> list[dict[str, Any]]:
+    """Quality gates of an MTA run (dicts for ``ReportWriter.gate``).
+
+    * ``mta_quarantined_conversions``: share of conversions that could not be attached to
+      a journey (warn / fail above the thresholds);
+    * ``mta_calibrated_vs_last_touch`` (when the truth is known): the calibrated credit must
+      be closer to the true channel credit than last touch (total variation distance).
+    """
+    gates: list[dict[str, Any]] = []
+    conv = float(summary.get("conversions", 0.0) or 0.0)
+    quarantined = float(summary.get("quarantined_conversions", 0) or 0)
+    share = quarantined / (conv + quarantined) if conv + quarantined > 0 else 0.0
+    status = "fail" if share > quarantine_fail else "warn" if share > quarantine_warn else "pass"
+    gates.append({
+        "gate": "mta_quarantined_conversions", "table": "conversions", "column": None, "value": share,
+        "status": status, "warn_at": quarantine_warn, "fail_at": quarantine_fail,
+        "detail": f"{quarantined:.0f} of {conv + quarantined:.0f} conversions had no touch in the lookback window "
+                  f"or came before the first touch ({share:.1%}).",
+    })
+    if comparison is not None and calibration is not None:
+        cal_name = f"{calibration.model}_calibrated"
+        if cal_name in comparison.index and "last_touch" in comparison.index:
+            cal_tv = float(comparison.loc[cal_name, "total_variation"])
+            last_tv = float(comparison.loc["last_touch", "total_variation"])
+            gates.append({
+                "gate": "mta_calibrated_vs_last_touch", "table": "credit", "column": cal_name, "value": cal_tv,
+                "status": "pass" if cal_tv < last_tv else "warn", "warn_at": last_tv, "fail_at": None,
+                "detail": f"Calibrated {calibration.model} puts {cal_tv:.1%} of credit on the wrong channels vs "
+                          f"{last_tv:.1%} for last touch (total variation distance to the true credit).",
+            })
+    return gates
 
 
 # -- publication -----------------------------------------------------------------------------------

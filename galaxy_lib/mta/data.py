@@ -25,22 +25,32 @@ problems with the whole table (a missing column, a wrong separator) raise
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pydantic import Field
+
+from galaxy_lib.core.config import GalaxyConfig
 from galaxy_lib.core.contracts import ContractError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from galaxy_lib.core.store import DataStore
 
 __all__ = [
+    "MtaParams",
+    "MtaInputs",
+    "load_inputs",
+    "IncrementalEstimate",
+    "incremental_from_lift_tests",
+    "read_incremental",
     "PATH_COLUMNS",
     "DEFAULT_SEPARATOR",
     "PathTableError",
@@ -751,3 +761,227 @@ def build_journeys(
         lookback_days=float(lookback_days),
         purpose=purpose,
     )
+
+
+# -- incremental estimates (calibration targets) -------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class IncrementalEstimate:
+    """Incremental effect per channel from an experiment or a model.
+
+    Attributes
+    ----------
+    table
+        Indexed by channel: ``incremental`` (total effect over the period), ``std_error``
+        (NaN when unknown) and, for lift tests, ``iroas``, ``n_tests``, ``spend``.
+    unit
+        ``"revenue"`` or ``"conversions"``.
+    source
+        Where it came from, for the report.
+    """
+
+    table: pd.DataFrame
+    unit: str
+    source: str
+
+    def shares(self) -> pd.Series:
+        """Share of the total incremental effect per channel."""
+        inc = self.table["incremental"]
+        return inc / inc.sum()
+
+
+def incremental_from_lift_tests(lift_tests: pd.DataFrame, spend: pd.DataFrame) -> IncrementalEstimate:
+    """Incremental revenue per channel from geo lift tests, scaled by the channel's spend.
+
+    Each test measures ``delta_y`` (incremental revenue per test week) for a spend change
+    ``delta_x`` (per week): its incremental return on ad spend is ``delta_y / delta_x``
+    with standard error ``sigma / |delta_x|``. Per channel the tests are pooled with
+    inverse-variance weights and the channel's incremental revenue is estimated as
+    ``iROAS x total spend`` of the channel in ``spend``. This is linear: under saturation
+    a test's return is marginal, not average, so treat the result as a calibration
+    target for shares (``mode="relative"``), not as an exact total. Ratios of revenue to
+    spend are the same in geo and national units, so geo tests need no rescaling.
+
+    Parameters
+    ----------
+    lift_tests
+        ``channel``, ``delta_x``, ``delta_y``, ``sigma`` (the ``lift_tests`` contract).
+    spend
+        ``channel``, ``spend`` (the ``spend`` contract, any granularity).
+    """
+    for name, df, cols in (
+        ("lift_tests", lift_tests, ("channel", "delta_x", "delta_y", "sigma")),
+        ("spend", spend, ("channel", "spend")),
+    ):
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise PathTableError(f"{name} lacks columns {missing} (has {list(df.columns)}).")
+    lt = lift_tests.loc[lift_tests["delta_x"].abs() > 0].copy()
+    if lt.empty:
+        raise PathTableError("No lift test with a non-zero spend change (delta_x): nothing to calibrate to.")
+    lt["iroas"] = lt["delta_y"] / lt["delta_x"]
+    lt["w"] = (lt["delta_x"].abs() / lt["sigma"]) ** 2
+    g = lt.assign(wi=lt["w"] * lt["iroas"]).groupby("channel").agg(w=("w", "sum"), wi=("wi", "sum"),
+                                                                    n_tests=("iroas", "size"))
+    total_spend = spend.groupby("channel")["spend"].sum()
+    out = pd.DataFrame(index=pd.Index(g.index, name="channel"))
+    out["iroas"] = g["wi"] / g["w"]
+    out["iroas_se"] = 1.0 / np.sqrt(g["w"])
+    out["n_tests"] = g["n_tests"].astype(int)
+    out["spend"] = total_spend.reindex(out.index).fillna(0.0)
+    out["incremental"] = out["iroas"] * out["spend"]
+    out["std_error"] = out["iroas_se"] * out["spend"]
+    return IncrementalEstimate(table=out, unit="revenue", source=f"lift_tests ({len(lt)} tests)")
+
+
+def read_incremental(path: str | Path, unit: str = "revenue") -> IncrementalEstimate:
+    """Read per-channel incremental estimates from CSV / Parquet (``channel``, ``incremental``
+    [, ``std_error``]) or JSON (``{"channel": value}`` or ``{"channels": {"ch": {"incremental": v}}}``),
+    e.g. the MMM's contribution per channel."""
+    p = Path(path)
+    if not p.is_file():
+        raise PathTableError(f"Incremental estimates file {p} does not exist.")
+    if unit not in ("revenue", "conversions"):
+        raise ValueError(f"unit must be 'revenue' or 'conversions' (got {unit!r}).")
+    if p.suffix.lower() == ".json":
+        raw = json.loads(p.read_text())
+        data = raw.get("channels", raw) if isinstance(raw, dict) else None
+        if not isinstance(data, dict):
+            raise PathTableError(f"{p.name}: expected a JSON object channel -> value.")
+        rows = {}
+        for ch, v in data.items():
+            if isinstance(v, Mapping):
+                val = v.get("incremental", v.get("total_contribution", v.get("contribution")))
+            else:
+                val = v
+            if val is None:
+                raise PathTableError(f"{p.name}: channel {ch!r} has no 'incremental' value.")
+            rows[ch] = float(val)
+        table = pd.DataFrame({"incremental": pd.Series(rows)})
+        table["std_error"] = np.nan
+    else:
+        df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p, sep=None, engine="python")
+        for col in ("channel", "incremental"):
+            if col not in df.columns:
+                raise PathTableError(f"{p.name}: required column {col!r} is missing (columns: {list(df.columns)}).")
+        table = df.set_index("channel")[["incremental"]].astype(float)
+        table["std_error"] = df.set_index("channel")["std_error"].astype(float) if "std_error" in df else np.nan
+    table.index.name = "channel"
+    bad = table.index[~np.isfinite(table["incremental"]) | (table["incremental"] < 0)]
+    if len(bad):
+        raise PathTableError(f"{p.name}: incremental must be a non-negative number; bad channels: {list(bad)}.")
+    return IncrementalEstimate(table=table, unit=unit, source=p.name)
+
+
+
+
+# -- notebook parameters and inputs ----------------------------------------------------------------
+class MtaParams(GalaxyConfig):
+    """Parameters of ``notebooks/03_mta`` (validated in the cell after the parameters cell)."""
+
+    data_dir: str = Field("data/ci", description="Store root (a Galaxy world is built there when empty).")
+    world_size: Literal["ci", "demo", "bench"] = Field("ci", description="World built when data_dir is empty.")
+    output_dir: str = Field("", description="Run folder; empty = reports/adhoc/03_mta.")
+    paths_path: str = Field("", description="Your own path table (ChannelAttribution format, CSV or Parquet); "
+                                            "empty = journeys built from the store's events.")
+    separator: str = Field(" > ", min_length=1, description="Separator between channels in paths_path.")
+    lookback_days: float = Field(30.0, gt=0, le=365, description="Attribution window before a conversion (days).")
+    half_life_days: float = Field(7.0, gt=0, description="Time-decay half-life (days; touches for a path table).")
+    markov_order: int = Field(3, ge=1, le=3, description="Highest Markov order fitted (orders 1..markov_order).")
+    k_min_paths: int = Field(10, ge=2, description="Paths with fewer journeys are suppressed in published tables.")
+    calibration_model: Literal[
+        "markov", "shapley", "first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based"
+    ] = Field("markov", description="Model whose credit is calibrated ('markov' = the highest order fitted).")
+    calibration_mode: Literal["relative", "absolute"] = Field("relative", description="See mta.analysis.calibrate.")
+    incremental_path: str = Field("", description="Per-channel incremental estimates (CSV/JSON, e.g. the MMM's "
+                                                  "contributions); empty = the store's lift tests, if any.")
+    direct_channel: str = Field("direct", min_length=1, description="Channel skipped by last non-direct.")
+    as_of: str = Field("", description="Consent evaluated at this date (ISO); empty = now.")
+    top_n_paths: int = Field(15, ge=1, le=200, description="Journeys drawn in the Sankey chart.")
+
+    @property
+    def calibrated_model_name(self) -> str:
+        """Name of the fitted model to calibrate."""
+        return f"markov_order_{self.markov_order}" if self.calibration_model == "markov" else self.calibration_model
+
+
+@dataclass(frozen=True, eq=False)
+class MtaInputs:
+    """Everything the MTA notebook reads, validated.
+
+    Attributes
+    ----------
+    paths
+        The path table the models run on.
+    journeys
+        Journey statistics when built from events (``None`` for an external path table).
+    truth
+        True channel shares (``ground_truth["mta"]["channel_credit"]``) when the store is a Galaxy world.
+    incremental
+        Calibration targets (from ``incremental_path`` or the store's lift tests), or ``None``.
+    source
+        Human-readable origin of the paths.
+    """
+
+    paths: PathTable
+    journeys: JourneyData | None
+    truth: dict[str, float] | None
+    incremental: IncrementalEstimate | None
+    source: str
+
+    def summary(self) -> dict[str, Any]:
+        """One flat dict of counts for the report."""
+        out: dict[str, Any] = {**self.paths.aggregate().summary(), "source": self.source}
+        out["quarantined_path_rows"] = int(len(self.paths.quarantine))
+        if self.journeys is not None:
+            out.update(self.journeys.summary())
+        out["calibration_source"] = self.incremental.source if self.incremental is not None else "none"
+        out["truth_known"] = self.truth is not None
+        return out
+
+    def quarantine(self) -> pd.DataFrame:
+        """Rejected path rows and conversions, with rule and reason (for the report)."""
+        parts = [self.paths.quarantine]
+        if self.journeys is not None:
+            parts.append(self.journeys.quarantine)
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return pd.DataFrame(columns=["_rule", "_reason", "_source"])
+        return pd.concat(parts, ignore_index=True)
+
+
+def load_inputs(params: MtaParams) -> MtaInputs:
+    """Load the path table (your file or the world's journeys), the calibration targets and the truth.
+
+    With ``paths_path`` the table is read and validated (bad rows quarantined). Otherwise
+    the Galaxy world at ``data_dir`` is built and staged if needed
+    (:func:`galaxy_lib.core.staging.ensure_world`) and journeys are built from its events.
+    Calibration targets come from ``incremental_path`` or, failing that, from the store's
+    staged ``lift_tests`` and ``spend``.
+    """
+    from galaxy_lib.core.config import resolve_path
+
+    store = None
+    journeys: JourneyData | None = None
+    if params.paths_path:
+        paths = read_path_table(resolve_path(params.paths_path), separator=params.separator)
+        source = f"path table {Path(params.paths_path).name}"
+    else:
+        from galaxy_lib.core.staging import ensure_world
+
+        store = ensure_world(params.data_dir, size=params.world_size, progress=False)
+        journeys = build_journeys(store, lookback_days=params.lookback_days, as_of=params.as_of or None)
+        paths = journeys.paths
+        source = f"events in {store.root.name} ({params.lookback_days:g}-day lookback)"
+
+    incremental: IncrementalEstimate | None = None
+    if params.incremental_path:
+        incremental = read_incremental(resolve_path(params.incremental_path))
+    elif store is not None and store.exists("staged", "lift_tests") and store.exists("staged", "spend"):
+        incremental = incremental_from_lift_tests(store.read("staged", "lift_tests"), store.read("staged", "spend"))
+
+    truth = None
+    if store is not None and (store.root / "ground_truth.json").is_file():
+        gt = json.loads((store.root / "ground_truth.json").read_text())
+        credit = gt.get("mta", {}).get("channel_credit")
+        truth = {str(k): float(v) for k, v in credit.items()} if credit else None
+    return MtaInputs(paths=paths, journeys=journeys, truth=truth, incremental=incremental, source=source)

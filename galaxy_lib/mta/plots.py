@@ -110,8 +110,19 @@ def journey_sankey(top: pd.DataFrame, separator: str = " > ", max_steps: int = 4
     return apply_theme(fig, f"Top {len(top)} journeys: touches in order, then the outcome", height=480)
 
 
-def attributed_vs_incremental(calibration: CalibrationResult) -> go.Figure:
-    """Per channel: the model's share, the incremental (experiment / MMM) share and the calibrated share."""
+def _note(title: str, text: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=14))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return apply_theme(fig, title, height=240)
+
+
+def attributed_vs_incremental(calibration: CalibrationResult | None) -> go.Figure:
+    """Per calibrated channel: the model's share and the incremental (experiment / MMM) share."""
+    title = "Attributed vs incremental share of the channels with an experiment or MMM estimate"
+    if calibration is None:
+        return _note(title, "No incremental estimates (lift tests or incremental_path): nothing to calibrate to.")
     t = calibration.table
     cal = t[t["calibrated"]]
     att_share_k = cal["attributed_conversions"] / cal["attributed_conversions"].sum()
@@ -126,11 +137,15 @@ def attributed_vs_incremental(calibration: CalibrationResult) -> go.Figure:
         yaxis_title="share among the calibrated channels",
         xaxis_title="channel",
     )
-    return apply_theme(fig, "Attributed vs incremental share of the channels with an experiment or MMM estimate")
+    return apply_theme(fig, title)
 
 
-def credit_vs_truth(shares: pd.DataFrame, truth: pd.Series | dict, models: Sequence[str] | None = None) -> go.Figure:
+def credit_vs_truth(
+    shares: pd.DataFrame, truth: pd.Series | dict | None, models: Sequence[str] | None = None
+) -> go.Figure:
     """Bars of selected models' shares with the true share as a black marker per channel."""
+    if truth is None:
+        return _note("Credit vs the true channel credit", "The true channel credit is known only in a Galaxy world.")
     t = pd.Series(truth, dtype=float)
     cols = list(models) if models is not None else list(shares.columns)
     channels = list(t.index.union(shares.index))
