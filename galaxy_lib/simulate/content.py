@@ -52,7 +52,7 @@ _OBJECTIVE = {
 
 
 def _money(x: float) -> str:
-    return f"£{x:,.0f}"
+    return f"-£{-x:,.0f}" if x < 0 else f"£{x:,.0f}"
 
 
 def _brand_guidelines() -> str:

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from galaxy_lib.core.contracts import CONSENT_PURPOSES
 from galaxy_lib.simulate._util import NS_PER_DAY, NS_PER_HOUR, NS_PER_WEEK, format_ids
@@ -136,15 +137,19 @@ def simulate_customers(
     last = rng.integers(0, len(_LAST), n)
     suffix = rng.integers(1, 1000, n)
     phone = rng.integers(0, 1000, n)
-    emails = [f"{_FIRST[a]}.{_LAST[b]}{s}@example.com" for a, b, s in zip(first, last, suffix)]
-    phones = [f"+44 7700 900{p:03d}" for p in phone]
+    # Vectorised string building (pyarrow), as the bench world has a million customers.
+    emails = pc.binary_join_element_wise(
+        pa.array(_FIRST).take(pa.array(first)), ".", pa.array(_LAST).take(pa.array(last)),
+        pc.cast(pa.array(suffix), pa.string()), "@example.com", "",
+    )
+    phones = format_ids("+44 7700 900", phone, 3)
     signup_date = (signup_ns // NS_PER_DAY) * NS_PER_DAY
 
     table = pa.table(
         {
             "customer_id": format_ids("C", number, 8),
-            "email": pa.array(emails, pa.string()),
-            "phone": pa.array(phones, pa.string()),
+            "email": emails,
+            "phone": phones,
             "geo": pa.array(np.asarray(geos, dtype=object)[geo], pa.string()),
             "signup_date": pa.array(signup_date, pa.timestamp("ns")),
             "age": pa.array(age, pa.int64()),

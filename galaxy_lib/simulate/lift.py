@@ -5,10 +5,12 @@ Mechanism
 Each test picks a channel, a geo and a window of 4 to 6 weeks in which that
 geo-channel had spend every week (so a flighted channel is tested while it is
 on; if the planned geo has no such window, another geo or a shorter window
-down to 4 weeks is used), preferring the steadiest quarter of such windows (lowest coefficient of
-variation of planned spend from two weeks before to two weeks after). Two out of three tests *raise* spend by 50-100 %, every third test *cuts*
-it by 50 % or goes dark (-100 %). The change is multiplicative on the planned
-weekly spend, so the stored ``spend`` table shows the spend that actually ran.
+down to 4 weeks is used), preferring the steadiest quarter of such windows
+(lowest coefficient of variation of planned spend from two weeks before to two
+weeks after). Two out of three tests *raise* spend by 50-100 %, every third
+test *cuts* it by 50 % or goes dark (-100 %). The change is multiplicative on
+the planned weekly spend, so the stored ``spend`` table shows the spend that
+actually ran. Tests on the same geo-channel never overlap (cool-down included).
 
 Columns of the ``lift_tests`` table (pymc-marketing ``add_lift_test_measurements``
 semantics, in the geo's own units):

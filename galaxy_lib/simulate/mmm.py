@@ -393,7 +393,8 @@ def simulate_mmm(config: WorldConfig) -> MmmWorld:
         "formula": (
             "revenue[g,t] = s_g*(intercept + trend*t/(T-1) + sum_k a_k sin(2 pi k doy/365.25) + b_k cos(...) "
             "+ price_coef*(price_index[t]-1) + holiday_effect*holiday[t]) "
-            "+ sum_c beta_c*s_g*logistic(lam_c*adstock_geometric_norm(spend[c,g], alpha_c, l_max=8)[t]/(s_g*spend_scale_c)) "
+            "+ sum_c beta_c*s_g*logistic(lam_c*adstock_geometric_norm(spend[c,g], alpha_c, l_max=8)[t]"
+            "/(s_g*spend_scale_c)) "
             "+ Normal(0, noise_sigma_national*sqrt(s_g)); logistic(x)=(1-exp(-x))/(1+exp(-x)); "
             "spend_scale_c = max_t sum_g spend[c,g,t]"
         ),
