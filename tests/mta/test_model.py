@@ -149,6 +149,24 @@ def test_markov_is_deterministic_and_ignores_row_order() -> None:
     pd.testing.assert_frame_equal(a.credit, c.credit, rtol=1e-12)
 
 
+def test_chunked_and_sparse_paths_give_identical_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small chunks, the sorted (non-dense) transition count and sliced parsing change nothing."""
+    import galaxy_lib.mta.data as data_mod
+    import galaxy_lib.mta.model as model_mod
+
+    rng = np.random.default_rng(5)
+    paths = [" > ".join(rng.choice(list("abcdefg"), size=int(rng.integers(1, 7)))) for _ in range(400)]
+    df = pd.DataFrame({"path": paths, "total_conversions": rng.integers(0, 4, 400),
+                       "total_null": rng.integers(1, 9, 400)})
+    df["total_conversion_value"] = df["total_conversions"] * 2.5
+    expected = {k: markov_attribution(df, order=k).credit for k in (1, 2, 3)}
+    monkeypatch.setattr(model_mod, "_DENSE_SPAN2", 0)
+    monkeypatch.setattr(model_mod, "_CHUNK_TOUCHES", 37)
+    monkeypatch.setattr(data_mod, "_PARSE_ROWS", 50)
+    for k in (1, 2, 3):
+        pd.testing.assert_frame_equal(markov_attribution(df, order=k).credit, expected[k], rtol=1e-12)
+
+
 def test_markov_rejects_bad_order() -> None:
     for bad in (0, 4, 1.5, True):
         with pytest.raises(ValueError, match="order must be an integer from 1 to 3"):
