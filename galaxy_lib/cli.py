@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import re
+import signal
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -83,6 +84,15 @@ def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def _sigterm_as_interrupt() -> None:
+    """Treat SIGTERM (``kill``, ``systemctl stop``) like Ctrl-C: running jobs are stopped and recorded."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _version_callback(value: bool) -> None:
@@ -180,6 +190,7 @@ def run(
     """
     from galaxy_lib.core.runner import run_notebook
 
+    _sigterm_as_interrupt()
     positionals, params = parse_param_args([notebook, *ctx.args])
     if len(positionals) != 1:
         raise ConfigError(f"Expected one NOTEBOOK, got {len(positionals)}: {' '.join(positionals) or 'none'}.")
@@ -254,6 +265,7 @@ def schedule(
     if sum([once, all_, list_]) > 1:
         raise ConfigError("Choose one of --once, --all and --list (or none to keep serving).")
     sched = Scheduler.from_file(file, max_parallel=max_parallel)
+    _sigterm_as_interrupt()
     index = sched.reports_dir / "index.html"
     if list_:
         _print_schedule(sched)
@@ -274,6 +286,7 @@ def schedule(
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("papermill").setLevel(logging.WARNING)
     _print_schedule(sched)
     typer.echo(f"Scheduler running with up to {sched.max_parallel} job(s) at once; Ctrl-C to stop. Index: {index}")
     sched.serve_forever()

@@ -290,7 +290,7 @@ class ReportWriter:
             if limit is not None:
                 desc += f" (limit {limit})"
             if g.get("detail"):
-                desc += f": {g['detail']}"
+                desc += f": {str(g['detail']).rstrip('. ')}"
             parts.append(desc)
         return f"{len(parts)} gate(s) {'failed' if bad == 'fail' else 'warned'}: " + "; ".join(parts)
 
@@ -344,6 +344,23 @@ def _fmt_time(iso: str | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _runner_is_gone(manifest: Mapping[str, Any]) -> bool:
+    """True when a ``running`` manifest's runner process (same host) no longer exists."""
+    extra = manifest.get("extra") or {}
+    pid, host = extra.get("runner_pid"), extra.get("host")
+    if not pid or host != os.uname().nodename:
+        return False
+    import psutil
+
+    try:
+        started = dt.datetime.fromisoformat(manifest["started_at"]).timestamp()
+        return psutil.Process(int(pid)).create_time() > started + 1  # pid reused by a newer process
+    except psutil.NoSuchProcess:
+        return True
+    except (KeyError, ValueError, TypeError, psutil.Error):
+        return False
+
+
 def _run_summary(manifest: dict[str, Any], run_dir: Path, reports_dir: Path) -> dict[str, Any]:
     """One row of the index: the manifest plus links and a one-line reason."""
     rel = run_dir.relative_to(reports_dir).as_posix()
@@ -353,6 +370,10 @@ def _run_summary(manifest: dict[str, Any], run_dir: Path, reports_dir: Path) -> 
                        ("manifest", "manifest.json")):
         if (run_dir / fname).is_file():
             links[key] = f"{rel}/{fname}"
+    if manifest.get("status") == "running" and _runner_is_gone(manifest):
+        manifest = {**manifest, "status": "failed",
+                    "status_reason": "the runner process died before recording a result (killed or crashed); "
+                                     "the partial notebook is kept"}
     error = manifest.get("error") or {}
     reason = manifest.get("status_reason") or ""
     if error.get("message") and error.get("message") not in reason:

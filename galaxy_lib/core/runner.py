@@ -180,6 +180,7 @@ def _declared_default(declared: Mapping[str, Mapping[str, Any]], name: str) -> A
 def _child_main(spec_path: str) -> int:
     """Entry point of the child process: execute the notebook, write the outcome JSON."""
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    _exit_with_parent()
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -209,6 +210,23 @@ def _child_main(spec_path: str) -> int:
         }}
     write_json_atomic(spec["result"], result)
     return 0
+
+
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """Exit when the runner that started this process dies (e.g. a scheduler killed with SIGKILL).
+
+    Without this the notebook would keep running unsupervised, past its timeout.
+    The kernel exits by itself when this process is gone (ipykernel's parent poller).
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="galaxy-parent-watch", daemon=True).start()
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -488,7 +506,8 @@ def run_notebook(
         parameters_hash=parameters_hash(user_params), code_version=code_version(),
         input_fingerprints=input_fingerprints(data_path), started_at=started.isoformat(),
         data_dir=str(data_path) if data_path else None,
-        extra={"python": sys.executable, "host": os.uname().nodename, "timeout_s": timeout_s},
+        extra={"python": sys.executable, "host": os.uname().nodename, "runner_pid": os.getpid(),
+               "timeout_s": timeout_s},
     )
     running = RunManifest(**base, outputs=(), finished_at=None, duration_s=None, status="running")
     write_json_atomic(out / "manifest.json", running.to_dict())

@@ -231,3 +231,21 @@ def test_build_index_reports_a_broken_audit_log(tmp_path):
     index = _read(build_index(reports).with_suffix(".json"))
     assert index["audit"]["ok"] is False and "entry 2 was removed" in index["audit"]["reason"]
     assert "BROKEN" in (reports / "index.html").read_text()
+
+
+def test_a_running_run_whose_runner_died_is_shown_failed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    reports = tmp_path / "reports"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = os.uname().nodename
+    _fake_run(reports, "a", "20261101T070000Z-aaaaaa", "2026-11-01T07:00:00+00:00", "running",
+              extra={"runner_pid": int(dead.stdout), "host": host})
+    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    _fake_run(reports, "b", "20261101T070000Z-bbbbbb", now, "running",
+              extra={"runner_pid": os.getpid(), "host": host})  # alive: this process
+    latest = _read(build_index(reports).with_suffix(".json"))["latest"]
+    assert latest["a"]["status"] == "failed" and "runner process died" in latest["a"]["status_reason"]
+    assert latest["b"]["status"] == "running"

@@ -241,3 +241,54 @@ def test_figures_survive_the_html_export_offline(tmp_path):
     assert get_plotlyjs() in html  # plotly.js inlined from the installed package, not fetched from a CDN
     assert {"bars.html", "bars.json", "plotly.min.js"} <= set(m.outputs)
     assert m.extra["pii"]["ok"]
+
+
+def _processes_of_run(run_id: str) -> list:
+    import psutil
+
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("GALAXY_RUN_ID") == run_id:
+                found.append(p)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def _wait_for(predicate, timeout: float = 120.0, step: float = 0.2):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.mark.slow
+def test_a_killed_runner_takes_its_notebook_down(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    code = ("from galaxy_lib.core.runner import run_notebook; "
+            f"run_notebook({str(TINY)!r}, {{'mode': 'sleep', 'sleep_s': 600}}, job='orphan', "
+            f"reports_dir={str(tmp_path)!r}, timeout_s=900)")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        manifest = _wait_for(lambda: next((tmp_path / "orphan").glob("*/manifest.json"), None)
+                             if (tmp_path / "orphan").is_dir() else None)
+        run_id = manifest.parent.name
+        _wait_for(lambda: len(_processes_of_run(run_id)) >= 2)  # the child and its kernel are up
+    finally:
+        proc.send_signal(signal.SIGKILL)  # no chance to clean up
+        proc.wait()
+    _wait_for(lambda: not _processes_of_run(run_id), timeout=30)
+    # the index reports the orphaned run as failed rather than running forever
+    from galaxy_lib.core.reporting import build_index
+
+    index = _read(build_index(tmp_path).with_suffix(".json"))
+    assert index["latest"]["orphan"]["status"] == "failed"

@@ -260,3 +260,27 @@ def test_two_schedulers_at_once_run_each_job_once(tmp_path):
                                                                "job_raise": "failed"}
     assert codes[-1] == 1  # the scheduler that ran job_raise reports the failure
     assert json.loads((reports / "index.json").read_text())["audit"]["ok"]
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_daemon_and_records_the_interrupted_job(tmp_path):
+    import signal
+
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "sleep.yaml").write_text(yaml.safe_dump({"mode": "sleep", "sleep_s": 600}))
+    path = _write_schedule(tmp_path, [{"name": "sleepy", "notebook": "tiny.ipynb", "cron": "0 0 1 1 *",
+                                       "parameters": "sleep.yaml"}])
+    proc = subprocess.Popen([sys.executable, "-m", "galaxy_lib.cli", "schedule", "--file", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    reports = tmp_path / "reports"
+    deadline = time.monotonic() + 120
+    while not list(reports.glob("sleepy/*/tiny.ipynb")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the job fired (never ran before) and papermill started writing
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "Scheduler stopped." in out
+    [manifest] = [json.loads(p.read_text()) for p in reports.glob("sleepy/*/manifest.json")]
+    assert manifest["status"] == "failed" and manifest["error"]["kind"] == "interrupted"
+    assert json.loads((reports / "schedule_state.json").read_text())["sleepy"]["last_status"] == "failed"
+    assert AuditLog(reports / "audit.jsonl").verify().ok
