@@ -9,6 +9,7 @@ the notebook, ``metrics.json`` and the dashboard share one shape. Row-level gate
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from galaxy_lib.core.contracts import CONTRACTS
@@ -20,6 +21,8 @@ from galaxy_lib.inventory.data import InventoryParams
 
 __all__ = [
     "CATEGORICAL_COLUMNS",
+    "FEED_TABLES",
+    "spend_outlier_gates",
     "load_sample",
     "row_level_gates",
     "duplicate_gates",
@@ -42,9 +45,11 @@ CATEGORICAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "spend": ("geo", "channel"),
     "kpi": ("geo",),
     "creatives": ("channel", "format", "dominant_color"),
-    "lift_tests": ("channel", "geo"),
     "email_experiment": ("treatment",),
 }
+#: Tables fed continuously, so the age of their newest record says whether a feed stalled.
+#: (Lift tests, creatives and the customer list are not feeds: an old newest row is normal.)
+FEED_TABLES: tuple[str, ...] = ("touchpoints", "conversions", "spend", "kpi")
 _STAGED_NAME = {"customer_id": "customer_key"}
 _DROPPED_AT_STAGING = {"email", "phone"}
 
@@ -84,8 +89,29 @@ def row_level_gates(store: DataStore, params: InventoryParams) -> list[GateResul
         if {"ts", "ingested_at"} <= set(df.columns):
             results.append(quality.latency_gate(df, "ts", "ingested_at", table, th))
         if table == "spend":
-            results += quality.spend_outlier_gates(df, th)
+            results += spend_outlier_gates(df, params)
     return results
+
+
+def spend_outlier_gates(spend: pd.DataFrame, params: InventoryParams) -> list[GateResult]:
+    """Outliers in weekly national spend and CPC per channel, in weeks the channel was on air.
+
+    Judged on national weekly totals (a geo-week is too noisy) and only over weeks
+    with spend: flighting switches channels off for weeks at a time, and an off week
+    is a plan, not an outlier. Both are judged on the log scale: media budgets move
+    multiplicatively (a burst doubles spend), so a robust z on raw spend flags every
+    burst, while on logs it flags the typo-sized jumps (x10, x100) a gate should catch.
+    CPC is judged only for channels that report clicks (TV does not).
+    """
+    weekly = spend.groupby(["week", "channel"], as_index=False)[["spend", "clicks"]].sum()
+    on_air = weekly[weekly["spend"] > 0]
+    out: list[GateResult] = []
+    for channel, g in on_air.groupby("channel", sort=True):
+        out.append(quality.outlier_gate(np.log(g["spend"]), f"log_spend[{channel}]", "spend", params.thresholds))
+        if (g["clicks"] > 0).any():
+            cpc = (g["spend"] / g["clicks"]).where(g["clicks"] > 0)
+            out.append(quality.outlier_gate(np.log(cpc), f"log_cpc[{channel}]", "spend", params.thresholds))
+    return out
 
 
 def latency_hours(store: DataStore, table: str = "touchpoints", max_rows: int = 200_000) -> pd.Series:
@@ -123,8 +149,8 @@ def duplicate_gates(store: DataStore, params: InventoryParams) -> list[GateResul
 
 
 def freshness_gates(profiles: pd.DataFrame, params: InventoryParams, as_of: pd.Timestamp) -> list[GateResult]:
-    """Days since the newest record of each staged table with a time column."""
-    staged = profiles[(profiles["zone"] == "staged") & profiles["latest"].notna()]
+    """Days since the newest record of each staged feed table (:data:`FEED_TABLES`)."""
+    staged = profiles[(profiles["zone"] == "staged") & profiles["latest"].notna() & profiles["table"].isin(FEED_TABLES)]
     out = []
     for row in staged.itertuples():
         column = CONTRACTS[row.table].date_columns[0] if row.table in CONTRACTS else ""

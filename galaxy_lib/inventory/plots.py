@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -60,13 +61,13 @@ def latency_histogram(hours: pd.Series, warn_at: float, fail_at: float) -> go.Fi
 
 
 def spend_outliers(spend: pd.DataFrame, z_limit: float) -> go.Figure:
-    """Weekly spend per channel (summed over geos); weeks beyond the robust z limit are marked."""
+    """Weekly national spend per channel; on-air weeks beyond the robust z limit (of log spend) are marked."""
     weekly = spend.groupby(["week", "channel"], as_index=False)["spend"].sum()
     fig = go.Figure()
     for channel, g in weekly.groupby("channel"):
-        z = robust_z(g["spend"])
         fig.add_scatter(x=g["week"], y=g["spend"], mode="lines", name=channel, line_color=channel_color(channel))
-        out = g[abs(z) > z_limit]
+        on_air = g[g["spend"] > 0]
+        out = on_air[abs(robust_z(np.log(on_air["spend"]))) > z_limit]
         if len(out):
             fig.add_scatter(x=out["week"], y=out["spend"], mode="markers", name=f"{channel} outlier",
                             marker=dict(color=STATUS_COLORS["fail"], size=10, symbol="x"), showlegend=False)
