@@ -41,7 +41,6 @@ def test_ci_sizes(ci_world):
     assert rows["creatives"] == 40
     assert rows["kpi"] == 156 * 4 and rows["spend"] == 156 * 4 * 5
     assert 6 <= rows["lift_tests"] <= 8
-    assert ci_world.summary.seconds < 30
 
 
 def test_same_seed_same_world_whatever_the_chunk_size(ci_world, ci_world_chunked):
