@@ -78,7 +78,8 @@ summary
 results = mta.fit_all_models(inputs.paths, markov_orders=range(1, params.markov_order + 1),
                              half_life=params.half_life_days, direct_channels=[params.direct_channel])
 shares = analysis.credit_table(results)
-plots.credit_by_model(shares)
+fig_credit = plots.credit_by_model(shares)
+fig_credit
 
 # %% [markdown]
 # Rules that look at the last touch favour the channels people use to come back and buy (search,
@@ -103,7 +104,8 @@ analysis.credit_long(results).round(3)
 
 # %%
 top = analysis.top_paths(inputs.paths, n=params.top_n_paths, min_journeys=params.k_min_paths)
-plots.journey_sankey(top, separator=inputs.paths.separator)
+fig_sankey = plots.journey_sankey(top, separator=inputs.paths.separator)
+fig_sankey
 
 # %% [markdown]
 # The widest flows are the most travelled journeys (only paths seen by at least `k_min_paths`
@@ -115,7 +117,8 @@ plots.journey_sankey(top, separator=inputs.paths.separator)
 # %%
 calibration = analysis.calibrate_if_available(results, params.calibrated_model_name, inputs.incremental,
                                               mode=params.calibration_mode)
-plots.attributed_vs_incremental(calibration)
+fig_calibration = plots.attributed_vs_incremental(calibration)
+fig_calibration
 
 # %% [markdown]
 # Where the grey and blue bars differ, the path model's split disagrees with the experiments:
@@ -135,9 +138,9 @@ calibration.table.round(3) if calibration is not None else "No calibration targe
 # %%
 all_shares = analysis.shares_with_calibration(results, calibration)
 comparison = analysis.compare_if_known(all_shares, inputs.truth)
-plots.credit_vs_truth(all_shares, inputs.truth,
-                      models=[m for m in ("last_touch", params.calibrated_model_name,
-                                          f"{params.calibrated_model_name}_calibrated") if m in all_shares])
+fig_truth = plots.credit_vs_truth(all_shares, inputs.truth,
+                                  models=["last_touch", *analysis.calibration_columns(all_shares, calibration)])
+fig_truth
 
 # %% [markdown]
 # The black marks are the shares of marketing-caused conversions each channel really triggered in
@@ -174,8 +177,7 @@ if calibration is not None:
     report.table("calibration", calibration.table)
 if comparison is not None:
     report.table("truth_comparison", comparison)
-report.figure("credit_by_model", plots.credit_by_model(shares))
-report.figure("journeys_sankey", plots.journey_sankey(top, separator=inputs.paths.separator))
-report.figure("attributed_vs_incremental", plots.attributed_vs_incremental(calibration))
-report.figure("credit_vs_truth", plots.credit_vs_truth(all_shares, inputs.truth))
+for name, fig in {"credit_by_model": fig_credit, "journeys_sankey": fig_sankey,
+                  "attributed_vs_incremental": fig_calibration, "credit_vs_truth": fig_truth}.items():
+    report.figure(name, fig)
 print(report.write())

@@ -54,6 +54,7 @@ __all__ = [
     "calibrate_if_available",
     "shares_with_calibration",
     "compare_if_known",
+    "calibration_columns",
     "report_gates",
     "publishable_paths",
     "top_paths",
@@ -299,6 +300,13 @@ def shares_with_calibration(
     if calibration is not None:
         shares[f"{calibration.model}_calibrated"] = calibration.shares().reindex(shares.index).fillna(0.0)
     return shares
+
+
+def calibration_columns(shares: pd.DataFrame, calibration: CalibrationResult | None) -> list[str]:
+    """The calibrated model's column and its calibrated column in ``shares`` (for charts)."""
+    if calibration is None:
+        return []
+    return [c for c in (calibration.model, f"{calibration.model}_calibrated") if c in shares.columns]
 
 
 def compare_if_known(shares: pd.DataFrame, truth: Mapping[str, float] | None) -> pd.DataFrame | None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -205,7 +205,6 @@ class JourneyData:
     quarantine: pd.DataFrame
     lookback_days: float
     purpose: str = "measurement"
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def summary(self) -> dict[str, Any]:
         """Counts for the report."""
