@@ -1,0 +1,637 @@
+"""Turn a fitted :class:`~galaxy_lib.mmm.model.MediaMixModel` into tables.
+
+Every function takes a fitted model and returns pandas tables or frozen
+dataclasses; nothing here plots (see :mod:`galaxy_lib.mmm.plots`).
+
+Definitions (KPI units, summed over geos)
+-----------------------------------------
+* **Contribution** of a channel: the sum over periods of its modelled
+  ``channel_contribution`` (adstock then saturation of its own spend; zero spend
+  before the first period). Contributions are additive, so this equals the KPI
+  the channel caused inside the data window.
+* **ROI** = contribution / spend (the Galaxy ground truth uses the same definition).
+* **Marginal ROI** = extra KPI from 1% more spend in every period (carry-over
+  included) / that extra spend: the return on the next unit of money.
+  Computed with pymc-marketing's ``Incrementality`` counterfactuals.
+* **Contribution share** = contribution / total KPI; **share of media** =
+  contribution / total media contribution (sums to 1 over channels).
+* Intervals are 94% highest-density intervals over posterior draws.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pydantic import Field, field_validator
+
+from galaxy_lib.core.config import GalaxyConfig
+from galaxy_lib.mmm.data import MMMDataError
+from galaxy_lib.mmm.model import TREND_CONTROL, MediaMixModel
+
+__all__ = [
+    "HDI_PROB",
+    "contribution_samples",
+    "roi_samples",
+    "channel_summary",
+    "decomposition",
+    "response_curves",
+    "prior_posterior_shift",
+    "BudgetConfig",
+    "BudgetResult",
+    "optimise_budget",
+    "spend_plan",
+    "forecast",
+    "recovery_against_truth",
+]
+
+HDI_PROB: float = 0.94
+
+
+def _hdi(samples: np.ndarray, prob: float = HDI_PROB) -> tuple[float, float]:
+    import arviz as az
+
+    lo, hi = az.hdi(np.asarray(samples, dtype=float).ravel(), hdi_prob=prob)
+    return float(lo), float(hi)
+
+
+def contribution_samples(model: MediaMixModel, group: str = "posterior") -> xr.DataArray:
+    """Total contribution per channel and draw (KPI units, summed over periods and geos).
+
+    Parameters
+    ----------
+    model
+        Fitted model.
+    group
+        ``posterior`` or ``prior`` (after :func:`prior_posterior_shift` sampled it).
+    """
+    model._check_fitted()
+    cc = model.idata_[group]["channel_contribution"] * model.target_scale_()
+    dims = [d for d in cc.dims if d not in ("chain", "draw", "channel")]
+    return cc.sum(dims)
+
+
+def roi_samples(model: MediaMixModel, group: str = "posterior") -> xr.DataArray:
+    """ROI per channel and draw: contribution / spend."""
+    contrib = contribution_samples(model, group)
+    spend = model.data_.spend_totals()
+    return contrib / xr.DataArray(spend.reindex(contrib["channel"].values).to_numpy(), dims="channel",
+                                  coords={"channel": contrib["channel"].values})
+
+
+def _mroi_samples(model: MediaMixModel, spend_increase: float = 0.01) -> xr.DataArray:
+    inc = model.mmm_.incrementality.compute_incremental_contribution(
+        frequency="all_time", include_carryover=True, counterfactual_spend_factor=1.0 + spend_increase,
+    )
+    extra = [d for d in inc.dims if d not in ("chain", "draw", "channel")]
+    inc = inc.sum(extra)
+    spend = model.data_.spend_totals().reindex(inc["channel"].values).to_numpy()
+    return inc / xr.DataArray(spend_increase * spend, dims="channel", coords={"channel": inc["channel"].values})
+
+
+def channel_summary(model: MediaMixModel, marginal: bool = True) -> pd.DataFrame:
+    """Per channel: spend, contribution, ROI and marginal ROI with 94% HDIs, shares.
+
+    Parameters
+    ----------
+    model
+        Fitted model.
+    marginal
+        Compute marginal ROI (a counterfactual evaluation over all draws).
+
+    Returns
+    -------
+    pd.DataFrame
+        Index ``channel``; columns ``spend, contribution_mean, contribution_hdi_low,
+        contribution_hdi_high, roi_mean, roi_hdi_low, roi_hdi_high, mroi_mean,
+        mroi_hdi_low, mroi_hdi_high, contribution_share, share_of_media,
+        share_of_media_hdi_low, share_of_media_hdi_high``.
+    """
+    contrib = contribution_samples(model)
+    roi = roi_samples(model)
+    share_media = contrib / contrib.sum("channel")
+    total_kpi = float(model.data_.frame["kpi"].sum())
+    mroi = _mroi_samples(model) if marginal else None
+    rows = []
+    for ch in model.data_.channels:
+        c = contrib.sel(channel=ch).values
+        r = roi.sel(channel=ch).values
+        s = share_media.sel(channel=ch).values
+        row: dict[str, Any] = {
+            "channel": ch,
+            "spend": float(model.data_.spend_totals()[ch]),
+            "contribution_mean": float(c.mean()),
+            "contribution_hdi_low": _hdi(c)[0],
+            "contribution_hdi_high": _hdi(c)[1],
+            "roi_mean": float(r.mean()),
+            "roi_hdi_low": _hdi(r)[0],
+            "roi_hdi_high": _hdi(r)[1],
+        }
+        if mroi is not None:
+            m = mroi.sel(channel=ch).values
+            row.update(mroi_mean=float(np.nanmean(m)), mroi_hdi_low=_hdi(m)[0], mroi_hdi_high=_hdi(m)[1])
+        row.update(
+            contribution_share=float(c.mean()) / total_kpi,
+            share_of_media=float(s.mean()),
+            share_of_media_hdi_low=_hdi(s)[0],
+            share_of_media_hdi_high=_hdi(s)[1],
+        )
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("channel")
+
+
+def decomposition(model: MediaMixModel) -> pd.DataFrame:
+    """Posterior-mean contribution of every component per period (KPI units, summed over geos).
+
+    Components: ``baseline`` (intercept), one per channel, one per control, ``trend``
+    (linear or piecewise), ``seasonality``; plus the ``observed`` KPI. The
+    components add up to the model's mean prediction.
+
+    Returns
+    -------
+    pd.DataFrame
+        Long table ``date, component, kind, contribution`` (``kind`` is ``media``,
+        ``control``, ``trend``, ``seasonality``, ``baseline`` or ``observed``).
+    """
+    model._check_fitted()
+    post = model.idata_.posterior
+    scale = model.target_scale_()
+
+    def mean_over(var: str) -> xr.DataArray:
+        da = (post[var] * scale).mean(("chain", "draw"))
+        return da.sum("geo") if "geo" in da.dims else da
+
+    parts: list[pd.DataFrame] = []
+
+    def add(da: xr.DataArray, component: str, kind: str) -> None:
+        if "date" not in da.dims:
+            da = da.expand_dims(date=post["date"].values)
+        parts.append(pd.DataFrame({"date": pd.DatetimeIndex(da["date"].values), "component": component,
+                                   "kind": kind, "contribution": da.transpose("date").to_numpy()}))
+
+    inter = mean_over("intercept_contribution")
+    add(inter, "baseline", "baseline")
+    cc = mean_over("channel_contribution")
+    for ch in cc["channel"].values:
+        add(cc.sel(channel=ch), str(ch), "media")
+    if "control_contribution" in post:
+        # Controls enter the model standardised (centred), so their raw contributions
+        # sum to zero. Re-express each against a natural reference level (0 for a
+        # control whose range holds 0, e.g. holiday flags; the first period for the
+        # trend; the mean otherwise) and move the constant into the baseline.
+        ctl = mean_over("control_contribution")
+        gamma = (post["gamma_control"] * scale).mean(("chain", "draw"))
+        frame = model.data_.frame
+        shift = 0.0
+        for c in ctl["control"].values:
+            c = str(c)
+            m, sd = model.control_scaling_.mean[c], model.control_scaling_.sd[c]
+            if c == TREND_CONTROL:
+                ref = 0.0
+            else:
+                ref = 0.0 if frame[c].min() <= 0 <= frame[c].max() else m
+            g = gamma.sel(control=c)
+            offset = g * (ref - m) / sd
+            if "geo" in offset.dims:
+                offset = offset.sum("geo")
+            shift = shift + offset
+            add(ctl.sel(control=c) - offset, "trend" if c == TREND_CONTROL else c,
+                "trend" if c == TREND_CONTROL else "control")
+        parts[0]["contribution"] = parts[0]["contribution"] + float(shift)
+    for var in post.data_vars:
+        if str(var).endswith("_effect_contribution"):
+            add(mean_over(str(var)), "trend", "trend")
+    if "yearly_seasonality_contribution" in post:
+        add(mean_over("yearly_seasonality_contribution"), "seasonality", "seasonality")
+    obs = model.data_.frame.groupby("date")["kpi"].sum()
+    parts.append(pd.DataFrame({"date": obs.index, "component": "observed", "kind": "observed",
+                               "contribution": obs.to_numpy()}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def response_curves(model: MediaMixModel, n_points: int = 41, max_multiple: float = 2.0,
+                    num_samples: int = 300, random_seed: int = 0) -> pd.DataFrame:
+    """Steady-state response curve per channel: KPI per period against spend per period.
+
+    With normalised adstock a spend held at ``x`` per period has adstocked value
+    ``x``, so the long-run KPI per period is the saturation curve at ``x``. The
+    grid runs from 0 to ``max_multiple`` times the channel's largest observed
+    spend per period. For a per-geo model, national spend is split across geos in
+    the channel's historical proportions and the geo curves are summed.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``channel, spend, mean, hdi_low, hdi_high, current_spend`` (current =
+        mean spend per period in the data).
+    """
+    import arviz as az
+
+    model._check_fitted()
+    data = model.data_
+    ch_scale = model.idata_.constant_data["channel_scale"]  # (channel) or (geo, channel)
+    scaled_max = max_multiple * 1.05
+    if data.is_geo:
+        share = data.frame.groupby("geo")[list(data.channels)].sum()
+        share = share / share.sum()
+        # Largest scaled value needed: national spend * share / geo scale.
+        national_max = data.frame.groupby("date")[list(data.channels)].sum().max()
+        need = (share * national_max) / ch_scale.to_pandas().reindex(index=share.index, columns=share.columns)
+        scaled_max = float(np.nanmax(need.to_numpy())) * max_multiple * 1.05
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        curve = model.mmm_.sample_saturation_curve(max_value=scaled_max, num_points=400, num_samples=num_samples,
+                                                   random_state=random_seed, original_scale=True)
+    extra = [d for d in curve.dims if d not in ("x", "sample", "channel", "geo")]
+    curve = curve.isel({d: 0 for d in extra}, drop=True)
+    grid = curve["x"].values
+    current = data.mean_period_spend()
+    rows = []
+    for ch in data.channels:
+        if data.is_geo:
+            national_max = float(data.frame.groupby("date")[ch].sum().max())
+            spend = np.linspace(0, max_multiple * national_max, n_points)
+            total = 0
+            for g in data.geos:
+                xg = spend * float(share.loc[g, ch]) / float(ch_scale.sel(geo=g, channel=ch))
+                cg = curve.sel(channel=ch, geo=g).transpose("sample", "x").values
+                total = total + np.stack([np.interp(xg, grid, row) for row in cg])
+            samples = total
+        else:
+            scale = float(ch_scale.sel(channel=ch)) if "channel" in ch_scale.dims else float(ch_scale)
+            spend = np.linspace(0, max_multiple * float(data.frame[ch].max()), n_points)
+            cg = curve.sel(channel=ch).transpose("sample", "x").values
+            samples = np.stack([np.interp(spend / scale, grid, row) for row in cg])
+        hdi = az.hdi(samples[None, ...], hdi_prob=HDI_PROB)  # (x, 2)
+        rows.append(pd.DataFrame({"channel": ch, "spend": spend, "mean": samples.mean(0),
+                                  "hdi_low": hdi[:, 0], "hdi_high": hdi[:, 1], "current_spend": float(current[ch])}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def prior_posterior_shift(model: MediaMixModel, samples: int = 500, random_seed: int = 0) -> pd.DataFrame:
+    """How much the data (and lift tests) moved each channel's ROI away from the prior.
+
+    Samples the prior (once; kept in ``idata.prior``) and compares prior and
+    posterior ROI per channel.
+
+    Returns
+    -------
+    pd.DataFrame
+        Index ``channel``; ``prior_mean, prior_hdi_low, prior_hdi_high, posterior_mean,
+        posterior_hdi_low, posterior_hdi_high, shift_in_prior_sd`` (posterior mean minus
+        prior mean, in prior standard deviations) and ``contraction`` (1 - posterior
+        variance / prior variance: near 1 = the data pinned the ROI down, near 0 = the
+        prior still dominates).
+    """
+    model._check_fitted()
+    idata = model.idata_
+    if "prior" not in idata or "channel_contribution" not in idata.prior:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.mmm_.sample_prior_predictive(model.X_, model.data_.frame["kpi"].rename("kpi"), samples=samples,
+                                               extend_idata=True, random_seed=random_seed)
+    prior = roi_samples(model, "prior")
+    post = roi_samples(model, "posterior")
+    rows = []
+    for ch in model.data_.channels:
+        p = prior.sel(channel=ch).values.ravel()
+        q = post.sel(channel=ch).values.ravel()
+        p_sd = float(np.std(p))
+        rows.append({
+            "channel": ch,
+            "prior_mean": float(np.mean(p)), "prior_hdi_low": _hdi(p)[0], "prior_hdi_high": _hdi(p)[1],
+            "posterior_mean": float(np.mean(q)), "posterior_hdi_low": _hdi(q)[0], "posterior_hdi_high": _hdi(q)[1],
+            "shift_in_prior_sd": (float(np.mean(q)) - float(np.mean(p))) / p_sd if p_sd > 0 else float("nan"),
+            "contraction": 1.0 - float(np.var(q)) / float(np.var(p)) if p_sd > 0 else float("nan"),
+        })
+    return pd.DataFrame(rows).set_index("channel")
+
+
+# ---------------------------------------------------------------------------- budget
+class BudgetConfig(GalaxyConfig):
+    """Budget optimisation settings.
+
+    Parameters
+    ----------
+    horizon_periods
+        Length of the plan in periods (13 weeks = a quarter).
+    total_budget
+        Money to spend over the horizon across all channels. 0 means "the current
+        rate": mean spend per period in the data times ``horizon_periods``.
+    floor, cap
+        Default bounds of every channel, as multiples of its current spend per
+        period (0.5 = may be cut to half, 2.0 = may double).
+    channel_bounds
+        Per-channel ``[floor, cap]`` multiples overriding the defaults, e.g.
+        ``{"tv": [0.8, 1.2]}``.
+    """
+
+    horizon_periods: int = Field(13, ge=1, le=520)
+    total_budget: float = Field(0.0, ge=0)
+    floor: float = Field(0.5, ge=0)
+    cap: float = Field(2.0, gt=0)
+    channel_bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+    @field_validator("channel_bounds")
+    @classmethod
+    def _bounds(cls, v: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for ch, (lo, hi) in v.items():
+            if lo < 0 or hi <= 0 or lo > hi:
+                raise ValueError(f"channel_bounds[{ch!r}] = [{lo}, {hi}] must satisfy 0 <= floor <= cap, cap > 0")
+        return v
+
+
+@dataclass(frozen=True)
+class BudgetResult:
+    """Outcome of :func:`optimise_budget`.
+
+    Attributes
+    ----------
+    allocation
+        Index ``channel``: ``current_per_period``, ``optimal_per_period``,
+        ``current_total``, ``optimal_total`` (over the horizon), ``change_pct``,
+        ``floor_per_period``, ``cap_per_period``, ``at_bound``.
+    total_budget
+        Money allocated over the horizon.
+    horizon_periods
+        Plan length.
+    response_current, response_optimal
+        Posterior mean media-driven KPI over the horizon (carry-over included) for
+        the current split and the optimal split of the same total.
+    gain_mean, gain_hdi_low, gain_hdi_high
+        Expected extra KPI of the optimal split over the current one, with its 94% HDI
+        (paired draws: the same posterior draw evaluates both splits).
+    prob_gain_positive
+        Posterior probability that the optimal split beats the current one.
+    success, message
+        The optimiser's (SciPy SLSQP) status.
+    """
+
+    allocation: pd.DataFrame
+    total_budget: float
+    horizon_periods: int
+    response_current: float
+    response_optimal: float
+    gain_mean: float
+    gain_hdi_low: float
+    gain_hdi_high: float
+    prob_gain_positive: float
+    success: bool
+    message: str
+
+    @property
+    def gain_pct(self) -> float:
+        """Expected gain as a share of the current split's response."""
+        return self.gain_mean / self.response_current if self.response_current else float("nan")
+
+    def to_metrics(self) -> dict[str, Any]:
+        """The recommended allocation and the expected gain, for metrics.json."""
+        return {
+            "horizon_periods": self.horizon_periods,
+            "total_budget": self.total_budget,
+            "recommended_allocation": {ch: float(v) for ch, v in self.allocation["optimal_total"].items()},
+            "current_allocation": {ch: float(v) for ch, v in self.allocation["current_total"].items()},
+            "expected_response_current": self.response_current,
+            "expected_response_optimal": self.response_optimal,
+            "expected_gain_mean": self.gain_mean,
+            "expected_gain_hdi_low": self.gain_hdi_low,
+            "expected_gain_hdi_high": self.gain_hdi_high,
+            "expected_gain_pct": self.gain_pct,
+            "prob_gain_positive": self.prob_gain_positive,
+            "optimizer_success": self.success,
+        }
+
+
+def _future_dates(model: MediaMixModel, periods: int) -> pd.DatetimeIndex:
+    last = model.data_.dates[-1]
+    step = pd.tseries.frequencies.to_offset(model.data_.freq)
+    return pd.date_range(last + step, periods=periods, freq=step)
+
+
+def _current_cells(model: MediaMixModel) -> pd.Series:
+    """Mean spend per period of every budget cell (channel, or (channel, geo))."""
+    data = model.data_
+    if data.is_geo:
+        per_geo = data.frame.groupby("geo")[list(data.channels)].sum() / data.n_periods
+        return per_geo.T.stack().rename_axis(["channel", "geo"])
+    return data.mean_period_spend().rename_axis("channel")
+
+
+def _response_samples(wrapper: Any, cells: pd.Series, is_geo: bool) -> np.ndarray:
+    """Media-driven KPI over the horizon (+ carry-over) per posterior draw for a per-period allocation."""
+    if is_geo:
+        da = xr.DataArray.from_series(cells).transpose("channel", "geo")
+    else:
+        da = xr.DataArray(cells.to_numpy(), dims="channel", coords={"channel": list(cells.index)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resp = wrapper.sample_response_distribution(allocation_strategy=da, noise_level=1e-9)
+    return np.asarray(resp["total_media_contribution_original_scale"]).ravel()
+
+
+def optimise_budget(model: MediaMixModel, config: BudgetConfig | None = None) -> BudgetResult:
+    """Find the split of a total budget that maximises the expected media-driven KPI.
+
+    Uses pymc-marketing's ``BudgetOptimizer`` (SLSQP on the posterior-mean response,
+    spend held flat over the horizon, carry-over after it counted) within per-channel
+    floors and caps, then evaluates the current and the optimal split on every
+    posterior draw to give the expected gain with its uncertainty.
+
+    Parameters
+    ----------
+    model
+        Fitted model.
+    config
+        Horizon, total budget and bounds.
+
+    Raises
+    ------
+    MMMDataError
+        When bounds name unknown channels or cannot hold the total budget.
+    """
+    from pymc_marketing.mmm.multidimensional import MultiDimensionalBudgetOptimizerWrapper
+
+    cfg = config or BudgetConfig()
+    model._check_fitted()
+    data = model.data_
+    unknown = sorted(set(cfg.channel_bounds) - set(data.channels))
+    if unknown:
+        raise MMMDataError(f"budget channel_bounds name unknown channel(s) {unknown}; channels are {list(data.channels)}.")
+    cells = _current_cells(model)
+    current_total_per_period = float(cells.sum())
+    per_period = cfg.total_budget / cfg.horizon_periods if cfg.total_budget > 0 else current_total_per_period
+    # Current split scaled to the same total, so the comparison is like for like.
+    current = cells * (per_period / current_total_per_period)
+    lo_mult = pd.Series({ch: cfg.channel_bounds.get(ch, (cfg.floor, cfg.cap))[0] for ch in data.channels})
+    hi_mult = pd.Series({ch: cfg.channel_bounds.get(ch, (cfg.floor, cfg.cap))[1] for ch in data.channels})
+    ch_index = cells.index.get_level_values("channel") if data.is_geo else cells.index
+    lower = current * lo_mult.reindex(ch_index).to_numpy()
+    upper = current * hi_mult.reindex(ch_index).to_numpy()
+    if lower.sum() > per_period * (1 + 1e-9) or upper.sum() < per_period * (1 - 1e-9):
+        raise MMMDataError(
+            f"budget bounds cannot hold the budget: floors sum to {lower.sum():,.0f} and caps to {upper.sum():,.0f} "
+            f"per period, the budget is {per_period:,.0f} per period. Widen floor/cap or change total_budget."
+        )
+    dates = _future_dates(model, cfg.horizon_periods)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrapper = MultiDimensionalBudgetOptimizerWrapper(model=model.mmm_, start_date=str(dates[0].date()),
+                                                         end_date=str(dates[-1].date()))
+        if data.is_geo:
+            bounds = xr.DataArray(
+                np.stack([lower.to_numpy(), upper.to_numpy()], axis=-1),
+                dims=("cell", "bound"), coords={"cell": lower.index, "bound": ["lower", "upper"]},
+            ).unstack("cell").transpose("channel", "geo", "bound")
+        else:
+            bounds = xr.DataArray(np.stack([lower.to_numpy(), upper.to_numpy()], axis=-1), dims=("channel", "bound"),
+                                  coords={"channel": list(lower.index), "bound": ["lower", "upper"]})
+        optimal_da, res = wrapper.optimize_budget(budget=per_period, budget_bounds=bounds)
+    if data.is_geo:
+        optimal = optimal_da.to_series().reorder_levels(["channel", "geo"]).reindex(current.index)
+    else:
+        optimal = optimal_da.to_series().reindex(current.index)
+    r_cur = _response_samples(wrapper, current, data.is_geo)
+    r_opt = _response_samples(wrapper, optimal, data.is_geo)
+    gain = r_opt - r_cur
+    lo_g, hi_g = _hdi(gain)
+
+    def by_channel(s: pd.Series) -> pd.Series:
+        return s.groupby(level="channel").sum().reindex(list(data.channels)) if data.is_geo else s.reindex(list(data.channels))
+
+    cur_c, opt_c, lo_c, hi_c = by_channel(current), by_channel(optimal), by_channel(lower), by_channel(upper)
+    alloc = pd.DataFrame({
+        "current_per_period": cur_c,
+        "optimal_per_period": opt_c,
+        "current_total": cur_c * cfg.horizon_periods,
+        "optimal_total": opt_c * cfg.horizon_periods,
+        "change_pct": (opt_c / cur_c - 1) * 100,
+        "floor_per_period": lo_c,
+        "cap_per_period": hi_c,
+    })
+    tol = 1e-3 * per_period
+    alloc["at_bound"] = np.where(np.isclose(opt_c, lo_c, atol=tol), "floor",
+                                 np.where(np.isclose(opt_c, hi_c, atol=tol), "cap", ""))
+    alloc.index.name = "channel"
+    return BudgetResult(
+        allocation=alloc, total_budget=per_period * cfg.horizon_periods, horizon_periods=cfg.horizon_periods,
+        response_current=float(r_cur.mean()), response_optimal=float(r_opt.mean()),
+        gain_mean=float(gain.mean()), gain_hdi_low=lo_g, gain_hdi_high=hi_g,
+        prob_gain_positive=float((gain > 0).mean()), success=bool(res.success), message=str(res.message),
+    )
+
+
+# ---------------------------------------------------------------------------- forecast
+def spend_plan(model: MediaMixModel, periods: int, per_period: pd.Series | dict[str, float] | None = None) -> pd.DataFrame:
+    """A flat future spend plan (one row per future period, and geo).
+
+    Parameters
+    ----------
+    model
+        Fitted model.
+    periods
+        Number of future periods after the data.
+    per_period
+        Spend per period per channel (national total); default the current mean.
+        For a per-geo model it is split over geos in the channel's historical proportions.
+    """
+    model._check_fitted()
+    data = model.data_
+    spend = pd.Series(per_period if per_period is not None else data.mean_period_spend(), dtype=float)
+    missing = [c for c in data.channels if c not in spend.index]
+    if missing:
+        raise MMMDataError(f"spend plan lacks channel(s) {missing}; give spend per period for every channel.")
+    dates = _future_dates(model, periods)
+    if not data.is_geo:
+        return pd.DataFrame({"date": dates, **{c: float(spend[c]) for c in data.channels}})
+    share = data.frame.groupby("geo")[list(data.channels)].sum()
+    share = share / share.sum()
+    rows = [{"date": d, "geo": g, **{c: float(spend[c] * share.loc[g, c]) for c in data.channels}}
+            for d in dates for g in data.geos]
+    return pd.DataFrame(rows)
+
+
+def forecast(model: MediaMixModel, plan: pd.DataFrame, random_seed: int = 0) -> pd.DataFrame:
+    """Expected KPI for a planned spend (periods after the data), with 94% intervals.
+
+    The last ``l_max`` periods of history are prepended so the carry-over of past
+    spend is included; trend and seasonality are extrapolated; controls missing from
+    ``plan`` are held at their historical mean.
+
+    Parameters
+    ----------
+    model
+        Fitted model.
+    plan
+        ``date`` (``geo``) and one spend column per channel (e.g. from :func:`spend_plan`),
+        optionally control columns.
+    random_seed
+        Seed of the predictive draws.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``date, kpi_mean, kpi_hdi_low, kpi_hdi_high`` (summed over geos).
+    """
+    import arviz as az
+
+    model._check_fitted()
+    plan = plan.copy()
+    plan["date"] = pd.to_datetime(plan["date"])
+    last = model.data_.dates[-1]
+    if (plan["date"] <= last).any():
+        raise MMMDataError(
+            f"the forecast plan starts on or before the last data period ({last.date()}); plan periods must be in the future."
+        )
+    X = model.design(plan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        y = model.mmm_.sample_posterior_predictive(X, extend_idata=False, combined=True, include_last_observations=True,
+                                                   progressbar=False, random_seed=random_seed)
+    if isinstance(y, xr.Dataset):
+        y = y["y"]
+    y = y * model.target_scale_()
+    if "geo" in y.dims:
+        y = y.sum("geo")
+    samples = y.transpose("date", "sample").values
+    hdi = az.hdi(samples.T[None, ...], hdi_prob=HDI_PROB)
+    return pd.DataFrame({"date": pd.DatetimeIndex(y["date"].values), "kpi_mean": samples.mean(1),
+                         "kpi_hdi_low": hdi[:, 0], "kpi_hdi_high": hdi[:, 1]})
+
+
+# ---------------------------------------------------------------------------- truth
+def recovery_against_truth(summary: pd.DataFrame, true_roi: dict[str, float]) -> dict[str, Any]:
+    """Compare estimated ROI with known true ROI (the Galaxy world's ground truth).
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`channel_summary`.
+    true_roi
+        Channel -> true ROI.
+
+    Returns
+    -------
+    dict
+        ``covered`` (channels whose 94% HDI holds the truth), ``n_covered``,
+        ``n_channels``, ``roi_mape``, and per channel ``true_roi`` / ``ape``.
+    """
+    missing = [c for c in summary.index if c not in true_roi]
+    if missing:
+        raise KeyError(f"no true ROI for channel(s) {missing}")
+    per = {}
+    for ch, row in summary.iterrows():
+        t = float(true_roi[ch])
+        per[ch] = {"true_roi": t, "roi_mean": float(row["roi_mean"]),
+                   "covered": bool(row["roi_hdi_low"] <= t <= row["roi_hdi_high"]),
+                   "ape": abs(float(row["roi_mean"]) - t) / abs(t)}
+    return {
+        "n_channels": len(per),
+        "n_covered": sum(v["covered"] for v in per.values()),
+        "covered": [c for c, v in per.items() if v["covered"]],
+        "roi_mape": float(np.mean([v["ape"] for v in per.values()])),
+        "channels": per,
+    }

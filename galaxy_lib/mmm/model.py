@@ -1,0 +1,408 @@
+"""Fit a Bayesian media-mix model with pymc-marketing.
+
+:class:`MediaMixModel` is a thin, scikit-learn style wrapper around
+``pymc_marketing.mmm.multidimensional.MMM`` (the class pymc-marketing keeps; the
+older ``pymc_marketing.mmm.MMM`` is deprecated): ``__init__`` stores an
+:class:`MMMConfig`, :meth:`MediaMixModel.fit` validates the data (before any
+sampling), builds the model, adds lift-test measurements and samples; fitted
+attributes end in ``_``. :meth:`MediaMixModel.save` / :meth:`MediaMixModel.load`
+round-trip the fitted model through pymc-marketing's netCDF format so dashboards
+and later runs can reuse it without refitting.
+
+What the wrapper adds to pymc-marketing, and why
+------------------------------------------------
+* Controls are standardised (centred, unit variance) before fitting. pymc-marketing
+  leaves controls unscaled; a control such as a price index near 1.0 is then almost
+  collinear with the intercept and NUTS needs very long trajectories. The means and
+  standard deviations are kept and applied again to forecast inputs.
+* A linear trend is a standardised time-index control (``trend``); a piecewise trend
+  uses pymc-marketing's ``LinearTrendEffect``.
+* The numpyro sampler runs with a dense mass matrix by default: MMM posteriors have
+  strongly correlated saturation parameters (beta against lam); on the Galaxy world
+  this cut the gradient evaluations per draw about tenfold.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pydantic import Field
+
+from galaxy_lib.core.config import GalaxyConfig
+from galaxy_lib.mmm.data import MMMData, MMMDataError, validate_frame
+
+__all__ = ["MMMConfig", "MediaMixModel", "ControlScaling", "SAMPLERS", "TREND_CONTROL"]
+
+#: Samplers accepted by :class:`MMMConfig` (``numpyro`` needs jax + numpyro, ``pymc`` is built in).
+SAMPLERS: tuple[str, ...] = ("numpyro", "pymc")
+#: Name of the standardised time-index control of a linear trend.
+TREND_CONTROL: str = "trend"
+#: Attribute of the saved InferenceData holding the wrapper's own metadata.
+_ATTR = "galaxy_mmm"
+
+
+class MMMConfig(GalaxyConfig):
+    """Model structure and sampler settings.
+
+    Parameters
+    ----------
+    adstock
+        Carry-over shape: ``geometric`` (one decay rate per channel), ``weibull_pdf``
+        or ``weibull_cdf`` (delayed peak / flexible decay). All are normalised, so a
+        steady weekly spend ``x`` has adstocked value ``x``.
+    l_max
+        Longest carry-over in periods.
+    saturation
+        Diminishing returns: ``logistic`` or ``hill``.
+    trend
+        ``none``, ``linear`` (one slope) or ``piecewise`` (linear with change points).
+    trend_changepoints
+        Change points of a piecewise trend.
+    yearly_seasonality
+        Fourier orders of yearly seasonality (0 = none).
+    time_varying_intercept
+        Let the baseline drift over time (an HSGP latent process; slower).
+    chains, tune, draws
+        MCMC chains, warm-up and kept draws per chain.
+    sampler
+        ``numpyro`` (JAX; the fast default) or ``pymc``.
+    dense_mass
+        Adapt a dense mass matrix (numpyro only).
+    target_accept
+        NUTS target acceptance rate.
+    random_seed
+        Seed of the sampler.
+    """
+
+    adstock: Literal["geometric", "weibull_pdf", "weibull_cdf"] = "geometric"
+    l_max: int = Field(8, ge=1, le=104)
+    saturation: Literal["logistic", "hill"] = "logistic"
+    trend: Literal["none", "linear", "piecewise"] = "linear"
+    trend_changepoints: int = Field(6, ge=2, le=50)
+    yearly_seasonality: int = Field(2, ge=0, le=20)
+    time_varying_intercept: bool = False
+    chains: int = Field(2, ge=1, le=16)
+    tune: int = Field(300, ge=20, le=20_000)
+    draws: int = Field(300, ge=20, le=20_000)
+    sampler: Literal["numpyro", "pymc"] = "numpyro"
+    dense_mass: bool = True
+    target_accept: float = Field(0.85, gt=0.5, lt=1.0)
+    random_seed: int = Field(42, ge=0)
+
+
+@dataclass(frozen=True)
+class ControlScaling:
+    """Standardisation of the controls: ``(value - mean) / sd`` per control."""
+
+    mean: dict[str, float]
+    sd: dict[str, float]
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, controls: tuple[str, ...] | list[str]) -> "ControlScaling":
+        return cls(
+            mean={c: float(frame[c].mean()) for c in controls},
+            sd={c: float(frame[c].std(ddof=0)) or 1.0 for c in controls},
+        )
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        for c, m in self.mean.items():
+            out[c] = (out[c] - m) / self.sd[c]
+        return out
+
+    def invert(self, frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        for c, m in self.mean.items():
+            if c in out.columns:
+                out[c] = out[c] * self.sd[c] + m
+        return out
+
+
+def _adstock(config: MMMConfig):
+    from pymc_marketing.mmm import GeometricAdstock, WeibullCDFAdstock, WeibullPDFAdstock
+
+    cls = {"geometric": GeometricAdstock, "weibull_pdf": WeibullPDFAdstock, "weibull_cdf": WeibullCDFAdstock}
+    return cls[config.adstock](l_max=config.l_max, normalize=True)
+
+
+def _saturation(config: MMMConfig):
+    from pymc_marketing.mmm import HillSaturation, LogisticSaturation
+
+    return {"logistic": LogisticSaturation, "hill": HillSaturation}[config.saturation]()
+
+
+class MediaMixModel:
+    """Bayesian MMM (pymc-marketing) fitted on validated :class:`MMMData`.
+
+    Parameters
+    ----------
+    config
+        Model structure and sampler settings (defaults: geometric adstock, logistic
+        saturation, linear trend, 2 Fourier orders, numpyro, 2 x 300 + 300 draws).
+
+    Attributes
+    ----------
+    mmm_
+        The fitted ``pymc_marketing.mmm.multidimensional.MMM``.
+    data_
+        The :class:`MMMData` it was fitted on.
+    X_
+        The design frame passed to pymc-marketing (standardised controls).
+    control_scaling_
+        The control standardisation (applied again to forecast inputs).
+    fit_seconds_
+        Wall-clock seconds of build + sampling.
+    n_lift_tests_
+        Lift tests used for calibration.
+
+    Examples
+    --------
+    >>> data = load_mmm_data(MMMDataConfig(data_path="my.csv", ...))   # doctest: +SKIP
+    >>> mmm = MediaMixModel(MMMConfig(draws=500)).fit(data)            # doctest: +SKIP
+    >>> mmm.save("reports/adhoc/02_mmm/mmm_model.nc")                  # doctest: +SKIP
+    """
+
+    def __init__(self, config: MMMConfig | None = None) -> None:
+        self.config = config or MMMConfig()
+
+    # ------------------------------------------------------------------ design
+    @property
+    def controls_(self) -> list[str]:
+        """Control names in the pymc-marketing model (user controls, then ``trend`` for a linear trend)."""
+        self._check_fitted()
+        return list(self._controls)
+
+    def _design(self, frame: pd.DataFrame, data: MMMData) -> pd.DataFrame:
+        """pymc-marketing X: date, geo?, channels, standardised controls (+ trend index)."""
+        cols = ["date", *(["geo"] if data.is_geo else []), *data.channels, *data.controls]
+        X = frame[cols].copy()
+        if self.config.trend == "linear":
+            X[TREND_CONTROL] = (X["date"] - self._origin).dt.days / self._span_days
+        return self.control_scaling_.apply(X)
+
+    def _build(self, data: MMMData):
+        from pymc_marketing.mmm.multidimensional import MMM
+
+        controls = list(self._controls)
+        mmm = MMM(
+            date_column="date",
+            channel_columns=list(data.channels),
+            target_column="kpi",
+            adstock=_adstock(self.config),
+            saturation=_saturation(self.config),
+            control_columns=controls or None,
+            yearly_seasonality=self.config.yearly_seasonality or None,
+            time_varying_intercept=self.config.time_varying_intercept,
+            dims=("geo",) if data.is_geo else None,
+        )
+        if self.config.trend == "piecewise":
+            from pymc_marketing.mmm.additive_effect import LinearTrendEffect
+            from pymc_marketing.mmm.linear_trend import LinearTrend
+
+            mmm.mu_effects.append(
+                LinearTrendEffect(
+                    trend=LinearTrend(n_changepoints=self.config.trend_changepoints,
+                                      dims=("geo",) if data.is_geo else ()),
+                    prefix="trend",
+                )
+            )
+        return mmm
+
+    def _sampler_kwargs(self) -> dict[str, Any]:
+        cfg = self.config
+        if cfg.sampler == "numpyro":
+            for mod in ("jax", "numpyro"):
+                if importlib.util.find_spec(mod) is None:
+                    raise ImportError(f"sampler='numpyro' needs the {mod} package; install it or set sampler: pymc.")
+        kw: dict[str, Any] = dict(chains=cfg.chains, tune=cfg.tune, draws=cfg.draws, target_accept=cfg.target_accept,
+                                  random_seed=cfg.random_seed)
+        if cfg.sampler == "numpyro":
+            kw["nuts_sampler"] = "numpyro"
+            kw["nuts_sampler_kwargs"] = {"nuts_kwargs": {"dense_mass": cfg.dense_mass}, "chain_method": "sequential"}
+        else:
+            kw["cores"] = 1
+        return kw
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: MMMData, progressbar: bool = False) -> "MediaMixModel":
+        """Validate ``data``, build the pymc-marketing model, add lift tests and sample.
+
+        Parameters
+        ----------
+        data
+            Output of :func:`galaxy_lib.mmm.data.load_mmm_data`.
+        progressbar
+            Show the sampler's progress bar.
+
+        Returns
+        -------
+        MediaMixModel
+            ``self``, fitted.
+
+        Raises
+        ------
+        MMMDataError
+            When the data fails a check (before any sampling).
+        """
+        if not isinstance(data, MMMData):
+            raise TypeError(f"fit() needs an MMMData (from load_mmm_data), got {type(data).__name__}.")
+        validate_frame(data.frame, data.channels, data.controls, self.config.l_max, data.channel_columns)
+        if self.config.yearly_seasonality and (data.dates[-1] - data.dates[0]).days < 365:
+            raise MMMDataError(
+                f"yearly_seasonality={self.config.yearly_seasonality} needs at least a year of data; the data spans "
+                f"{(data.dates[-1] - data.dates[0]).days} days. Set yearly_seasonality: 0."
+            )
+        t0 = time.perf_counter()
+        self._origin = data.dates[0]
+        self._span_days = float(max((data.dates[-1] - data.dates[0]).days, 1))
+        controls = list(data.controls) + ([TREND_CONTROL] if self.config.trend == "linear" else [])
+        self._controls = controls
+        raw = data.frame.copy()
+        if self.config.trend == "linear":
+            raw[TREND_CONTROL] = (raw["date"] - self._origin).dt.days / self._span_days
+        self.control_scaling_ = ControlScaling.from_frame(raw, controls)
+        X = self._design(data.frame, data)
+        y = data.frame["kpi"].rename("kpi")
+        mmm = self._build(data)
+        mmm.build_model(X, y)
+        n_lift = 0
+        if data.lift_tests is not None and len(data.lift_tests):
+            cols = ["channel", *(["geo"] if data.is_geo else []), "x", "delta_x", "delta_y", "sigma"]
+            mmm.add_lift_test_measurements(data.lift_tests[cols].reset_index(drop=True))
+            n_lift = len(data.lift_tests)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+            mmm.fit(X, y, progressbar=progressbar, **self._sampler_kwargs())
+        self.mmm_ = mmm
+        self.data_ = data
+        self.X_ = X
+        self.n_lift_tests_ = n_lift
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
+
+    # ------------------------------------------------------------------ helpers
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "mmm_"):
+            raise RuntimeError("This MediaMixModel is not fitted yet: call fit(data) or MediaMixModel.load(path).")
+
+    @property
+    def idata_(self):
+        """The fitted model's ``arviz.InferenceData``."""
+        self._check_fitted()
+        return self.mmm_.idata
+
+    def target_scale_(self) -> xr.DataArray:
+        """pymc-marketing's KPI scale (scalar, or per geo), to turn model units into KPI units."""
+        self._check_fitted()
+        ts = self.idata_.constant_data["target_scale"]
+        if self.data_.is_geo:
+            return ts
+        return xr.DataArray(float(np.asarray(ts).ravel()[0]))
+
+    def design(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """pymc-marketing X for new periods: ``frame`` has ``date`` (``geo``), channel and control columns.
+
+        Controls missing from ``frame`` are held at their training mean.
+        """
+        self._check_fitted()
+        frame = frame.copy()
+        frame["date"] = pd.to_datetime(frame["date"])
+        for c in self.data_.controls:
+            if c not in frame.columns:
+                frame[c] = self.control_scaling_.mean[c]
+        missing = [c for c in self.data_.channels if c not in frame.columns]
+        if missing:
+            raise MMMDataError(f"the spend plan lacks channel column(s) {missing}; give spend (0 allowed) for every channel.")
+        for c in self.data_.channels:
+            if frame[c].isna().any() or (frame[c] < 0).any():
+                raise MMMDataError(f"the spend plan has missing or negative spend in {c!r}; spend must be >= 0.")
+        return self._design(frame, self.data_)
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted model (pymc-marketing netCDF, plus this wrapper's metadata in its attrs).
+
+        Parameters
+        ----------
+        path
+            File to write, conventionally ``<run folder>/mmm_model.nc``.
+        """
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "config": self.config.model_dump(mode="json"),
+            "data": self.data_.to_metadata(),
+            "controls": list(self._controls),
+            "control_scaling": {"mean": self.control_scaling_.mean, "sd": self.control_scaling_.sd},
+            "origin": self._origin.strftime("%Y-%m-%d"),
+            "span_days": self._span_days,
+            "fit_seconds": self.fit_seconds_,
+            "n_lift_tests": self.n_lift_tests_,
+        }
+        self.mmm_.idata.attrs[_ATTR] = json.dumps(meta)
+        self.mmm_.save(str(path), engine="h5netcdf")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "MediaMixModel":
+        """Load a model written by :meth:`save` (no refit; the pymc-marketing model is rebuilt).
+
+        Parameters
+        ----------
+        path
+            The ``.nc`` file.
+        """
+        import arviz as az
+        from pymc_marketing.mmm.multidimensional import MMM
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"No saved MMM at {path}; fit and save one first (notebook 02_mmm writes mmm_model.nc).")
+        idata = az.from_netcdf(path, engine="h5netcdf")
+        if _ATTR not in idata.attrs:
+            raise ValueError(f"{path} is not a Galaxy MMM (no {_ATTR!r} attribute); save it with MediaMixModel.save.")
+        meta = json.loads(idata.attrs[_ATTR])
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", category=UserWarning)
+            mmm = MMM.load_from_idata(idata)
+        self = cls(MMMConfig(**meta["config"]))
+        self._controls = list(meta["controls"])
+        self.control_scaling_ = ControlScaling(mean=meta["control_scaling"]["mean"], sd=meta["control_scaling"]["sd"])
+        self._origin = pd.Timestamp(meta["origin"])
+        self._span_days = float(meta["span_days"])
+        d = meta["data"]
+        X = mmm.X.copy()
+        X["date"] = pd.to_datetime(X["date"])
+        frame = self.control_scaling_.invert(X)
+        frame = frame.drop(columns=[TREND_CONTROL], errors="ignore")
+        frame["kpi"] = np.asarray(mmm.y, dtype=float)
+        lift = pd.DataFrame(d["lift_tests"]) if d["lift_tests"] else None
+        self.data_ = MMMData(
+            frame=frame.reset_index(drop=True),
+            channels=tuple(d["channels"]),
+            channel_columns=dict(d["channel_columns"]),
+            controls=tuple(d["controls"]),
+            geos=tuple(d["geos"]),
+            freq=d["freq"],
+            target_name=d["target_name"],
+            lift_tests=lift,
+            source=d["source"],
+            notes=tuple(d["notes"]),
+        )
+        self.mmm_ = mmm
+        self.X_ = self._design(self.data_.frame, self.data_)
+        self.n_lift_tests_ = int(meta["n_lift_tests"])
+        self.fit_seconds_ = float(meta["fit_seconds"])
+        return self
