@@ -277,6 +277,26 @@ def test_streaming_part_by_part_in_bounded_batches(raw_store: DataStore, monkeyp
     assert read_quarantine(raw_store, "touchpoints")["_row"].tolist() == [2]
 
 
+def test_duplicates_on_a_compound_key_across_parts(raw_store: DataStore) -> None:
+    spend = raw_store.read("raw", "spend")
+    again = spend.iloc[[0, 5]].copy()
+    again["spend"] = [1.0, 2.0]  # same (week, geo, channel), other values: still a duplicate
+    raw_store.append_part("raw", "spend", again)
+    t = staging.stage_table(raw_store, "spend", SALT, progress=False)
+    assert t.reasons == {"greater_than_or_equal_to(0)": 1, "duplicate_key": 2}
+    q = read_quarantine(raw_store, "spend")
+    dup = q[q["_rule"] == "duplicate_key"].sort_values("_row")
+    assert dup["_reason"].tolist() == [
+        "row 1: duplicate key (week, geo, channel) = ('2023-01-02', 'north', 'tv'); "
+        "first seen at row 1 of raw/spend/part-00000.parquet",
+        "row 2: duplicate key (week, geo, channel) = ('2023-01-09', 'north', 'search'); "
+        "first seen at row 6 of raw/spend/part-00000.parquet",
+    ]
+    assert (dup["_source"] == "raw/spend/part-00001.parquet").all()
+    staged = raw_store.read("staged", "spend")
+    assert not staged.duplicated(["week", "geo", "channel"]).any() and len(staged) == 11
+
+
 def test_a_raw_part_without_a_required_column_stops_staging(raw_store: DataStore) -> None:
     raw_store.append_part("raw", "conversions", pd.DataFrame({"conversion_id": ["X9"], "customer_id": ["C00000002"],
                                                                "ts": _ts(["2023-01-09"]), "ingested_at": _ts(["2023-01-10"])}))
