@@ -162,9 +162,6 @@ def parse_param_args(tokens: list[str]) -> tuple[list[str], dict[str, Any]]:
 @app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     epilog=(
-        "Parameters: -p NAME VALUE (repeatable; also --param). VALUE is read as YAML: "
-        "-p draws 500 (int), -p target_accept 0.9 (float), -p quick true (bool), "
-        "-p channels '[tv, search]' (list). -p values override those of -f.\n\n"
         "Examples:\n\n"
         "  galaxy run 01_data_inventory.ipynb\n\n"
         "  galaxy run 02_mmm -f parameters/02_mmm.yaml -p draws 200 --timeout 30\n\n"
@@ -182,6 +179,11 @@ def run(
     reports_dir: Annotated[Optional[Path], typer.Option("--reports-dir", help="Where runs are written (default reports/).")] = None,
 ) -> None:
     """Execute one notebook with parameters as a recorded run.
+
+    Set parameters with -p NAME VALUE (repeatable, also --param). VALUE is read
+    as YAML: -p draws 500 (int), -p target_accept 0.9 (float), -p quick true
+    (bool), -p channels "\\[tv, search]" (list). -p overrides -f. Every name must be
+    a parameter of the notebook's parameters cell.
 
     The run gets an id and a folder reports/<job>/<run_id>/ holding the executed
     notebook, an HTML report without code, metrics.json and manifest.json. It is

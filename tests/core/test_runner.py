@@ -38,7 +38,7 @@ def test_resolve_notebook_by_name_and_missing(tmp_path):
     assert resolve_notebook("tiny", FIXTURES) == TINY.resolve()
     assert resolve_notebook("tiny.ipynb", FIXTURES) == TINY.resolve()
     assert resolve_notebook(TINY) == TINY.resolve()
-    with pytest.raises(FileNotFoundError, match=r"Available notebooks: tiny\.ipynb"):
+    with pytest.raises(FileNotFoundError, match=r"Available notebooks: figure\.ipynb, tiny\.ipynb"):
         resolve_notebook("02_mmm.ipynb", FIXTURES)
 
 
@@ -93,7 +93,7 @@ def test_config_errors_can_be_recorded_as_failed_runs(tmp_path):
     m = run_notebook("missing.ipynb", {}, job="broken", reports_dir=tmp_path, notebooks_dir=FIXTURES,
                      record_config_errors=True)
     assert m.status == "failed" and m.error["kind"] == "config"
-    assert "Available notebooks: tiny.ipynb" in m.status_reason
+    assert "Available notebooks: figure.ipynb, tiny.ipynb" in m.status_reason
     assert _read(tmp_path / "broken" / m.run_id / "manifest.json")["status"] == "failed"
     index = _read(tmp_path / "index.json")
     assert index["latest"]["broken"]["status"] == "failed"
@@ -104,14 +104,15 @@ def test_config_errors_can_be_recorded_as_failed_runs(tmp_path):
 # -- slow: real executions -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> tuple[Path, dict[str, RunManifest]]:
+    from concurrent.futures import ThreadPoolExecutor
+
     reports = tmp_path_factory.mktemp("reports")
-    out = {
-        "pass": run_notebook(TINY, {"mode": "pass", "value": 3}, job="tiny_pass", reports_dir=reports, timeout_s=300),
-        "raise": run_notebook(TINY, {"mode": "raise"}, job="tiny_raise", reports_dir=reports, timeout_s=300),
-        "pii": run_notebook(TINY, {"mode": "pii"}, job="tiny_pii", reports_dir=reports, timeout_s=300),
-        "warn": run_notebook(TINY, {"mode": "warn"}, job="tiny_warn", reports_dir=reports, timeout_s=300),
-        "nometrics": run_notebook(TINY, {"mode": "nometrics"}, job="tiny_nometrics", reports_dir=reports, timeout_s=300),
-    }
+    cases = {"pass": {"mode": "pass", "value": 3}, "raise": {"mode": "raise"}, "pii": {"mode": "pii"},
+             "warn": {"mode": "warn"}, "nometrics": {"mode": "nometrics"}}
+    with ThreadPoolExecutor(max_workers=2) as ex:  # two at a time, as the scheduler does, into one reports folder
+        futures = {k: ex.submit(run_notebook, TINY, p, job=f"tiny_{k}", reports_dir=reports, timeout_s=300)
+                   for k, p in cases.items()}
+        out = {k: f.result() for k, f in futures.items()}
     return reports, out
 
 
