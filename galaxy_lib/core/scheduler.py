@@ -375,8 +375,11 @@ class Scheduler:
             while not stop.is_set():
                 now = self.now()
                 for name in [n for n, f in inflight.items() if f.done()]:
-                    outcome = inflight.pop(name).result()
-                    logger.info("Job %s: %s %s", outcome.job, outcome.status, outcome.reason)
+                    try:
+                        outcome = inflight.pop(name).result()
+                        logger.info("Job %s: %s %s", outcome.job, outcome.status, outcome.reason)
+                    except Exception:  # noqa: BLE001 - the daemon keeps serving the other jobs
+                        logger.exception("Job %s could not be run", name)
                 for job, fire in self.due_jobs(now):
                     if job.name not in inflight:
                         logger.info("Firing %s for %s", job.name, fire.isoformat())
