@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from galaxy_lib.mta.data import IncrementalEstimate, PathTable, incremental_from_lift_tests, read_incremental
+from galaxy_lib.mta.data import IncrementalEstimate, PathTable
 from galaxy_lib.mta.model import AttributionResult, MarkovResult, ShapleyResult
 
 __all__ = [

@@ -28,6 +28,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -164,12 +165,12 @@ class PathTable:
         """
         if self.lags is None:
             return self
-        grouped = (
-            self.table.groupby("path", sort=True, observed=True)[list(_NUMERIC)].sum().reset_index()
-        )
-        return parse_path_table(
-            grouped, separator=self.separator, channels=self.channels, source=self.source
-        )
+        return self._aggregated
+
+    @cached_property
+    def _aggregated(self) -> PathTable:
+        grouped = self.table.groupby("path", sort=True, observed=True)[list(_NUMERIC)].sum().reset_index()
+        return parse_path_table(grouped, separator=self.separator, channels=self.channels, source=self.source)
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,7 +231,7 @@ def _split_separator(separator: str) -> str:
     return core if core else " "  # whitespace separated paths: "search social email"
 
 
-_PARSE_ROWS = 1 << 18  # paths split per slice (bounds the temporary token strings)
+_PARSE_ROWS = 1 << 15  # paths split per slice (bounds the temporary token strings)
 
 
 def _tokenise(paths: np.ndarray, separator: str) -> tuple[np.ndarray, list[str], np.ndarray]:

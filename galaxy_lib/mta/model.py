@@ -303,14 +303,12 @@ class HeuristicAttribution:
             fw, lw = float(self.first_weight), float(self.last_weight)
             length = lengths[pid]
             pos = np.arange(n_tok) - table.offsets[pid]
-            middle = np.where(length > 2, (1.0 - fw - lw) / np.maximum(length - 2, 1), 0.0)
-            w = middle.copy()
-            two = length == 2
-            w[(pos == 0) & (length > 2)] = fw
-            w[(pos == length - 1) & (length > 2)] = lw
-            denom = fw + lw if fw + lw > 0 else 2.0
-            w[two & (pos == 0)] = (fw if fw + lw > 0 else 1.0) / denom
-            w[two & (pos == 1)] = (lw if fw + lw > 0 else 1.0) / denom
+            first, last = pos == 0, pos == length - 1
+            w = np.where(length > 2, (1.0 - fw - lw) / np.maximum(length - 2, 1), 0.0)
+            w[first] = fw
+            w[last] = lw
+            two = length == 2  # only a first and a last touch: split in proportion
+            w[two] = np.where(first[two], fw, lw) / (fw + lw) if fw + lw > 0 else 0.5
             w[length == 1] = 1.0
         return w
 
@@ -371,7 +369,7 @@ def heuristic_attribution(
 
 
 # -- Markov ------------------------------------------------------------------------------------
-_CHUNK_TOUCHES = 1 << 21  # touches per chunk when building the chain (bounds temporary memory)
+_CHUNK_TOUCHES = 1 << 19  # touches per chunk when building the chain (bounds temporary memory)
 _DENSE_SPAN2 = 4_000_000  # count transitions in a dense array when (C + 1) ** (2 * order) is at most this
 
 
