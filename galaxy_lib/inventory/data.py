@@ -93,7 +93,7 @@ def _latest(store: DataStore, zone: str, table: str, columns: tuple[str, ...]) -
         return None
     col = candidates[0]
     value = store.query(f'SELECT max("{col}") AS m FROM read_parquet(\'{store.glob(zone, table)}\')')["m"].iloc[0]
-    return None if pd.isna(value) else pd.Timestamp(value)
+    return None if pd.isna(value) else pd.Timestamp(value).floor("s")
 
 
 def profile_store(store: DataStore) -> pd.DataFrame:
@@ -119,7 +119,7 @@ def profile_store(store: DataStore) -> pd.DataFrame:
                 schema_version=schema_version(info.path),
                 contract=_contract_status(info.zone, info.name, info.columns),
                 latest=_latest(store, info.zone, info.name, info.columns),
-                modified=pd.Timestamp(info.modified, unit="s", tz="UTC"),
+                modified=pd.Timestamp(info.modified, unit="s").floor("s"),
             ).__dict__
         )
     if not rows:
