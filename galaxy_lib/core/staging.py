@@ -232,6 +232,7 @@ def _cross_part_duplicates(store: DataStore, contract: TableContract, parts: lis
         # bounded memory: DuckDB spills to disk beyond this (15M touchpoint ids: ~0.7 GB peak, 9 s)
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         con.execute(f"SET temp_directory = '{spill}'")
+        con.execute("SET enable_progress_bar = false")
         dups = con.execute(sql).df()
     if dups.empty:
         return {}

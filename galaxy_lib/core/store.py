@@ -224,6 +224,8 @@ class DataStore:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """In-memory DuckDB connection with one view per stored table, named ``<zone>.<table>``."""
         con = duckdb.connect()
+        # DuckDB draws a text progress bar on stderr for queries over ~2 s: noise in logs and notebooks
+        con.execute("SET enable_progress_bar = false")
         for zone in ZONES:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {zone}")
         for info in self.tables(count_rows=False):
