@@ -49,7 +49,7 @@ browser:
 	  else echo "chromium not found: install it (sudo apt-get install chromium) or browser tests will be skipped"; fi; }
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --timeout 1200 tests notebooks --nbval-lax -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 --dist loadfile --timeout 1200 tests notebooks --nbval-lax -p no:cacheprovider
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks

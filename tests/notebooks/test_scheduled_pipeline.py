@@ -95,3 +95,13 @@ def test_audit_log_records_every_run(pipeline_run) -> None:
     verification = AuditLog(reports / "audit.jsonl").verify()
     assert verification.ok, verification
     assert verification.entries >= len(outcomes)
+
+
+def test_reports_in_this_checkout_contain_no_pii() -> None:
+    """After `make demo` (or any notebook run), nothing under reports/ may hold raw PII."""
+    reports = ROOT / "reports"
+    published = [p for p in reports.rglob("*") if p.is_file() and p.suffix in (".html", ".ipynb", ".json", ".csv")]
+    if not published:
+        pytest.skip("reports/ is empty: run `make demo` first")
+    result = scan_folder(reports)
+    assert result.ok, result.summary()
