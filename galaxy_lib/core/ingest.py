@@ -59,6 +59,7 @@ __all__ = [
     "read_user_file",
     "ingest_file",
     "describe_failure",
+    "format_key",
     "to_arrow",
     "RULE_UNPARSEABLE_DATE",
     "RULE_DUPLICATE_KEY",
@@ -200,7 +201,8 @@ def _fmt_value(column: str, value: Any) -> str:
     return repr(str(value)) if isinstance(value, str) else str(value)
 
 
-def _fmt_key(contract: TableContract, values: tuple) -> str:
+def format_key(contract: TableContract, values: tuple) -> str:
+    """Show a key in a reason: ``(week, geo, channel) = ('2023-01-02', 'North', 'tv')`` (personal data masked)."""
     cols = ", ".join(contract.key)
     shown = ", ".join(_fmt_value(c, v) for c, v in zip(contract.key, values))
     return f"({cols}) = ({shown})"
@@ -446,7 +448,7 @@ def check_rows(
             first = keys.reset_index().groupby(key, sort=False, dropna=False)["index"].transform("first")
             first.index = keys.index
             reject(dup.reindex(df.index, fill_value=False), RULE_DUPLICATE_KEY, lambda where: [
-                f"duplicate key {_fmt_key(contract, tuple(keys.loc[i]))}; first seen at row {rows[first[i]]}"
+                f"duplicate key {format_key(contract, tuple(keys.loc[i]))}; first seen at row {rows[first[i]]}"
                 for i in where])
     # 3. the pandera contract
     ok = rule.isna()
@@ -703,7 +705,7 @@ def ingest_file(
             again["_row"] = check.accepted_rows[stored]
             again["_rule"] = RULE_DUPLICATE_KEY
             again["_reason"] = [
-                f"row {r}: duplicate key {_fmt_key(contract, tuple(accepted.loc[i, list(contract.key)]))}; "
+                f"row {r}: duplicate key {format_key(contract, tuple(accepted.loc[i, list(contract.key)]))}; "
                 f"already stored in {zone}.{table} (the stored row is kept)"
                 for r, i in zip(check.accepted_rows[stored], np.flatnonzero(stored))
             ]

@@ -50,7 +50,7 @@ from galaxy_lib.core.contracts import (
     TableContract,
     contract_for,
 )
-from galaxy_lib.core.ingest import _fmt_key, check_rows, to_arrow
+from galaxy_lib.core.ingest import check_rows, format_key, to_arrow
 from galaxy_lib.core.quarantine import quarantine_rows
 from galaxy_lib.core.store import DataStore
 
@@ -237,7 +237,7 @@ def _cross_part_duplicates(store: DataStore, contract: TableContract, parts: lis
     if dups.empty:
         return {}
     dups["reason"] = [
-        f"duplicate key {_fmt_key(contract, tuple(r[c] for c in key))}; first seen at row "
+        f"duplicate key {format_key(contract, tuple(r[c] for c in key))}; first seen at row "
         f"{int(r['first_row']) + 1} of {_rel(store, r['first_file'])}"
         for _, r in dups.iterrows()
     ]
