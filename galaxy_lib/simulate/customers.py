@@ -53,12 +53,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from galaxy_lib.core.contracts import CONSENT_PURPOSES
+from galaxy_lib.governance.consent import TCF_PURPOSES
 from galaxy_lib.simulate._util import NS_PER_DAY, NS_PER_HOUR, NS_PER_WEEK, format_ids
 
 __all__ = ["CustomerBlock", "simulate_customers", "consent_table", "TCF_MAP", "GRANT_PROB", "WITHDRAW_PROB"]
 
-#: Our purpose -> TCF 2.2 purpose ids.
-TCF_MAP: dict[str, str] = {"measurement": "7,8,9", "personalisation": "3,4", "advertising": "2,4", "content": "5,6"}
+#: Our purpose -> TCF 2.2 purpose ids, as written to ``consent.tcf_purposes`` (one mapping,
+#: owned by governance, so the world's consent strings and the consent filter agree).
+TCF_MAP: dict[str, str] = {purpose: ",".join(map(str, ids)) for purpose, ids in TCF_PURPOSES.items()}
 #: Probability of granting each purpose (not privacy-conscious customers).
 GRANT_PROB: dict[str, float] = {"measurement": 0.985, "personalisation": 0.70, "advertising": 0.66, "content": 0.82}
 #: Share of grants later withdrawn.
