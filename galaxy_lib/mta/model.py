@@ -659,32 +659,47 @@ def _exact_shapley(n_ch: int, masks: np.ndarray, journeys: np.ndarray, rates: np
 
 
 class _LazyGame:
-    """``v(S)`` for many channels: rates of unobserved sets are filled on demand and cached."""
+    """``v(S)`` for many channels (conversion and value games at once).
 
-    def __init__(self, masks: np.ndarray, journeys: np.ndarray, rates: np.ndarray, baseline: float) -> None:
-        self.masks = masks
+    Rates of unobserved channel sets are completed on demand, in vectorised batches,
+    and cached in sorted arrays, so repeated coalitions cost one ``searchsorted``.
+    """
+
+    def __init__(self, masks: np.ndarray, journeys: np.ndarray, rates: np.ndarray, baseline: np.ndarray) -> None:
+        self.masks = masks  # sorted, unique (np.unique)
         self.journeys = journeys
-        self.rates = rates
-        self.baseline = baseline
-        self.cache: dict[int, float] = {int(m): float(r) for m, r in zip(masks, rates)}
-        self.cache[0] = baseline
+        self.rates = rates  # (K, 2): conversion rate, value per journey
+        self.baseline = baseline  # (2,)
+        self.keys = np.concatenate([[0], masks]).astype(np.int64)
+        self.vals = np.vstack([baseline[None, :], rates])
 
-    def rate(self, subsets: np.ndarray) -> np.ndarray:
-        uniq, inv = np.unique(subsets, return_inverse=True)
-        out = np.empty(uniq.size)
-        for k, u in enumerate(uniq.tolist()):
-            r = self.cache.get(u)
-            if r is None:
-                inside = (self.masks & ~np.int64(u)) == 0
-                r = max(self.baseline, float(self.rates[inside].max())) if inside.any() else self.baseline
-                self.cache[u] = r
-            out[k] = r
-        return out[inv].reshape(subsets.shape)
+    def _fill(self, missing: np.ndarray) -> None:
+        out = np.empty((missing.size, 2))
+        step = max(1, 2_000_000 // max(self.masks.size, 1))
+        for i in range(0, missing.size, step):
+            chunk = missing[i : i + step]
+            inside = (self.masks[None, :] & ~chunk[:, None]) == 0
+            for col in range(2):
+                best = np.where(inside, self.rates[None, :, col], -np.inf).max(axis=1)
+                out[i : i + step, col] = np.maximum(best, self.baseline[col])
+        keys = np.concatenate([self.keys, missing])
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.vals = np.vstack([self.vals, out])[order]
+
+    def _lookup(self, subsets: np.ndarray) -> np.ndarray:
+        idx = np.minimum(np.searchsorted(self.keys, subsets), self.keys.size - 1)
+        hit = self.keys[idx] == subsets
+        if not hit.all():
+            self._fill(np.unique(subsets[~hit]))
+            idx = np.searchsorted(self.keys, subsets)
+        return self.vals[idx]
 
     def values(self, coalitions: np.ndarray) -> np.ndarray:
-        """``v`` of each coalition mask in ``coalitions``."""
+        """``v`` of each coalition mask: array (len(coalitions), 2) for conversions and value."""
         sub = self.masks[None, :] & coalitions[:, None]
-        return self.rate(sub) @ self.journeys
+        rates = self._lookup(sub.ravel()).reshape(coalitions.size, self.masks.size, 2)
+        return np.einsum("ckr,k->cr", rates, self.journeys)
 
 
 class ShapleyAttribution:
@@ -708,7 +723,7 @@ class ShapleyAttribution:
     def __init__(
         self,
         max_exact_channels: int = 20,
-        n_permutations: int = 2000,
+        n_permutations: int = 1000,
         baseline_rate: float = 0.0,
         baseline_value: float = 0.0,
         seed: int = 0,
@@ -733,24 +748,30 @@ class ShapleyAttribution:
 
     def _permutation(self, n_ch: int, masks: np.ndarray, journeys: np.ndarray, conv_rate: np.ndarray,
                      value_rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """Antithetic permutation sampling: each random channel order and its reverse form a pair;
+        the pair means are the samples whose spread gives the standard errors."""
         rng = np.random.default_rng(self.seed)
-        games = (
-            _LazyGame(masks, journeys, conv_rate, float(self.baseline_rate)),
-            _LazyGame(masks, journeys, value_rate, float(self.baseline_value)),
-        )
+        game = _LazyGame(masks, journeys, np.column_stack([conv_rate, value_rate]),
+                         np.array([self.baseline_rate, self.baseline_value], dtype=np.float64))
         n_pairs = max(1, int(self.n_permutations) // 2)
-        samples = np.zeros((2, n_pairs, n_ch))
+        perms = np.array([rng.permutation(n_ch) for _ in range(n_pairs)])
         bits = np.left_shift(np.int64(1), np.arange(n_ch, dtype=np.int64))
-        for k in range(n_pairs):
-            perm = rng.permutation(n_ch)
-            for order in (perm, perm[::-1]):
-                prefix = np.concatenate([[0], np.cumsum(bits[order])]).astype(np.int64)
-                for g, game in enumerate(games):
-                    v = game.values(prefix)
-                    samples[g, k, order] += 0.5 * np.diff(v)
-        mean = samples.mean(axis=1)
-        se = samples.std(axis=1, ddof=1) / math.sqrt(n_pairs) if n_pairs > 1 else np.zeros_like(mean)
-        return mean[0], mean[1], se[0], se[1], 2 * n_pairs
+        samples = np.zeros((n_pairs, n_ch, 2))
+        batch = max(1, 2_000_000 // max(masks.size * (n_ch + 1) * 2, 1))
+        for start in range(0, n_pairs, batch):
+            block = perms[start : start + batch]
+            orders = np.concatenate([block, block[:, ::-1]])  # (2b, n)
+            prefix = np.zeros((orders.shape[0], n_ch + 1), dtype=np.int64)
+            np.cumsum(bits[orders], axis=1, out=prefix[:, 1:])
+            v = game.values(prefix.ravel()).reshape(orders.shape[0], n_ch + 1, 2)
+            marginal = np.diff(v, axis=1)  # (2b, n, 2): contribution of orders[:, j]
+            contrib = np.zeros_like(marginal)
+            np.put_along_axis(contrib, orders[:, :, None], marginal, axis=1)
+            b = block.shape[0]
+            samples[start : start + b] = 0.5 * (contrib[:b] + contrib[b:])
+        mean = samples.mean(axis=0)
+        se = samples.std(axis=0, ddof=1) / math.sqrt(n_pairs) if n_pairs > 1 else np.zeros_like(mean)
+        return mean[:, 0], mean[:, 1], se[:, 0], se[:, 1], 2 * n_pairs
 
     def fit(self, paths: PathTable | pd.DataFrame) -> ShapleyAttribution:
         """Compute the Shapley values (``credit_``, ``std_error_``, ``result_``)."""
@@ -799,7 +820,7 @@ class ShapleyAttribution:
 def shapley_attribution(
     paths: PathTable | pd.DataFrame,
     max_exact_channels: int = 20,
-    n_permutations: int = 2000,
+    n_permutations: int = 1000,
     baseline_rate: float = 0.0,
     seed: int = 0,
 ) -> ShapleyResult:
