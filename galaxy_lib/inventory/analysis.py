@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from galaxy_lib.core.contracts import CONTRACTS
+from galaxy_lib.core.quarantine import quarantine_summary
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.governance import quality
 from galaxy_lib.governance.consent import consent_coverage
@@ -182,22 +183,8 @@ def consent_gates(coverage: pd.DataFrame, params: InventoryParams) -> list[GateR
 
 
 def quarantine_table(store: DataStore) -> pd.DataFrame:
-    """Quarantined rows per table and rule, with the raw row count for the share."""
-    rows = []
-    for info in store.tables(count_rows=False):
-        if info.zone != "quarantine":
-            continue
-        by_rule = store.query(
-            f"SELECT _rule AS rule, count(*) AS rows, any_value(_reason) AS example_reason "
-            f"FROM read_parquet('{store.glob('quarantine', info.name)}') GROUP BY _rule ORDER BY rows DESC"
-        )
-        by_rule.insert(0, "table", info.name)
-        rows.append(by_rule)
-    out = (
-        pd.concat(rows, ignore_index=True)
-        if rows
-        else pd.DataFrame(columns=["table", "rule", "rows", "example_reason"])
-    )
+    """Quarantined rows per table and rule (``core.quarantine.quarantine_summary``) with the raw row count."""
+    out = quarantine_summary(store)
     raw = {t.name: t.rows for t in store.tables() if t.zone == "raw"}
     out["raw_rows"] = out["table"].map(raw).fillna(0).astype(int)
     return out
