@@ -328,6 +328,13 @@ def parse_path_table(
     ------
     PathTableError
         A required column is missing, the separator is evidently wrong, or no valid row is left.
+
+    Notes
+    -----
+    The rules are checked with NumPy over the parsed token arrays rather than with a pandera
+    schema: most of them concern the tokens inside the ``path`` string (empty or unknown
+    channels, separators), and the models' speed target (faster than ChannelAttribution on
+    millions of paths) leaves no room for row-wise checks.
     """
     if not isinstance(df, pd.DataFrame):
         raise PathTableError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}.")
