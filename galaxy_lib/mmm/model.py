@@ -227,7 +227,8 @@ class MediaMixModel:
                                   random_seed=cfg.random_seed)
         if cfg.sampler == "numpyro":
             kw["nuts_sampler"] = "numpyro"
-            kw["nuts_sampler_kwargs"] = {"nuts_kwargs": {"dense_mass": cfg.dense_mass}, "chain_method": "sequential"}
+            # chains run in parallel threads (pymc sets up one JAX host device per chain)
+            kw["nuts_sampler_kwargs"] = {"nuts_kwargs": {"dense_mass": cfg.dense_mass}, "chain_method": "parallel"}
         else:
             kw["cores"] = 1
         return kw

@@ -69,7 +69,7 @@ class MMMParams(GalaxyConfig):
     budget_channel_bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
     forecast_periods: int = 13
 
-    def data_config(self) -> MMMDataConfig:
+    def to_data_config(self) -> MMMDataConfig:
         """The data part."""
         return MMMDataConfig(
             data_path=self.data_path, date_column=self.date_column, target_column=self.target_column,
@@ -78,7 +78,7 @@ class MMMParams(GalaxyConfig):
             lift_tests_path=self.lift_tests_path, use_lift_tests=self.use_lift_tests,
         )
 
-    def model_config(self) -> MMMConfig:
+    def to_model_config(self) -> MMMConfig:
         """The model + sampler part."""
         return MMMConfig(
             adstock=self.adstock, l_max=self.l_max, saturation=self.saturation, trend=self.trend,
@@ -87,11 +87,11 @@ class MMMParams(GalaxyConfig):
             target_accept=self.target_accept, random_seed=self.random_seed,
         )
 
-    def gate_thresholds(self) -> GateThresholds:
+    def to_gate_thresholds(self) -> GateThresholds:
         """The diagnostics gate limits."""
         return GateThresholds(rhat_fail=self.rhat_fail, ess_fail=self.ess_fail)
 
-    def budget_config(self) -> BudgetConfig:
+    def to_budget_config(self) -> BudgetConfig:
         """The budget optimisation part."""
         return BudgetConfig(
             horizon_periods=self.budget_horizon_periods, total_budget=self.budget_total, floor=self.budget_floor,
