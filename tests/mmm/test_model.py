@@ -1,0 +1,97 @@
+"""Fitting the MMM: recovery of the Galaxy world's true ROI, the gate, save/load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from galaxy_lib.mmm import (
+    GateThresholds,
+    MediaMixModel,
+    MMMConfig,
+    MMMDataConfig,
+    channel_summary,
+    diagnose,
+    load_mmm_data,
+    recovery_against_truth,
+    roi_samples,
+)
+
+from .conftest import CI_SAMPLER, SHARED
+
+
+def _true_roi(truth: dict) -> dict[str, float]:
+    return {ch: v["roi"] for ch, v in truth["mmm"]["channels"].items()}
+
+
+def test_recovers_true_roi_on_ci_world(world_model, world_truth) -> None:
+    """Acceptance: 94% ROI interval covers the truth for >= 4 of 5 channels, ROI MAPE < 0.25."""
+    summary = channel_summary(world_model, marginal=False)
+    rec = recovery_against_truth(summary, _true_roi(world_truth))
+    assert rec["n_covered"] >= 4, rec
+    assert rec["roi_mape"] < 0.25, rec
+    assert world_model.n_lift_tests_ == len(world_model.data_.lift_tests)
+
+
+def test_gate_passes_on_ci_world(world_model) -> None:
+    diag = diagnose(world_model)
+    assert diag.status in ("pass", "warn"), diag.reasons
+    assert diag.max_rhat < 1.05 and diag.min_ess > 50 and diag.divergence_rate <= 0.01
+    assert 0.85 <= diag.ppc_coverage <= 1.0 and diag.ppc_r2 > 0.8
+    assert {g["gate"] for g in diag.gates} == {"mmm_max_rhat", "mmm_min_ess", "mmm_divergences",
+                                                "mmm_ppc_coverage", "mmm_ppc_r2"}
+
+
+def test_gate_fails_with_reasons_when_limits_are_strict(world_model) -> None:
+    """The same fit judged against impossible limits fails, and says which check and why."""
+    strict = GateThresholds(rhat_warn=1.0000001, rhat_fail=1.000001, ess_warn=1e6, ess_fail=1e5)
+    diag = diagnose(world_model, strict)
+    assert diag.status == "fail" and not diag.passed
+    assert any("mmm_min_ess" in r and "fail" in r for r in diag.reasons)
+
+
+def test_save_load_round_trip(world_model, tmp_path: Path) -> None:
+    path = world_model.save(tmp_path / "mmm_model.nc")
+    loaded = MediaMixModel.load(path)
+    np.testing.assert_allclose(roi_samples(loaded).values, roi_samples(world_model).values)
+    assert loaded.data_.channels == world_model.data_.channels
+    np.testing.assert_allclose(loaded.data_.frame[list(loaded.data_.channels)].to_numpy(),
+                               world_model.data_.frame[list(world_model.data_.channels)].to_numpy())
+    np.testing.assert_allclose(loaded.data_.frame["price_index"], world_model.data_.frame["price_index"])
+    assert loaded.config == world_model.config and loaded.n_lift_tests_ == world_model.n_lift_tests_
+    with pytest.raises(ValueError, match="not a Galaxy MMM"):
+        import arviz as az
+
+        other = tmp_path / "plain.nc"
+        az.from_dict(posterior={"a": np.zeros((1, 5))}).to_netcdf(other, engine="h5netcdf")
+        MediaMixModel.load(other)
+
+
+def test_unfitted_model_says_so() -> None:
+    with pytest.raises(RuntimeError, match="not fitted"):
+        MediaMixModel().idata_
+
+
+def test_without_lift_tests_still_recovers(world_dir, world_truth) -> None:
+    """Calibration is optional: without lift tests the intervals are wider but still honest."""
+    data = load_mmm_data(MMMDataConfig(use_lift_tests=False), data_dir=world_dir)
+    assert data.lift_tests is None
+    model = MediaMixModel(MMMConfig(**CI_SAMPLER, random_seed=2)).fit(data)
+    rec = recovery_against_truth(channel_summary(model, marginal=False), _true_roi(world_truth))
+    assert rec["n_covered"] >= 4 and rec["roi_mape"] < 0.25, rec
+
+
+@pytest.mark.skipif(not (SHARED / "pymc_marketing" / "mmm_example.csv").is_file(), reason="../shared datasets absent")
+def test_mmm_example_contribution_shares() -> None:
+    """Acceptance: on pymc-marketing's example data the shares of media are within 0.05 of the truth."""
+    truth = json.loads((SHARED / "pymc_marketing" / "mmm_example_ground_truth.json").read_text())
+    cfg = MMMDataConfig(data_path=str(SHARED / "pymc_marketing" / "mmm_example.csv"), date_column="date_week",
+                        target_column="y", channel_columns=("x1", "x2"), control_columns=("event_1", "event_2"))
+    model = MediaMixModel(MMMConfig(**CI_SAMPLER, random_seed=3)).fit(load_mmm_data(cfg))
+    summary = channel_summary(model, marginal=False)
+    for ch in ("x1", "x2"):
+        assert summary.loc[ch, "share_of_media"] == pytest.approx(truth["totals"][f"contribution_share_{ch}"], abs=0.05)
+    assert diagnose(model).passed
