@@ -51,7 +51,7 @@ adstock: str = "geometric"  # geometric | weibull_pdf | weibull_cdf
 l_max: int = 8  # longest carry-over, in periods
 saturation: str = "logistic"  # logistic | hill
 trend: str = "linear"  # none | linear | piecewise
-yearly_seasonality: int = 2  # Fourier orders (0 = none)
+yearly_seasonality: int = 2  # Fourier orders; 0 turns seasonality off
 time_varying_intercept: bool = False  # baseline drifting over time (HSGP; slower)
 chains: int = 2  # MCMC chains
 tune: int = 300  # warm-up draws per chain
@@ -61,8 +61,8 @@ target_accept: float = 0.85  # NUTS target acceptance
 random_seed: int = 42  # sampler seed
 rhat_fail: float = 1.05  # gate: largest R-hat above this fails the run
 ess_fail: float = 50.0  # gate: smallest bulk ESS below this fails the run
-budget_horizon_periods: int = 13  # budget plan length in periods (13 weeks = a quarter)
-budget_total: float = 0.0  # money over the horizon; 0 = current spend rate
+budget_horizon_periods: int = 13  # budget plan length in periods (13 weeks is a quarter)
+budget_total: float = 0.0  # money over the horizon; 0 keeps the current spend rate
 budget_floor: float = 0.5  # each channel keeps at least this multiple of its current spend
 budget_cap: float = 2.0  # ... and gets at most this multiple
 budget_channel_bounds: dict = {}  # per-channel [floor, cap] multiples, e.g. {"tv": [0.8, 1.2]}

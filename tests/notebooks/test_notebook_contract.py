@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import papermill
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +52,13 @@ def test_notebook_contract(path: Path) -> None:
     for line in params.source.splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             assert "#" in line, f"{path.name}: parameter line without a comment: {line!r}"
+
+    declared = papermill.inspect_notebook(str(path))
+    names = [node.target.id for node in tree.body]
+    assert list(declared) == names, (
+        f"{path.name}: papermill cannot read every parameter (it read {sorted(declared)}); "
+        "keep '=' out of the comments of the parameters cell"
+    )
 
     code = [c for c in cells if c.cell_type == "code"]
     after = code[code.index(params) + 1].source
