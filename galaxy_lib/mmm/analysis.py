@@ -213,6 +213,16 @@ def decomposition(model: MediaMixModel) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _cell_scale(ch_scale: xr.DataArray, geo: str | None, channel: str) -> float:
+    """pymc-marketing's channel scale of one (geo, channel) cell, whatever dims it was computed over."""
+    sel = {}
+    if "channel" in ch_scale.dims:
+        sel["channel"] = channel
+    if geo is not None and "geo" in ch_scale.dims:
+        sel["geo"] = geo
+    return float(np.asarray(ch_scale.sel(sel)).ravel()[0])
+
+
 def response_curves(model: MediaMixModel, n_points: int = 41, max_multiple: float = 2.0,
                     num_samples: int = 300, random_seed: int = 0) -> pd.DataFrame:
     """Steady-state response curve per channel: KPI per period against spend per period.
@@ -240,7 +250,8 @@ def response_curves(model: MediaMixModel, n_points: int = 41, max_multiple: floa
         share = share / share.sum()
         # Largest scaled value needed: national spend * share / geo scale.
         national_max = data.frame.groupby("date")[list(data.channels)].sum().max()
-        need = (share * national_max) / ch_scale.to_pandas().reindex(index=share.index, columns=share.columns)
+        scales = pd.DataFrame({g: {ch: _cell_scale(ch_scale, g, ch) for ch in data.channels} for g in data.geos}).T
+        need = (share * national_max) / scales.reindex(index=share.index, columns=share.columns)
         scaled_max = float(np.nanmax(need.to_numpy())) * max_multiple * 1.05
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -257,12 +268,12 @@ def response_curves(model: MediaMixModel, n_points: int = 41, max_multiple: floa
             spend = np.linspace(0, max_multiple * national_max, n_points)
             total = 0
             for g in data.geos:
-                xg = spend * float(share.loc[g, ch]) / float(ch_scale.sel(geo=g, channel=ch))
+                xg = spend * float(share.loc[g, ch]) / _cell_scale(ch_scale, g, ch)
                 cg = curve.sel(channel=ch, geo=g).transpose("sample", "x").values
                 total = total + np.stack([np.interp(xg, grid, row) for row in cg])
             samples = total
         else:
-            scale = float(ch_scale.sel(channel=ch)) if "channel" in ch_scale.dims else float(ch_scale)
+            scale = _cell_scale(ch_scale, None, ch)
             spend = np.linspace(0, max_multiple * float(data.frame[ch].max()), n_points)
             cg = curve.sel(channel=ch).transpose("sample", "x").values
             samples = np.stack([np.interp(spend / scale, grid, row) for row in cg])
@@ -368,7 +379,8 @@ class BudgetResult:
     prob_gain_positive
         Posterior probability that the optimal split beats the current one.
     success, message
-        The optimiser's (SciPy SLSQP) status.
+        Whether a feasible split (total met, every channel within its floor and cap) was
+        found, and SciPy SLSQP's own status message.
     """
 
     allocation: pd.DataFrame
@@ -403,6 +415,7 @@ class BudgetResult:
             "expected_gain_pct": self.gain_pct,
             "prob_gain_positive": self.prob_gain_positive,
             "optimizer_success": self.success,
+            "optimizer_message": self.message,
         }
 
 
@@ -421,12 +434,15 @@ def _current_cells(model: MediaMixModel) -> pd.Series:
     return data.mean_period_spend().rename_axis("channel")
 
 
+def _as_cells_array(cells: pd.Series, is_geo: bool) -> xr.DataArray:
+    if is_geo:
+        return xr.DataArray.from_series(cells).transpose("channel", "geo")
+    return xr.DataArray(cells.to_numpy(), dims="channel", coords={"channel": list(cells.index)})
+
+
 def _response_samples(wrapper: Any, cells: pd.Series, is_geo: bool) -> np.ndarray:
     """Media-driven KPI over the horizon (+ carry-over) per posterior draw for a per-period allocation."""
-    if is_geo:
-        da = xr.DataArray.from_series(cells).transpose("channel", "geo")
-    else:
-        da = xr.DataArray(cells.to_numpy(), dims="channel", coords={"channel": list(cells.index)})
+    da = _as_cells_array(cells, is_geo)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         resp = wrapper.sample_response_distribution(allocation_strategy=da, noise_level=1e-9)
@@ -489,11 +505,26 @@ def optimise_budget(model: MediaMixModel, config: BudgetConfig | None = None) ->
         else:
             bounds = xr.DataArray(np.stack([lower.to_numpy(), upper.to_numpy()], axis=-1), dims=("channel", "bound"),
                                   coords={"channel": list(lower.index), "bound": ["lower", "upper"]})
-        optimal_da, res = wrapper.optimize_budget(budget=per_period, budget_bounds=bounds)
+        # Start from the current split (feasible by construction). SLSQP often stops with
+        # "Positive directional derivative for linesearch" once channels sit on their bounds;
+        # the split is then checked below instead of trusting the status flag.
+        budget_dims = [d for d in model.idata_.constant_data["channel_data"].dims if d != "date"]
+        x0 = _as_cells_array(current, data.is_geo).transpose(*budget_dims).to_numpy().ravel()
+        optimal_da, res = wrapper.optimize_budget(budget=per_period, budget_bounds=bounds, x0=x0,
+                                                  return_if_fail=True)
     if data.is_geo:
         optimal = optimal_da.to_series().reorder_levels(["channel", "geo"]).reindex(current.index)
     else:
         optimal = optimal_da.to_series().reindex(current.index)
+    tol = 1e-4 * per_period
+    feasible = bool(
+        np.isfinite(optimal).all() and abs(optimal.sum() - per_period) <= tol
+        and (optimal >= lower - tol).all() and (optimal <= upper + tol).all()
+    )
+    message = f"SLSQP: {res.message}"
+    if not feasible:
+        message = f"no feasible split found ({res.message}); the current split is kept"
+        optimal = current.copy()
     r_cur = _response_samples(wrapper, current, data.is_geo)
     r_opt = _response_samples(wrapper, optimal, data.is_geo)
     gain = r_opt - r_cur
@@ -520,7 +551,7 @@ def optimise_budget(model: MediaMixModel, config: BudgetConfig | None = None) ->
         allocation=alloc, total_budget=per_period * cfg.horizon_periods, horizon_periods=cfg.horizon_periods,
         response_current=float(r_cur.mean()), response_optimal=float(r_opt.mean()),
         gain_mean=float(gain.mean()), gain_hdi_low=lo_g, gain_hdi_high=hi_g,
-        prob_gain_positive=float((gain > 0).mean()), success=bool(res.success), message=str(res.message),
+        prob_gain_positive=float((gain > 0).mean()), success=feasible, message=message,
     )
 
 

@@ -12,7 +12,10 @@ Four checks, each a gate with ``pass`` / ``warn`` / ``fail`` (the format of
   mean NUTS could not explore part of the posterior, so estimates may be biased.
 * ``mmm_ppc_coverage`` and ``mmm_ppc_r2``: the posterior predictive check. The share
   of observed KPI values inside the 94% posterior predictive interval (should be
-  close to 0.94) and the R-squared of the posterior mean prediction.
+  close to 0.94) and the R-squared of the posterior mean prediction. A low R-squared
+  with good coverage means a noisy KPI the model describes honestly, so by default
+  R-squared only warns (below 0.5) and fails only when the model predicts worse than
+  the KPI's mean (below 0).
 
 A run whose gate fails is reported as ``failed`` with these reasons; nothing is
 silently published.
@@ -46,8 +49,8 @@ class GateThresholds(GalaxyConfig):
     divergence_fail: float = Field(0.01, ge=0, le=1)
     coverage_warn: float = Field(0.85, ge=0, le=1)
     coverage_fail: float = Field(0.70, ge=0, le=1)
-    r2_warn: float = Field(0.75, le=1)
-    r2_fail: float = Field(0.50, le=1)
+    r2_warn: float = Field(0.50, le=1)
+    r2_fail: float = Field(0.0, le=1)
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ def diagnose(model: MediaMixModel, thresholds: GateThresholds | None = None, ran
         A fitted :class:`MediaMixModel`.
     thresholds
         Warn / fail limits (defaults: R-hat 1.01 / 1.05, bulk ESS 200 / 50, any
-        divergence warns and over 1% fails, PPC coverage 0.85 / 0.70, R² 0.75 / 0.50).
+        divergence warns and over 1% fails, PPC coverage 0.85 / 0.70, R² 0.50 / 0.0).
     random_seed
         Seed of the posterior predictive draws.
     """
@@ -191,7 +194,7 @@ def diagnose(model: MediaMixModel, thresholds: GateThresholds | None = None, ran
         _gate("mmm_ppc_coverage", coverage, t.coverage_warn, t.coverage_fail, False,
               "share of observed periods inside the 94% posterior predictive interval (ideal ~0.94)"),
         _gate("mmm_ppc_r2", r2, t.r2_warn, t.r2_fail, False,
-              "R-squared of the posterior mean prediction; low means the model misses structure (controls, trend)"),
+              "R-squared of the posterior mean prediction; low with poor coverage means missing structure (controls, trend)"),
     )
     order = {"pass": 0, "warn": 1, "fail": 2}
     status = max((g["status"] for g in gates), key=order.__getitem__)

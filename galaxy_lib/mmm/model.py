@@ -306,7 +306,7 @@ class MediaMixModel:
         """pymc-marketing's KPI scale (scalar, or per geo), to turn model units into KPI units."""
         self._check_fitted()
         ts = self.idata_.constant_data["target_scale"]
-        if self.data_.is_geo:
+        if "geo" in ts.dims:
             return ts
         return xr.DataArray(float(np.asarray(ts).ravel()[0]))
 
@@ -351,8 +351,24 @@ class MediaMixModel:
             "fit_seconds": self.fit_seconds_,
             "n_lift_tests": self.n_lift_tests_,
         }
-        self.mmm_.idata.attrs[_ATTR] = json.dumps(meta)
-        self.mmm_.save(str(path), engine="h5netcdf")
+        full = self.mmm_.idata
+        full.attrs[_ATTR] = json.dumps(meta)
+        # Keep the file small: per-mode Fourier terms are not read back (their sum,
+        # yearly_seasonality_contribution, is), and of the prior only the free parameters
+        # and channel contributions are needed (prior_posterior_shift).
+        trimmed = full.copy()
+        if "fourier_contribution" in trimmed.posterior:
+            trimmed.posterior = trimmed.posterior.drop_vars("fourier_contribution")
+        if "prior" in trimmed:
+            keep = [v.name for v in self.mmm_.model.free_RVs] + ["channel_contribution"]
+            trimmed.prior = trimmed.prior[[v for v in keep if v in trimmed.prior]]
+        if "prior_predictive" in trimmed:
+            del trimmed.prior_predictive
+        self.mmm_.idata = trimmed
+        try:
+            self.mmm_.save(str(path), engine="h5netcdf")
+        finally:
+            self.mmm_.idata = full
         return path
 
     @classmethod
