@@ -57,8 +57,12 @@ lab: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/voila notebooks --port=$(PORT) --no-browser
 
+# Benchmarks print ratios against a peer or a limit measured in the same run.
+# The MMM bench builds bench/.venv-peers for Google Meridian (it cannot share .venv).
 bench: $(STAMP)
 	$(BIN)/python bench/simulate.py
+	$(BIN)/python bench/mta_vs_channelattribution.py
+	$(BIN)/python bench/mmm_vs_meridian.py
 
 clean-data:
 	rm -rf data/ci data/demo data/bench
