@@ -95,7 +95,7 @@ class MMMConfig(GalaxyConfig):
     draws: int = Field(300, ge=20, le=20_000)
     sampler: Literal["numpyro", "pymc"] = "numpyro"
     dense_mass: bool = True
-    target_accept: float = Field(0.85, gt=0.5, lt=1.0)
+    target_accept: float = Field(0.9, gt=0.5, lt=1.0)
     random_seed: int = Field(42, ge=0)
 
 
@@ -223,8 +223,9 @@ class MediaMixModel:
             for mod in ("jax", "numpyro"):
                 if importlib.util.find_spec(mod) is None:
                     raise ImportError(f"sampler='numpyro' needs the {mod} package; install it or set sampler: pymc.")
+        # pymc's own convergence warnings are off: diagnostics.diagnose() is the gate.
         kw: dict[str, Any] = dict(chains=cfg.chains, tune=cfg.tune, draws=cfg.draws, target_accept=cfg.target_accept,
-                                  random_seed=cfg.random_seed)
+                                  random_seed=cfg.random_seed, compute_convergence_checks=False)
         if cfg.sampler == "numpyro":
             kw["nuts_sampler"] = "numpyro"
             # chains run in parallel threads (pymc sets up one JAX host device per chain)

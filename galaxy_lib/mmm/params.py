@@ -56,7 +56,7 @@ class MMMParams(GalaxyConfig):
     tune: int = 300
     draws: int = 300
     sampler: Literal["numpyro", "pymc"] = "numpyro"
-    target_accept: float = 0.85
+    target_accept: float = 0.9
     random_seed: int = 42
     # gate
     rhat_fail: float = 1.05
