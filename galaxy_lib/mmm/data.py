@@ -297,7 +297,6 @@ def prepare_frame(df: pd.DataFrame, config: MMMDataConfig, source: str = "the da
             f"channel_columns: none given and {source} has no spend_* columns. "
             "List the spend column of each channel in channel_columns."
         )
-    needed = [config.date_column, config.target_column]
     _missing_columns(df, [config.date_column], "date_column", source)
     _missing_columns(df, [config.target_column], "target_column", source)
     _missing_columns(df, channel_cols, "channel_columns", source)
@@ -316,7 +315,6 @@ def prepare_frame(df: pd.DataFrame, config: MMMDataConfig, source: str = "the da
             if c in roles:
                 raise MMMDataError(f"column {c!r} is used as both {roles[c]} and {param}; give each column one role.")
             roles[c] = param
-    del needed
 
     labels = {channel_label(c): c for c in channel_cols}
     if len(labels) != len(channel_cols):
@@ -665,6 +663,7 @@ def load_mmm_data(config: MMMDataConfig, l_max: int = 8, data_dir: str | Path = 
     """
     geo_frame = None
     lift_raw: pd.DataFrame | None = None
+    lift_source = ""
     if config.uses_world:
         if store is None:
             from galaxy_lib.core.staging import ensure_world
@@ -672,7 +671,6 @@ def load_mmm_data(config: MMMDataConfig, l_max: int = 8, data_dir: str | Path = 
             store = ensure_world(data_dir, size=world_size)
         table = store.read("curated", "mmm_weekly")
         source = f"curated.mmm_weekly in {store.root}"
-        world_cfg = config
         if config.geo_column:
             if config.geo_column not in table.columns:
                 _missing_columns(table, [config.geo_column], "geo_column", source)
@@ -686,13 +684,11 @@ def load_mmm_data(config: MMMDataConfig, l_max: int = 8, data_dir: str | Path = 
         if config.use_lift_tests and not config.lift_tests_path and store.exists("staged", "lift_tests"):
             lift_raw = store.read("staged", "lift_tests")
             lift_source = f"staged.lift_tests in {store.root}"
-        frame, labels, controls = prepare_frame(table, world_cfg, source)
+        frame, labels, controls = prepare_frame(table, config, source)
     else:
         source = str(config.data_path)
         raw = read_table(config.data_path, "data_path")
         frame, labels, controls = prepare_frame(raw, config, source)
-        if config.geo_column is None or not config.geo_column:
-            geo_frame = None
     if config.use_lift_tests and config.lift_tests_path:
         lift_raw = read_table(config.lift_tests_path, "lift_tests_path")
         lift_source = str(config.lift_tests_path)

@@ -56,9 +56,12 @@ class MMMConfig(GalaxyConfig):
     Parameters
     ----------
     adstock
-        Carry-over shape: ``geometric`` (one decay rate per channel), ``weibull_pdf``
-        or ``weibull_cdf`` (delayed peak / flexible decay). All are normalised, so a
-        steady weekly spend ``x`` has adstocked value ``x``.
+        Carry-over shape: ``geometric`` (one decay rate per channel) or ``weibull_cdf``
+        (Weibull survival weights: flexible, slower-than-geometric decay). Both are
+        normalised, so a steady spend ``x`` per period has adstocked value ``x``.
+        pymc-marketing's ``WeibullPDFAdstock`` (delayed peak) is not offered: in 0.19.2 its
+        kernel uses a ``Min`` reduction without a gradient, so NUTS cannot sample it
+        (pymc-labs/pymc-marketing#2637, fixed only in releases that need Python 3.12).
     l_max
         Longest carry-over in periods.
     saturation
@@ -83,7 +86,7 @@ class MMMConfig(GalaxyConfig):
         Seed of the sampler.
     """
 
-    adstock: Literal["geometric", "weibull_pdf", "weibull_cdf"] = "geometric"
+    adstock: Literal["geometric", "weibull_cdf"] = "geometric"
     l_max: int = Field(8, ge=1, le=104)
     saturation: Literal["logistic", "hill"] = "logistic"
     trend: Literal["none", "linear", "piecewise"] = "linear"
@@ -128,9 +131,9 @@ class ControlScaling:
 
 
 def _adstock(config: MMMConfig):
-    from pymc_marketing.mmm import GeometricAdstock, WeibullCDFAdstock, WeibullPDFAdstock
+    from pymc_marketing.mmm import GeometricAdstock, WeibullCDFAdstock
 
-    cls = {"geometric": GeometricAdstock, "weibull_pdf": WeibullPDFAdstock, "weibull_cdf": WeibullCDFAdstock}
+    cls = {"geometric": GeometricAdstock, "weibull_cdf": WeibullCDFAdstock}
     return cls[config.adstock](l_max=config.l_max, normalize=True)
 
 

@@ -45,7 +45,7 @@ class MMMParams(GalaxyConfig):
     lift_tests_path: str = ""
     use_lift_tests: bool = True
     # model
-    adstock: Literal["geometric", "weibull_pdf", "weibull_cdf"] = "geometric"
+    adstock: Literal["geometric", "weibull_cdf"] = "geometric"
     l_max: int = 8
     saturation: Literal["logistic", "hill"] = "logistic"
     trend: Literal["none", "linear", "piecewise"] = "linear"

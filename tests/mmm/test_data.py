@@ -144,6 +144,8 @@ def test_unknown_parameter_is_rejected() -> None:
         validate_params(MMMParams, {"chanel_columns": ["tv"]})
     with pytest.raises(ConfigError, match="adstock"):
         validate_params(MMMParams, {"adstock": "exponential"})
+    with pytest.raises(ConfigError, match="adstock"):  # not NUTS-samplable in pymc-marketing 0.19.2 (#2637)
+        validate_params(MMMParams, {"adstock": "weibull_pdf"})
 
 
 def _lift_frame() -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -70,9 +70,9 @@ def test_per_geo_model(world_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"adstock": "weibull_pdf", "saturation": "hill"}, {"adstock": "weibull_cdf", "trend": "piecewise"},
+    [{"saturation": "hill"}, {"adstock": "weibull_cdf", "trend": "piecewise"},
      {"time_varying_intercept": True, "trend": "none"}, {"sampler": "pymc"}],
-    ids=["weibull-pdf-hill", "weibull-cdf-piecewise", "time-varying-intercept", "pymc-sampler"],
+    ids=["hill", "weibull-cdf-piecewise", "time-varying-intercept", "pymc-sampler"],
 )
 def test_model_options(world_data, world_truth, options: dict, tmp_path: Path) -> None:
     """Every structural option fits, gives finite ROI near the truth and survives save/load."""
