@@ -12,7 +12,6 @@ from typing import Literal
 
 from pydantic import Field
 
-from galaxy_lib.core.config import GalaxyConfig
 from galaxy_lib.mmm.analysis import BudgetConfig
 from galaxy_lib.mmm.data import MMMDataConfig
 from galaxy_lib.mmm.diagnostics import GateThresholds
@@ -21,7 +20,7 @@ from galaxy_lib.mmm.model import MMMConfig
 __all__ = ["MMMParams"]
 
 
-class MMMParams(GalaxyConfig):
+class MMMParams(MMMDataConfig):
     """Every parameter of notebook 02_mmm (see the library configs for their meaning).
 
     Data: :class:`~galaxy_lib.mmm.data.MMMDataConfig`; model and sampler:
@@ -33,17 +32,7 @@ class MMMParams(GalaxyConfig):
     data_dir: str = "data/ci"
     world_size: Literal["ci", "demo", "bench"] = "ci"
     output_dir: str = ""
-    # data
-    data_path: str = ""
-    date_column: str = "week"
-    target_column: str = "revenue"
-    target_multiplier_column: str = ""
-    channel_columns: tuple[str, ...] = ()
-    control_columns: tuple[str, ...] = ("price_index", "holiday")
-    event_columns: tuple[str, ...] = ()
-    geo_column: str = ""
-    lift_tests_path: str = ""
-    use_lift_tests: bool = True
+    # data: the fields of MMMDataConfig, inherited
     # model
     adstock: Literal["geometric", "weibull_cdf"] = "geometric"
     l_max: int = 8
@@ -71,12 +60,7 @@ class MMMParams(GalaxyConfig):
 
     def to_data_config(self) -> MMMDataConfig:
         """The data part."""
-        return MMMDataConfig(
-            data_path=self.data_path, date_column=self.date_column, target_column=self.target_column,
-            target_multiplier_column=self.target_multiplier_column, channel_columns=self.channel_columns,
-            control_columns=self.control_columns, event_columns=self.event_columns, geo_column=self.geo_column,
-            lift_tests_path=self.lift_tests_path, use_lift_tests=self.use_lift_tests,
-        )
+        return MMMDataConfig(**{name: getattr(self, name) for name in MMMDataConfig.model_fields})
 
     def to_model_config(self) -> MMMConfig:
         """The model + sampler part."""
