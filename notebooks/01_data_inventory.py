@@ -62,7 +62,8 @@ print(f"Store {store.root}, judged as of {as_of_ts:%Y-%m-%d}")
 
 # %%
 profiles = inventory.profile_store(store)
-plots.table_sizes(profiles)
+sizes_figure = plots.table_sizes(profiles)
+sizes_figure
 
 # %%
 profiles
@@ -100,7 +101,8 @@ plots.spend_outliers(store.read("staged", "spend"), params.outlier_z)
 # %%
 coverage = analysis.consent_table(store, as_of_ts)
 gates += analysis.consent_gates(coverage, params)
-plots.consent_coverage(coverage, params.min_consent_share)
+consent_figure = plots.consent_coverage(coverage, params.min_consent_share)
+consent_figure
 
 # %%
 pii_findings = inventory.scan_store_tables(store)
@@ -141,7 +143,7 @@ report.metrics({
 })
 for name, table in {"inventory": profiles, "gates": gate_table, "consent": coverage, "quarantine": quarantine}.items():
     report.table(name, table)
-report.figure("table_sizes", plots.table_sizes(profiles))
+report.figure("table_sizes", sizes_figure)
 report.figure("gate_overview", plots.gate_overview(gate_table))
-report.figure("consent_coverage", plots.consent_coverage(coverage, params.min_consent_share))
+report.figure("consent_coverage", consent_figure)
 print(report.write())
