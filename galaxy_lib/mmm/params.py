@@ -45,7 +45,7 @@ class MMMParams(MMMDataConfig):
     tune: int = 300
     draws: int = 300
     sampler: Literal["numpyro", "pymc"] = "numpyro"
-    target_accept: float = 0.9
+    target_accept: float = 0.95
     random_seed: int = 42
     # gate
     rhat_fail: float = 1.05

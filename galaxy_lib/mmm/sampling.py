@@ -35,7 +35,7 @@ def sample_numpyro(
     chains: int,
     tune: int,
     draws: int,
-    target_accept: float = 0.9,
+    target_accept: float = 0.95,
     dense_mass: bool = True,
     random_seed: int | None = None,
     chain_method: Literal["parallel", "vectorized", "sequential"] = "parallel",
