@@ -321,14 +321,7 @@ class PrivacyBudget:
         float
             The noisy clamped sum.
         """
-        eps = _positive("epsilon", epsilon)
-        lo, hi = _bounds(bounds)
-        data = _values(values)
-        self._check(f"laplace_sum({label or 'sum'})", eps)
-        scale, meas = _sum_measurement("laplace", lo, hi, eps, 0.0)
-        noisy = float(meas(data))
-        self._charge(label, "laplace_sum", eps, 0.0, scale, max(abs(lo), abs(hi)))
-        return noisy
+        return self._noisy_sum("laplace", values, _positive("epsilon", epsilon), 0.0, bounds, label)
 
     def gaussian_sum(
         self,
@@ -368,12 +361,16 @@ class PrivacyBudget:
         d = float(delta)
         if not (0.0 < d < 1.0):
             raise DPError(f"delta must be in (0, 1) for the Gaussian mechanism, got {delta!r}.")
+        return self._noisy_sum("gaussian", values, eps, d, bounds, label)
+
+    def _noisy_sum(self, mechanism: str, values, epsilon: float, delta: float, bounds, label: str) -> float:
+        """Check the inputs and the budget, release the noisy clamped sum, record it in the ledger."""
         lo, hi = _bounds(bounds)
         data = _values(values)
-        self._check(f"gaussian_sum({label or 'sum'})", eps, d)
-        scale, meas = _sum_measurement("gaussian", lo, hi, eps, d)
+        self._check(f"{mechanism}_sum({label or 'sum'})", epsilon, delta)
+        scale, meas = _sum_measurement(mechanism, lo, hi, epsilon, delta)
         noisy = float(meas(data))
-        self._charge(label, "gaussian_sum", eps, d, scale, max(abs(lo), abs(hi)))
+        self._charge(label, f"{mechanism}_sum", epsilon, delta, scale, max(abs(lo), abs(hi)))
         return noisy
 
     def spend_table(self):
