@@ -19,7 +19,8 @@ What the wrapper adds to pymc-marketing, and why
   uses pymc-marketing's ``LinearTrendEffect``.
 * The numpyro sampler runs with a dense mass matrix by default: MMM posteriors have
   strongly correlated saturation parameters (beta against lam); on the Galaxy world
-  this cut the gradient evaluations per draw about tenfold.
+  this cut the gradient evaluations per draw about sixfold (45k against 265k for a
+  2 x (500 + 500) fit).
 * JAX gets one CPU device per chain (:func:`pin_jax_cpu_devices`). Importing
   ``pymc.sampling.jax`` asks XLA for 100 host devices; on a 2-core machine that
   doubled the sampling time of a 2-chain fit (18 s against 9 s on the Galaxy world).

@@ -76,3 +76,20 @@ def test_seed_makes_it_repeatable() -> None:
     first = sample_numpyro(conjugate_model(), chains=1, tune=100, draws=100, random_seed=11)
     second = sample_numpyro(conjugate_model(), chains=1, tune=100, draws=100, random_seed=11)
     np.testing.assert_array_equal(first.posterior["mu"].values, second.posterior["mu"].values)
+
+
+def test_pin_jax_cpu_devices_overrides_pymc_before_jax_starts() -> None:
+    """pymc's import asks for 100 devices; pinning before JAX starts gives the count asked for, after it is fixed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, jax\n"
+        "from galaxy_lib.mmm import pin_jax_cpu_devices\n"
+        "assert pin_jax_cpu_devices(3) == 3\n"
+        "assert '--xla_force_host_platform_device_count=3' in os.environ['XLA_FLAGS']\n"
+        "print(jax.local_device_count(), pin_jax_cpu_devices(5), jax.local_device_count())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["3", "3", "3"]
