@@ -70,6 +70,7 @@ forecast_periods: int = 13  # periods to forecast after the data
 
 # %%
 from galaxy_lib import mmm
+from galaxy_lib.apps.mmm import budget_planner
 from galaxy_lib.core.config import params_from_namespace
 from galaxy_lib.core.reporting import ReportWriter
 from galaxy_lib.mmm import plots
@@ -154,7 +155,8 @@ fig_decomp
 # ## Response curves and prior vs posterior
 
 # %%
-curves = mmm.response_curves(model)
+response = mmm.response_curve_samples(model)
+curves = response.table()
 fig_curves = plots.response_curves_chart(curves)
 fig_curves
 
@@ -180,6 +182,14 @@ fig_budget
 # %% [markdown]
 # The recommended split of the same total budget over the horizon, within the floors and caps; the
 # gain is the extra media-driven KPI against the current split, evaluated on every posterior draw.
+
+# %% [markdown]
+# ## Try your own split
+# Move a channel's spend per period (or pick a preset); the table compares the plan with today's
+# spend on the long-run response curves above (spend held steady, carry-over settled), draw by draw.
+
+# %%
+budget_planner(response, recommended=budget.allocation["optimal_per_period"], kpi_name=data.target_name)
 
 # %% [markdown]
 # ## Forecast

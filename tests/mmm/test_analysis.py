@@ -10,11 +10,13 @@ from galaxy_lib.mmm import (
     BudgetConfig,
     MMMDataError,
     channel_summary,
+    compare_plans,
     decomposition,
     forecast,
     optimise_budget,
     posterior_predictive,
     prior_posterior_shift,
+    response_curve_samples,
     response_curves,
     spend_plan,
 )
@@ -91,6 +93,32 @@ def test_response_curves(world_model, world_truth) -> None:
         true_y = t["beta"] * (1 - np.exp(-t["lam"] * x / t["spend_scale"])) / (1 + np.exp(-t["lam"] * x / t["spend_scale"]))
         est_y = np.interp(x, part["spend"], part["mean"])
         assert est_y == pytest.approx(true_y, rel=0.35), ch
+
+
+def _true_steady_state(t: dict, x: float) -> float:
+    z = t["lam"] * x / t["spend_scale"]
+    return t["beta"] * (1 - np.exp(-z)) / (1 + np.exp(-z))
+
+
+def test_plan_comparison_matches_the_true_curves(world_model, world_truth) -> None:
+    """The planner's gain for a budget shift agrees with the world's true curves."""
+    response = response_curve_samples(world_model, n_points=81)
+    pd.testing.assert_frame_equal(response.table(), response_curves(world_model, n_points=81))
+    current = response.current_spend
+    # move 20% of tv's spend to video (same total)
+    moved = 0.2 * current["tv"]
+    plan = {"tv": current["tv"] - moved, "video": current["video"] + moved}
+    result = compare_plans(response, plan)
+    channels = world_truth["mmm"]["channels"]
+    true_gain = sum(_true_steady_state(channels[ch], plan[ch]) - _true_steady_state(channels[ch], current[ch])
+                    for ch in plan)
+    assert result.spend_plan == pytest.approx(result.spend_current)
+    assert result.gain_hdi_low <= true_gain <= result.gain_hdi_high, (result, true_gain)
+    assert result.gain_mean == pytest.approx(true_gain, rel=0.25)
+    # unchanged channels contribute nothing to the gain, changed ones everything
+    diff = result.channels["kpi_plan"] - result.channels["kpi_current"]
+    assert diff.drop(["tv", "video"]).abs().max() == 0.0
+    assert diff.sum() == pytest.approx(result.gain_mean, rel=1e-6)
 
 
 def test_prior_posterior_shift(world_model) -> None:
