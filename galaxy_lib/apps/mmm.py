@@ -44,7 +44,8 @@ def render_comparison(result: PlanComparison, kpi_name: str = "KPI") -> str:
         for ch, r in result.channels.iterrows()
     )
     return (
-        head + "<table class='galaxy-plan' style='border-collapse:collapse;font-size:13px'><thead><tr>"
+        head + "<style>table.galaxy-plan td, table.galaxy-plan th {padding: 2px 10px}</style>"
+        "<table class='galaxy-plan' style='border-collapse:collapse;font-size:13px'><thead><tr>"
         "<th>channel</th><th>spend today</th><th>plan</th><th>change</th><th></th>"
         f"<th>{html.escape(kpi_name)} today</th><th>{html.escape(kpi_name)} plan</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
