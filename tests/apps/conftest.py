@@ -27,6 +27,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+def watch_console(page) -> list[str]:
+    """Collect the page's console errors (a JupyterLab extension that fails to load shows up here).
+
+    Resources the browser cannot fetch from the internet (a CDN icon font) are not
+    errors of the dashboard: CI has no internet, and the dashboards render without them.
+    """
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text
+            else None)
+    return errors
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

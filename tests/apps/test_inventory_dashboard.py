@@ -10,6 +10,8 @@ import pytest
 
 from galaxy_lib.apps.inventory import filter_gates, gate_explorer
 
+from .conftest import watch_console
+
 GATES = pd.DataFrame(
     {
         "status": ["pass", "warn", "fail", "pass"],
@@ -39,6 +41,7 @@ def test_gate_explorer_updates_on_change() -> None:
 @pytest.mark.browser
 def test_inventory_dashboard_in_voila(voila_server: str, browser, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = watch_console(page)
     page.set_default_timeout(240_000)  # the first open may build the ci world
     page.goto(f"{voila_server}/voila/render/01_data_inventory.ipynb")
     page.wait_for_selector(".js-plotly-plot", state="attached")
@@ -67,3 +70,4 @@ def test_inventory_dashboard_in_voila(voila_server: str, browser, tmp_path: Path
         arg=shown,
     )
     page.screenshot(path=str(tmp_path / "inventory_dashboard.png"), full_page=True)
+    assert not errors, f"the dashboard logged errors in the browser console: {errors}"

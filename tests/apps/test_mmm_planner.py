@@ -9,6 +9,8 @@ import pytest
 from galaxy_lib.apps.mmm import budget_planner, render_comparison
 from galaxy_lib.mmm import MMMDataError, ResponseCurves, compare_plans
 
+from .conftest import watch_console
+
 #: Two channels with known curves y = b * (1 - exp(-x / k)); b varies by draw (the posterior).
 RNG = np.random.default_rng(0)
 DRAWS = 400
@@ -84,6 +86,7 @@ def test_planner_answers_sliders_and_presets(curves) -> None:
 def test_mmm_dashboard_in_voila(voila_server: str, browser, tmp_path) -> None:
     """A stakeholder opens 02_mmm in Voila (the model is fitted on the ci world) and tries the recommended split."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = watch_console(page)
     page.set_default_timeout(900_000)  # the notebook fits the model before the page appears
     page.goto(f"{voila_server}/voila/render/02_mmm.ipynb")
     headline = page.locator(".galaxy-plan-headline").first
@@ -102,3 +105,4 @@ def test_mmm_dashboard_in_voila(voila_server: str, browser, tmp_path) -> None:
     changes = page.locator("table.galaxy-plan tbody tr td:nth-child(4)").all_inner_texts()
     assert any(c not in ("+0%", "-0%") for c in changes), changes
     page.screenshot(path=str(tmp_path / "mmm_dashboard.png"), full_page=True)
+    assert not errors, f"the dashboard logged errors in the browser console: {errors}"
