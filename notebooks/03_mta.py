@@ -24,8 +24,8 @@
 # **Inputs.** Either the staged `touchpoints`, `conversions` and `consent` of the store at
 # `data_dir` (customers without measurement consent are left out), or your own aggregated path
 # table in ChannelAttribution's format (`paths_path`, with its `separator`). Calibration targets:
-# `incremental_path` (per-channel incremental estimates, e.g. the MMM's contributions) or the
-# store's `lift_tests` and `spend`.
+# `incremental_path` (per-channel incremental estimates; a `02_mmm` run folder, or `latest:mmm` for
+# the newest MMM run that passed its gate) or the store's `lift_tests` and `spend`.
 #
 # **Outputs.** `metrics.json` with the credit per channel (conversions, revenue, share) for every
 # model and for the calibrated model, the distance to the true credit when known, and two gates;
@@ -44,7 +44,7 @@ markov_order: int = 3  # highest Markov order fitted (1 to 3)
 k_min_paths: int = 10  # paths seen by fewer journeys are suppressed in published tables and charts
 calibration_model: str = "markov"  # model calibrated to incrementality; "markov" means the highest order fitted
 calibration_mode: str = "relative"  # relative (re-split by incremental shares) | absolute (same units)
-incremental_path: str = ""  # per-channel incremental estimates (CSV/JSON); empty: the store's lift tests
+incremental_path: str = ""  # per-channel incremental estimates (CSV/JSON), a 02_mmm run folder, or latest:mmm; empty: the store's lift tests
 direct_channel: str = "direct"  # channel skipped by last non-direct attribution
 as_of: str = ""  # consent evaluated at this date (ISO); empty means now
 top_n_paths: int = 15  # journeys drawn in the Sankey chart

@@ -27,6 +27,9 @@ from galaxy_lib.mta.data import (
     load_inputs,
     parse_path_table,
     read_incremental,
+    incremental_from_mmm_run,
+    latest_mmm_run,
+    LATEST_MMM_RUN,
     read_path_table,
 )
 from galaxy_lib.mta.model import (
@@ -50,6 +53,9 @@ __all__ = [
     "IncrementalEstimate",
     "incremental_from_lift_tests",
     "read_incremental",
+    "incremental_from_mmm_run",
+    "latest_mmm_run",
+    "LATEST_MMM_RUN",
     "DEFAULT_SEPARATOR",
     "PATH_COLUMNS",
     "HEURISTIC_MODELS",

@@ -52,6 +52,9 @@ __all__ = [
     "IncrementalEstimate",
     "incremental_from_lift_tests",
     "read_incremental",
+    "incremental_from_mmm_run",
+    "latest_mmm_run",
+    "LATEST_MMM_RUN",
     "PATH_COLUMNS",
     "DEFAULT_SEPARATOR",
     "PathTableError",
@@ -840,17 +843,95 @@ def incremental_from_lift_tests(lift_tests: pd.DataFrame, spend: pd.DataFrame) -
     return IncrementalEstimate(table=out, unit="revenue", source=f"lift_tests ({len(lt)} tests)")
 
 
+#: ``incremental_path`` value meaning "the newest 02_mmm run under reports/ that passed its gate".
+LATEST_MMM_RUN = "latest:mmm"
+#: Half-width of a normal 94% interval in standard deviations.
+_Z94 = 1.8808
+
+
+def incremental_from_mmm_run(metrics_path: str | Path) -> IncrementalEstimate:
+    """Incremental revenue per channel from a ``02_mmm`` run's ``metrics.json``.
+
+    A channel's MMM contribution over the model's data window is ``roi_mean x spend``
+    (the MMM's own definition of ROI); its standard error is read off the 94% ROI interval
+    under a normal approximation (``(hdi_high - hdi_low) / (2 x 1.88) x spend``). Use it
+    with ``mode="relative"``: the MMM's window and the journeys' lookback differ, so only
+    the shares carry over.
+
+    Raises
+    ------
+    PathTableError
+        When the file is not a 02_mmm run, or the run failed its diagnostics gate (its
+        results are withheld and must not calibrate anything).
+    """
+    p = Path(metrics_path)
+    raw = json.loads(p.read_text())
+    if not isinstance(raw, dict) or raw.get("notebook") != "02_mmm":
+        raise PathTableError(f"{p} is not the metrics.json of a 02_mmm run (notebook: {raw.get('notebook')!r}).")
+    metrics = raw.get("metrics", {})
+    if raw.get("status") == "failed" or metrics.get("results_withheld"):
+        raise PathTableError(
+            f"the MMM run {p.parent.name} failed its diagnostics gate ({raw.get('status_reason', 'no reason given')}); "
+            "its results are withheld. Calibrate to a run that passed (incremental_path: latest:mmm picks one)."
+        )
+    rows = {}
+    for ch, m in (metrics.get("channels") or {}).items():
+        missing = [k for k in ("roi_mean", "roi_hdi_low", "roi_hdi_high", "spend") if k not in m]
+        if missing:
+            raise PathTableError(f"{p.name}: channel {ch!r} lacks {missing}; re-run 02_mmm with this version.")
+        rows[ch] = {"incremental": m["roi_mean"] * m["spend"],
+                    "std_error": (m["roi_hdi_high"] - m["roi_hdi_low"]) / (2 * _Z94) * m["spend"],
+                    "roi": m["roi_mean"], "spend": m["spend"]}
+    if not rows:
+        raise PathTableError(f"{p.name}: the MMM run lists no channels.")
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("channel")
+    return IncrementalEstimate(table=table, unit="revenue", source=f"MMM run {p.parent.name}")
+
+
+def latest_mmm_run(reports_dir: str | Path | None = None) -> Path:
+    """``metrics.json`` of the newest ``02_mmm`` run under ``reports_dir`` whose gate did not fail.
+
+    Raises
+    ------
+    PathTableError
+        When there is none yet.
+    """
+    from galaxy_lib.core.paths import ProjectPaths
+
+    reports = Path(reports_dir) if reports_dir else ProjectPaths.discover().reports
+    # run folders are named <UTC timestamp>-<suffix>, so the name orders them in time
+    for metrics in sorted(reports.glob("*/*/metrics.json"), key=lambda m: m.parent.name, reverse=True):
+        try:
+            raw = json.loads(metrics.read_text())
+        except (OSError, ValueError):
+            continue
+        if raw.get("notebook") == "02_mmm" and raw.get("status") != "failed" \
+                and not raw.get("metrics", {}).get("results_withheld"):
+            return metrics
+    raise PathTableError(
+        f"incremental_path {LATEST_MMM_RUN!r}: no 02_mmm run under {reports} passed its gate yet. "
+        "Run `galaxy run 02_mmm` first, or point incremental_path at a file."
+    )
+
+
 def read_incremental(path: str | Path, unit: str = "revenue") -> IncrementalEstimate:
-    """Read per-channel incremental estimates from CSV / Parquet (``channel``, ``incremental``
-    [, ``std_error``]) or JSON (``{"channel": value}`` or ``{"channels": {"ch": {"incremental": v}}}``),
-    e.g. the MMM's contribution per channel."""
+    """Read per-channel incremental estimates.
+
+    ``path`` is a CSV / Parquet table (``channel``, ``incremental`` [, ``std_error``]), a
+    JSON object (``{"channel": value}`` or ``{"channels": {"ch": {"incremental": v}}}``), or
+    a ``02_mmm`` run (its folder or its ``metrics.json``: see :func:`incremental_from_mmm_run`).
+    """
     p = Path(path)
+    if p.is_dir() and (p / "metrics.json").is_file():
+        p = p / "metrics.json"
     if not p.is_file():
         raise PathTableError(f"Incremental estimates file {p} does not exist.")
     if unit not in ("revenue", "conversions"):
         raise ValueError(f"unit must be 'revenue' or 'conversions' (got {unit!r}).")
     if p.suffix.lower() == ".json":
         raw = json.loads(p.read_text())
+        if isinstance(raw, dict) and raw.get("notebook") == "02_mmm":
+            return incremental_from_mmm_run(p)
         data = raw.get("channels", raw) if isinstance(raw, dict) else None
         if not isinstance(data, dict):
             raise PathTableError(f"{p.name}: expected a JSON object channel -> value.")
@@ -899,8 +980,9 @@ class MtaParams(GalaxyConfig):
         "markov", "shapley", "first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based"
     ] = Field("markov", description="Model whose credit is calibrated ('markov' = the highest order fitted).")
     calibration_mode: Literal["relative", "absolute"] = Field("relative", description="See mta.analysis.calibrate.")
-    incremental_path: str = Field("", description="Per-channel incremental estimates (CSV/JSON, e.g. the MMM's "
-                                                  "contributions); empty = the store's lift tests, if any.")
+    incremental_path: str = Field("", description="Per-channel incremental estimates: a CSV/JSON table, a 02_mmm "
+                                                  "run folder or metrics.json, or 'latest:mmm' (the newest passing "
+                                                  "MMM run); empty = the store's lift tests, if any.")
     direct_channel: str = Field("direct", min_length=1, description="Channel skipped by last non-direct.")
     as_of: str = Field("", description="Consent evaluated at this date (ISO); empty = now.")
     top_n_paths: int = Field(15, ge=1, le=200, description="Journeys drawn in the Sankey chart.")
@@ -981,7 +1063,9 @@ def load_inputs(params: MtaParams) -> MtaInputs:
         source = f"events in {store.root.name} ({params.lookback_days:g}-day lookback)"
 
     incremental: IncrementalEstimate | None = None
-    if params.incremental_path:
+    if params.incremental_path == LATEST_MMM_RUN:
+        incremental = incremental_from_mmm_run(latest_mmm_run())
+    elif params.incremental_path:
         incremental = read_incremental(resolve_path(params.incremental_path))
     elif store is not None and store.exists("staged", "lift_tests") and store.exists("staged", "spend"):
         incremental = incremental_from_lift_tests(store.read("staged", "lift_tests"), store.read("staged", "spend"))
