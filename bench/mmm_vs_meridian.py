@@ -198,7 +198,8 @@ def run_worker(python: Path | str, kind: str, exchange: Path, args: argparse.Nam
     cmd = [str(python), str(Path(__file__).resolve()), "--worker", kind, "--exchange", str(exchange),
            "--tune", str(args.tune), "--draws", str(args.draws), "--chains", str(args.chains),
            "--seed", str(args.seed), *extra]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # cold compiles on both sides: our JAX compilation cache would otherwise skip XLA on re-runs
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "2", "GALAXY_JAX_CACHE": "off"}
     if kind == "meridian":
         env.pop("XLA_FLAGS", None)
     t0 = time.perf_counter()

@@ -25,7 +25,7 @@ from galaxy_lib.mmm.analysis import (
 )
 from galaxy_lib.mmm.data import MMMData, MMMDataConfig, MMMDataError, load_mmm_data
 from galaxy_lib.mmm.diagnostics import GateThresholds, MMMDiagnostics, diagnose, posterior_predictive
-from galaxy_lib.mmm.model import MediaMixModel, MMMConfig, pin_jax_cpu_devices
+from galaxy_lib.mmm.model import MediaMixModel, MMMConfig, pin_jax_cpu_devices, use_jax_compilation_cache
 from galaxy_lib.mmm.params import MMMParams
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "MMMConfig",
     "MediaMixModel",
     "pin_jax_cpu_devices",
+    "use_jax_compilation_cache",
     "GateThresholds",
     "MMMDiagnostics",
     "diagnose",

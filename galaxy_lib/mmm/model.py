@@ -21,6 +21,8 @@ What the wrapper adds to pymc-marketing, and why
   strongly correlated saturation parameters (beta against lam); on the Galaxy world
   this cut the gradient evaluations per draw about sixfold (45k against 265k for a
   2 x (500 + 500) fit).
+* Compiled samplers are kept on disk (:func:`use_jax_compilation_cache`): a refit of the
+  same model shape skips about 4 s of XLA compilation.
 * JAX gets one CPU device per chain (:func:`pin_jax_cpu_devices`). Importing
   ``pymc.sampling.jax`` asks XLA for 100 host devices; on a 2-core machine that
   doubled the sampling time of a 2-chain fit (18 s against 9 s on the Galaxy world).
@@ -46,7 +48,8 @@ from pydantic import Field
 from galaxy_lib.core.config import GalaxyConfig
 from galaxy_lib.mmm.data import MMMData, MMMDataError, validate_frame
 
-__all__ = ["MMMConfig", "MediaMixModel", "ControlScaling", "SAMPLERS", "TREND_CONTROL", "pin_jax_cpu_devices"]
+__all__ = ["MMMConfig", "MediaMixModel", "ControlScaling", "SAMPLERS", "TREND_CONTROL", "pin_jax_cpu_devices",
+           "use_jax_compilation_cache"]
 
 #: Samplers accepted by :class:`MMMConfig` (``numpyro`` needs jax + numpyro, ``pymc`` is built in).
 SAMPLERS: tuple[str, ...] = ("numpyro", "pymc")
@@ -171,6 +174,45 @@ def pin_jax_cpu_devices(n: int) -> int:
     return max(int(n), 1)
 
 
+#: Environment variable naming the JAX compilation cache folder (``off`` disables it).
+JAX_CACHE_ENV = "GALAXY_JAX_CACHE"
+
+
+def use_jax_compilation_cache(path: str | Path | None = None) -> Path | None:
+    """Keep JAX's compiled samplers on disk so a refit of the same model shape skips XLA compilation.
+
+    Compiling numpyro's NUTS kernel is about half of a ci-world fit (10.1 s of numpyro
+    time without the cache, 5.4 s with it). The compiled program depends on the model,
+    the data and the sampler sizes, not on the seed, so repeated runs (tests, re-runs of a
+    schedule, a notebook opened again) hit the cache; new data simply compiles again. JAX
+    keys entries by the program and its own version and locks the folder, so parallel
+    processes may share it. Size is capped at 512 MB (least recently used entries go).
+
+    Parameters
+    ----------
+    path
+        Cache folder. Default: ``$GALAXY_JAX_CACHE``, else ``$XDG_CACHE_HOME/galaxy-workbench/jax``
+        (``~/.cache/...``). ``GALAXY_JAX_CACHE=off`` turns the cache off.
+
+    Returns
+    -------
+    Path or None
+        The folder in use, or ``None`` when turned off or JAX already has a cache folder set.
+    """
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return None
+    chosen = str(path) if path else os.environ.get(JAX_CACHE_ENV, "")
+    if chosen.lower() == "off":
+        return None
+    folder = Path(chosen) if chosen else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "galaxy-workbench" / "jax"
+    folder.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_compilation_cache_max_size", 512 * 1024 * 1024)
+    return folder
+
+
 def _adstock(config: MMMConfig):
     from pymc_marketing.mmm import GeometricAdstock, WeibullCDFAdstock
 
@@ -286,6 +328,7 @@ class MediaMixModel:
                 raise ImportError(f"sampler='numpyro' needs the {mod} package; install it or set sampler: pymc.")
         # one JAX CPU device per chain; with fewer (JAX started earlier) the chains run vectorised
         devices = pin_jax_cpu_devices(cfg.chains)
+        use_jax_compilation_cache()
         idata = sample_numpyro(
             mmm.model, chains=cfg.chains, tune=cfg.tune, draws=cfg.draws, target_accept=cfg.target_accept,
             dense_mass=cfg.dense_mass, random_seed=cfg.random_seed, progressbar=progressbar,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pymc as pm
 import pytest
@@ -93,3 +95,31 @@ def test_pin_jax_cpu_devices_overrides_pymc_before_jax_starts() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["3", "3", "3"]
+
+
+def test_compilation_cache_is_used_and_can_be_turned_off(tmp_path) -> None:
+    """A fit stores its compiled sampler in the cache folder; GALAXY_JAX_CACHE=off leaves no trace."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from galaxy_lib.mmm import pin_jax_cpu_devices, use_jax_compilation_cache\n"
+        "from galaxy_lib.mmm.sampling import sample_numpyro\n"
+        "from tests.mmm.test_sampling import conjugate_model\n"
+        "pin_jax_cpu_devices(1)\n"
+        "print(use_jax_compilation_cache())\n"
+        "sample_numpyro(conjugate_model(), chains=1, tune=50, draws=50, random_seed=1)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    for setting, cache in (("on", tmp_path / "cache"), ("off", None)):
+        env = {**os.environ, "GALAXY_JAX_CACHE": str(cache) if cache else "off"}
+        env.pop("JAX_COMPILATION_CACHE_DIR", None)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root, env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        if cache:
+            assert out.stdout.split()[0] == str(cache)
+            assert list(cache.glob("*-cache")), "the compiled sampler should be in the cache folder"
+        else:
+            assert out.stdout.split()[0] == "None", setting
