@@ -62,6 +62,13 @@ def test_save_load_round_trip(world_model, tmp_path: Path) -> None:
                                world_model.data_.frame[list(world_model.data_.channels)].to_numpy())
     np.testing.assert_allclose(loaded.data_.frame["price_index"], world_model.data_.frame["price_index"])
     assert loaded.config == world_model.config and loaded.n_lift_tests_ == world_model.n_lift_tests_
+    # the dashboard's planner works from the saved model alone
+    from galaxy_lib.mmm import compare_plans, response_curve_samples
+
+    plan = {"video": float(world_model.data_.mean_period_spend()["video"]) * 1.5}
+    for name in ("gain_mean", "gain_hdi_low", "gain_hdi_high"):
+        assert getattr(compare_plans(response_curve_samples(loaded), plan), name) == pytest.approx(
+            getattr(compare_plans(response_curve_samples(world_model), plan), name), rel=1e-9), name
     with pytest.raises(ValueError, match="not a Galaxy MMM"):
         import arviz as az
 
