@@ -70,7 +70,7 @@ forecast_periods: int = 13  # periods to forecast after the data
 
 # %%
 from galaxy_lib import mmm
-from galaxy_lib.apps.mmm import budget_planner
+from galaxy_lib.apps.mmm import show_budget_planner
 from galaxy_lib.core.config import params_from_namespace
 from galaxy_lib.core.reporting import ReportWriter
 from galaxy_lib.mmm import plots
@@ -189,7 +189,7 @@ fig_budget
 # spend on the long-run response curves above (spend held steady, carry-over settled), draw by draw.
 
 # %%
-budget_planner(response, recommended=budget.allocation["optimal_per_period"], kpi_name=data.target_name)
+show_budget_planner(response, recommended=budget.allocation["optimal_per_period"], kpi_name=data.target_name)
 
 # %% [markdown]
 # ## Forecast

@@ -5,6 +5,6 @@ it holds no analysis of its own.
 """
 
 from galaxy_lib.apps.inventory import gate_explorer
-from galaxy_lib.apps.mmm import budget_planner
+from galaxy_lib.apps.mmm import budget_planner, show_budget_planner
 
-__all__ = ["gate_explorer", "budget_planner"]
+__all__ = ["gate_explorer", "budget_planner", "show_budget_planner"]

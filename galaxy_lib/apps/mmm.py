@@ -16,7 +16,11 @@ import pandas as pd
 
 from galaxy_lib.mmm.analysis import PlanComparison, ResponseCurves, compare_plans
 
-__all__ = ["budget_planner", "render_comparison"]
+__all__ = ["budget_planner", "render_comparison", "static_plan_html", "show_budget_planner"]
+
+#: Class of the static copy shown in printed reports; the live planner hides it.
+STATIC_CLASS = "galaxy-static-only"
+_HIDE_STATIC = f"<style>.{STATIC_CLASS} {{display: none}}</style>"
 
 
 def _money(x: float) -> str:
@@ -88,7 +92,8 @@ def budget_planner(curves: ResponseCurves, recommended: pd.Series | dict[str, fl
 
     def refresh(_change: object = None) -> None:
         if not refreshing["hold"]:
-            out.value = render_comparison(compare_plans(curves, {ch: s.value for ch, s in sliders.items()}), kpi_name)
+            plan = {ch: s.value for ch, s in sliders.items()}
+            out.value = _HIDE_STATIC + render_comparison(compare_plans(curves, plan), kpi_name)
 
     def apply(values: dict[str, float]) -> None:
         refreshing["hold"] = True
@@ -108,3 +113,24 @@ def budget_planner(curves: ResponseCurves, recommended: pd.Series | dict[str, fl
         s.observe(refresh, names="value")
     refresh()
     return widgets.VBox([widgets.HBox(buttons), *sliders.values(), out])
+
+
+def static_plan_html(curves: ResponseCurves, recommended: pd.Series | dict[str, float], kpi_name: str = "KPI") -> str:
+    """The recommended split against today's spend as plain HTML, for reports that cannot run widgets.
+
+    A scheduled report is static HTML: the live planner cannot render there (it needs a
+    kernel), so this copy carries its answer for the preset that matters. It has the class
+    ``galaxy-static-only``, which the live planner hides, so a dashboard shows one, not both.
+    """
+    plan = {ch: min(float(v), curves.max_spend(ch)) for ch, v in dict(recommended).items()}
+    return (f"<div class='{STATIC_CLASS}'><p><i>Recommended split against today's spend on the long-run response "
+            "curves (open the notebook as a dashboard to try other splits):</i></p>"
+            f"{render_comparison(compare_plans(curves, plan), kpi_name)}</div>")
+
+
+def show_budget_planner(curves: ResponseCurves, recommended: pd.Series | dict[str, float], kpi_name: str = "KPI") -> None:
+    """Display the planner: the static copy for printed reports, then the live widget for dashboards."""
+    from IPython.display import HTML, display
+
+    display(HTML(static_plan_html(curves, recommended, kpi_name)))
+    display(budget_planner(curves, recommended=recommended, kpi_name=kpi_name))

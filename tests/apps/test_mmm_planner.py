@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galaxy_lib.apps.mmm import budget_planner, render_comparison
+from galaxy_lib.apps.mmm import STATIC_CLASS, budget_planner, render_comparison, static_plan_html
 from galaxy_lib.mmm import MMMDataError, ResponseCurves, compare_plans
 
 from .conftest import watch_console
@@ -76,9 +76,18 @@ def test_planner_answers_sliders_and_presets(curves) -> None:
     assert f"{extra:,.0f} more revenue per period" in out.value
     buttons[1].click()  # recommended split, search clipped to the curve's 40
     assert sliders[0].value == 40.0 and sliders[1].value == 40.0
-    assert render_comparison(compare_plans(curves, {"tv": 40.0, "search": 40.0}), "revenue") == out.value
+    assert out.value.endswith(render_comparison(compare_plans(curves, {"tv": 40.0, "search": 40.0}), "revenue"))
+    assert f".{STATIC_CLASS} {{display: none}}" in out.value  # the live planner hides the report's static copy
     buttons[0].click()
     assert sliders[0].value == 60.0 and "0 more revenue per period" in out.value
+
+
+def test_static_copy_for_printed_reports(curves) -> None:
+    """Static HTML reports cannot run the widget: they carry the recommended split's comparison instead."""
+    html = static_plan_html(curves, {"tv": 40.0, "search": 99.0}, kpi_name="revenue")
+    assert html.startswith(f"<div class='{STATIC_CLASS}'>")
+    assert render_comparison(compare_plans(curves, {"tv": 40.0, "search": 40.0}), "revenue") in html
+    assert "display: none" not in html
 
 
 @pytest.mark.slow
@@ -89,20 +98,23 @@ def test_mmm_dashboard_in_voila(voila_server: str, browser, tmp_path) -> None:
     errors = watch_console(page)
     page.set_default_timeout(900_000)  # the notebook fits the model before the page appears
     page.goto(f"{voila_server}/voila/render/02_mmm.ipynb")
-    headline = page.locator(".galaxy-plan-headline").first
+    headline = page.locator(".widget-html .galaxy-plan-headline")
     headline.wait_for()
     assert "Traceback" not in page.content()
     assert page.locator(".js-plotly-plot").count() >= 8, "every figure of the notebook should render"
     assert headline.inner_text().startswith("0 more"), "the planner opens on today's spend"
-    assert page.locator("table.galaxy-plan tbody tr").count() == 5
+    live = page.locator(".widget-html table.galaxy-plan tbody tr")
+    assert live.count() == 5
+    assert page.locator(f".{STATIC_CLASS}").count() == 1 and page.locator(f".{STATIC_CLASS}").is_hidden(), \
+        "the dashboard shows the live planner, not the printed report's static copy"
 
     page.get_by_role("button", name="recommended split").click()
     page.wait_for_function(
-        "() => !document.querySelector('.galaxy-plan-headline').innerText.startsWith('0 more')"
+        "() => !document.querySelector('.widget-html .galaxy-plan-headline').innerText.startsWith('0 more')"
     )
     text = headline.inner_text()
     assert "per period" in text and "P(plan beats today)" in text
-    changes = page.locator("table.galaxy-plan tbody tr td:nth-child(4)").all_inner_texts()
+    changes = page.locator(".widget-html table.galaxy-plan tbody tr td:nth-child(4)").all_inner_texts()
     assert any(c not in ("+0%", "-0%") for c in changes), changes
     page.screenshot(path=str(tmp_path / "mmm_dashboard.png"), full_page=True)
     assert not errors, f"the dashboard logged errors in the browser console: {errors}"

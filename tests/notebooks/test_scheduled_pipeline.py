@@ -52,6 +52,16 @@ def monkeypatch_module():
 
 
 @pytest.mark.slow
+def test_mmm_report_carries_the_planner_answer(pipeline_run) -> None:
+    """The printed MMM report cannot run the planner widget: it shows the recommended split's comparison."""
+    reports, outcomes = pipeline_run
+    mmm = next(o for o in outcomes if o.job == "mmm")
+    html = next((reports / "mmm").glob("*/02_mmm.html")).read_text()
+    assert mmm.status in ("passed", "warn")
+    assert "galaxy-static-only" in html and "per period" in html and "P(plan beats today)" in html
+
+
+@pytest.mark.slow
 def test_every_job_passes_and_is_indexed(pipeline_run) -> None:
     reports, outcomes = pipeline_run
     failed = [(o.job, o.status, o.reason) for o in outcomes if o.status == "failed"]
