@@ -56,6 +56,14 @@ def render_comparison(result: PlanComparison, kpi_name: str = "KPI") -> str:
     )
 
 
+def _within_curves(curves: ResponseCurves, spend: pd.Series | dict[str, float]) -> dict[str, float]:
+    """A preset's spend per channel, capped at the curves' range (the optimiser may go past 2x the data)."""
+    unknown = sorted(set(dict(spend)) - set(curves.channels))
+    if unknown:
+        raise ValueError(f"the preset names channel(s) {unknown} the model does not have; channels are {curves.channels}.")
+    return {ch: min(float(v), curves.max_spend(ch)) for ch, v in dict(spend).items()}
+
+
 def budget_planner(curves: ResponseCurves, recommended: pd.Series | dict[str, float] | None = None,
                    kpi_name: str = "KPI") -> widgets.VBox:
     """What-if planner: one spend slider per channel over the fitted model's response curves.
@@ -86,23 +94,23 @@ def budget_planner(curves: ResponseCurves, recommended: pd.Series | dict[str, fl
     out = widgets.HTML()
     presets = {"today's spend": curves.current_spend.to_dict()}
     if recommended is not None:
-        presets["recommended split"] = {ch: min(float(v), curves.max_spend(ch)) for ch, v in dict(recommended).items()}
+        presets["recommended split"] = _within_curves(curves, recommended)
     buttons = []
-    refreshing = {"hold": False}
+    applying = False  # a preset moves several sliders: compare once, after the last
 
     def refresh(_change: object = None) -> None:
-        if not refreshing["hold"]:
+        if not applying:
             plan = {ch: s.value for ch, s in sliders.items()}
             out.value = _HIDE_STATIC + render_comparison(compare_plans(curves, plan), kpi_name)
 
     def apply(values: dict[str, float]) -> None:
-        refreshing["hold"] = True
+        nonlocal applying
+        applying = True
         try:
             for ch, value in values.items():
-                if ch in sliders:
-                    sliders[ch].value = value
+                sliders[ch].value = value
         finally:
-            refreshing["hold"] = False
+            applying = False
         refresh()
 
     for name, values in presets.items():
@@ -122,7 +130,7 @@ def static_plan_html(curves: ResponseCurves, recommended: pd.Series | dict[str, 
     kernel), so this copy carries its answer for the preset that matters. It has the class
     ``galaxy-static-only``, which the live planner hides, so a dashboard shows one, not both.
     """
-    plan = {ch: min(float(v), curves.max_spend(ch)) for ch, v in dict(recommended).items()}
+    plan = _within_curves(curves, recommended)
     return (f"<div class='{STATIC_CLASS}'><p><i>Recommended split against today's spend on the long-run response "
             "curves (open the notebook as a dashboard to try other splits):</i></p>"
             f"{render_comparison(compare_plans(curves, plan), kpi_name)}</div>")

@@ -25,8 +25,9 @@ from galaxy_lib.mmm.analysis import (
 )
 from galaxy_lib.mmm.data import MMMData, MMMDataConfig, MMMDataError, load_mmm_data
 from galaxy_lib.mmm.diagnostics import GateThresholds, MMMDiagnostics, diagnose, posterior_predictive
-from galaxy_lib.mmm.model import MediaMixModel, MMMConfig, pin_jax_cpu_devices, use_jax_compilation_cache
+from galaxy_lib.mmm.model import MediaMixModel, MMMConfig
 from galaxy_lib.mmm.params import MMMParams
+from galaxy_lib.mmm.sampling import pin_jax_cpu_devices, use_jax_compilation_cache
 
 __all__ = [
     "MMMDataConfig",

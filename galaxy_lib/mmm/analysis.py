@@ -254,17 +254,15 @@ class ResponseCurves:
         """Largest spend per period the curve covers."""
         return float(self.spend[channel][-1])
 
-    def response(self, spend_per_period: dict[str, float] | pd.Series) -> np.ndarray:
-        """Long-run media-driven KPI per period, per posterior draw, for a spend per period per channel.
-
-        Channels left out are held at their current spend.
+    def full_plan(self, spend_per_period: dict[str, float] | pd.Series) -> pd.Series:
+        """Spend per period for every channel: the given ones checked, the others at their current spend.
 
         Raises
         ------
         MMMDataError
             For an unknown channel, a negative spend, or a spend beyond the curve's range.
         """
-        plan = self.current_spend.to_dict()
+        plan = self.current_spend.astype(float).copy()
         for ch, value in dict(spend_per_period).items():
             if ch not in self.spend:
                 raise MMMDataError(f"unknown channel {ch!r} in the spend plan; channels are {self.channels}.")
@@ -274,6 +272,14 @@ class ResponseCurves:
                     f"0 to {self.max_spend(ch):,.0f}; recompute the curves with a larger max_multiple."
                 )
             plan[ch] = float(value)
+        return plan
+
+    def response(self, spend_per_period: dict[str, float] | pd.Series) -> np.ndarray:
+        """Long-run media-driven KPI per period, per posterior draw, for a spend per period per channel.
+
+        Channels left out are held at their current spend; bad spend raises as in :meth:`full_plan`.
+        """
+        plan = self.full_plan(spend_per_period)
         return np.sum([self.channel_response(ch, plan[ch]) for ch in self.channels], axis=0)
 
     def channel_response(self, channel: str, spend_per_period: float) -> np.ndarray:
@@ -405,19 +411,20 @@ def compare_plans(curves: ResponseCurves, plan: dict[str, float] | pd.Series) ->
     plan
         Spend per period per channel; channels left out stay at their current spend.
     """
-    plan_full = curves.current_spend.copy()
-    for ch, value in dict(plan).items():
-        plan_full[ch] = float(value)
     current = curves.current_spend
-    r_cur = curves.response(current)
-    r_plan = curves.response(plan_full)
+    plan_full = curves.full_plan(plan)
+    # per channel and draw, once; the totals are their sums (same draws for every channel)
+    draws_current = {ch: curves.channel_response(ch, current[ch]) for ch in curves.channels}
+    draws_plan = {ch: curves.channel_response(ch, plan_full[ch]) for ch in curves.channels}
+    r_cur = np.sum(list(draws_current.values()), axis=0)
+    r_plan = np.sum(list(draws_plan.values()), axis=0)
     gain = r_plan - r_cur
     lo, hi = _hdi(gain)
     per_channel = pd.DataFrame({
         "current_spend": current,
-        "plan_spend": plan_full.reindex(current.index),
-        "kpi_current": [float(curves.channel_response(ch, current[ch]).mean()) for ch in curves.channels],
-        "kpi_plan": [float(curves.channel_response(ch, plan_full[ch]).mean()) for ch in curves.channels],
+        "plan_spend": plan_full,
+        "kpi_current": {ch: float(d.mean()) for ch, d in draws_current.items()},
+        "kpi_plan": {ch: float(d.mean()) for ch, d in draws_plan.items()},
     })
     per_channel.insert(2, "change_pct", (per_channel["plan_spend"] / per_channel["current_spend"] - 1) * 100)
     per_channel.index.name = "channel"

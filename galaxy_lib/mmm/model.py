@@ -21,19 +21,14 @@ What the wrapper adds to pymc-marketing, and why
   strongly correlated saturation parameters (beta against lam); on the Galaxy world
   this cut the gradient evaluations per draw about sixfold (45k against 265k for a
   2 x (500 + 500) fit).
-* Compiled samplers are kept on disk (:func:`use_jax_compilation_cache`): a refit of the
-  same model shape skips about 4 s of XLA compilation.
-* JAX gets one CPU device per chain (:func:`pin_jax_cpu_devices`). Importing
-  ``pymc.sampling.jax`` asks XLA for 100 host devices; on a 2-core machine that
-  doubled the sampling time of a 2-chain fit (18 s against 9 s on the Galaxy world).
+* numpyro runs through :func:`galaxy_lib.mmm.sampling.sample_numpyro` rather than
+  ``pm.sample`` (one JAX device per chain, a compilation cache, no unused PyTensor
+  gradient): a ci-world fit went from 25 s to 13 s.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -48,8 +43,7 @@ from pydantic import Field
 from galaxy_lib.core.config import GalaxyConfig
 from galaxy_lib.mmm.data import MMMData, MMMDataError, validate_frame
 
-__all__ = ["MMMConfig", "MediaMixModel", "ControlScaling", "SAMPLERS", "TREND_CONTROL", "pin_jax_cpu_devices",
-           "use_jax_compilation_cache"]
+__all__ = ["MMMConfig", "MediaMixModel", "ControlScaling", "SAMPLERS", "TREND_CONTROL"]
 
 #: Samplers accepted by :class:`MMMConfig` (``numpyro`` needs jax + numpyro, ``pymc`` is built in).
 SAMPLERS: tuple[str, ...] = ("numpyro", "pymc")
@@ -140,77 +134,6 @@ class ControlScaling:
             if c in out.columns:
                 out[c] = out[c] * self.sd[c] + m
         return out
-
-
-def pin_jax_cpu_devices(n: int) -> int:
-    """Give JAX ``n`` CPU devices (one per parallel chain) unless its backend is already running.
-
-    ``pymc.sampling.jax`` rewrites ``XLA_FLAGS`` on import to ask for 100 host devices so
-    that any number of chains can run in parallel. Each XLA CPU device brings its own
-    thread pool, and 100 of them on a small machine fight over the cores: a 2-chain fit of
-    the Galaxy world sampled in 18 s with 100 devices and in 9 s with 2. This replaces
-    pymc's flag with ``n`` devices before JAX starts; once JAX has started (the process
-    already ran JAX code) the device count is fixed and is returned unchanged.
-
-    Parameters
-    ----------
-    n
-        Devices to ask for: the number of chains to run in parallel.
-
-    Returns
-    -------
-    int
-        The number of CPU devices JAX will use (``n``, or the running backend's count).
-    """
-    import pymc.sampling.jax  # noqa: F401  (sets pymc's XLA_FLAGS; must come first)
-    from jax._src import xla_bridge
-
-    if xla_bridge.backends_are_initialized():
-        import jax
-
-        return jax.local_device_count()
-    flags = re.sub(r"--xla_force_host_platform_device_count=\S+", "", os.environ.get("XLA_FLAGS", "")).split()
-    os.environ["XLA_FLAGS"] = " ".join([f"--xla_force_host_platform_device_count={max(int(n), 1)}", *flags])
-    return max(int(n), 1)
-
-
-#: Environment variable naming the JAX compilation cache folder (``off`` disables it).
-JAX_CACHE_ENV = "GALAXY_JAX_CACHE"
-
-
-def use_jax_compilation_cache(path: str | Path | None = None) -> Path | None:
-    """Keep JAX's compiled samplers on disk so a refit of the same model shape skips XLA compilation.
-
-    Compiling numpyro's NUTS kernel is about half of a ci-world fit (10.1 s of numpyro
-    time without the cache, 5.4 s with it). The compiled program depends on the model,
-    the data and the sampler sizes, not on the seed, so repeated runs (tests, re-runs of a
-    schedule, a notebook opened again) hit the cache; new data simply compiles again. JAX
-    keys entries by the program and its own version and locks the folder, so parallel
-    processes may share it. Size is capped at 512 MB (least recently used entries go).
-
-    Parameters
-    ----------
-    path
-        Cache folder. Default: ``$GALAXY_JAX_CACHE``, else ``$XDG_CACHE_HOME/galaxy-workbench/jax``
-        (``~/.cache/...``). ``GALAXY_JAX_CACHE=off`` turns the cache off.
-
-    Returns
-    -------
-    Path or None
-        The folder in use, or ``None`` when turned off or JAX already has a cache folder set.
-    """
-    import jax
-
-    if jax.config.jax_compilation_cache_dir:
-        return None
-    chosen = str(path) if path else os.environ.get(JAX_CACHE_ENV, "")
-    if chosen.lower() == "off":
-        return None
-    folder = Path(chosen) if chosen else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "galaxy-workbench" / "jax"
-    folder.mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-    jax.config.update("jax_compilation_cache_max_size", 512 * 1024 * 1024)
-    return folder
 
 
 def _adstock(config: MMMConfig):
@@ -323,16 +246,9 @@ class MediaMixModel:
         from galaxy_lib.mmm.sampling import sample_numpyro
 
         cfg = self.config
-        for mod in ("jax", "numpyro"):
-            if importlib.util.find_spec(mod) is None:
-                raise ImportError(f"sampler='numpyro' needs the {mod} package; install it or set sampler: pymc.")
-        # one JAX CPU device per chain; with fewer (JAX started earlier) the chains run vectorised
-        devices = pin_jax_cpu_devices(cfg.chains)
-        use_jax_compilation_cache()
         idata = sample_numpyro(
             mmm.model, chains=cfg.chains, tune=cfg.tune, draws=cfg.draws, target_accept=cfg.target_accept,
             dense_mass=cfg.dense_mass, random_seed=cfg.random_seed, progressbar=progressbar,
-            chain_method="parallel" if devices >= cfg.chains else "vectorized",
         )
         with mmm.model:
             idata.posterior = pm.compute_deterministics(idata.posterior, merge_dataset=True, progressbar=False)

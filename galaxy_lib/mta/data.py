@@ -865,11 +865,24 @@ def incremental_from_mmm_run(metrics_path: str | Path) -> IncrementalEstimate:
         results are withheld and must not calibrate anything).
     """
     p = Path(metrics_path)
-    raw = json.loads(p.read_text())
-    if not isinstance(raw, dict) or raw.get("notebook") != "02_mmm":
-        raise PathTableError(f"{p} is not the metrics.json of a 02_mmm run (notebook: {raw.get('notebook')!r}).")
+    return _mmm_estimate(json.loads(p.read_text()), p)
+
+
+def _is_mmm_run(raw: Any) -> bool:
+    return isinstance(raw, dict) and raw.get("notebook") == "02_mmm"
+
+
+def _mmm_gate_passed(raw: dict) -> bool:
+    return raw.get("status") != "failed" and not raw.get("metrics", {}).get("results_withheld")
+
+
+def _mmm_estimate(raw: Any, p: Path) -> IncrementalEstimate:
+    """:func:`incremental_from_mmm_run` on an already parsed ``metrics.json``."""
+    if not _is_mmm_run(raw):
+        notebook = raw.get("notebook") if isinstance(raw, dict) else None
+        raise PathTableError(f"{p} is not the metrics.json of a 02_mmm run (notebook: {notebook!r}).")
     metrics = raw.get("metrics", {})
-    if raw.get("status") == "failed" or metrics.get("results_withheld"):
+    if not _mmm_gate_passed(raw):
         raise PathTableError(
             f"the MMM run {p.parent.name} failed its diagnostics gate ({raw.get('status_reason', 'no reason given')}); "
             "its results are withheld. Calibrate to a run that passed (incremental_path: latest:mmm picks one)."
@@ -905,8 +918,7 @@ def latest_mmm_run(reports_dir: str | Path | None = None) -> Path:
             raw = json.loads(metrics.read_text())
         except (OSError, ValueError):
             continue
-        if raw.get("notebook") == "02_mmm" and raw.get("status") != "failed" \
-                and not raw.get("metrics", {}).get("results_withheld"):
+        if _is_mmm_run(raw) and _mmm_gate_passed(raw):
             return metrics
     raise PathTableError(
         f"incremental_path {LATEST_MMM_RUN!r}: no 02_mmm run under {reports} passed its gate yet. "
@@ -930,8 +942,8 @@ def read_incremental(path: str | Path, unit: str = "revenue") -> IncrementalEsti
         raise ValueError(f"unit must be 'revenue' or 'conversions' (got {unit!r}).")
     if p.suffix.lower() == ".json":
         raw = json.loads(p.read_text())
-        if isinstance(raw, dict) and raw.get("notebook") == "02_mmm":
-            return incremental_from_mmm_run(p)
+        if _is_mmm_run(raw):
+            return _mmm_estimate(raw, p)
         data = raw.get("channels", raw) if isinstance(raw, dict) else None
         if not isinstance(data, dict):
             raise PathTableError(f"{p.name}: expected a JSON object channel -> value.")

@@ -118,3 +118,8 @@ def test_mmm_dashboard_in_voila(voila_server: str, browser, tmp_path) -> None:
     assert any(c not in ("+0%", "-0%") for c in changes), changes
     page.screenshot(path=str(tmp_path / "mmm_dashboard.png"), full_page=True)
     assert not errors, f"the dashboard logged errors in the browser console: {errors}"
+
+
+def test_a_preset_with_an_unknown_channel_is_refused(curves) -> None:
+    with pytest.raises(ValueError, match=r"channel\(s\) \['radio'\] the model does not have"):
+        budget_planner(curves, recommended={"tv": 40.0, "radio": 5.0})

@@ -21,6 +21,12 @@ from galaxy_lib.mmm import (
     spend_plan,
 )
 from galaxy_lib.mmm import plots
+from galaxy_lib.simulate.mmm import logistic_saturation
+
+
+def _true_steady_state(t: dict, x: float) -> float:
+    """The world's long-run KPI per period of a channel at steady spend ``x`` (its true curve)."""
+    return float(t["beta"] * logistic_saturation(x / t["spend_scale"], t["lam"]))
 from galaxy_lib.mmm.report import CHANNEL_METRICS, channel_metrics
 
 
@@ -90,14 +96,9 @@ def test_response_curves(world_model, world_truth) -> None:
         # at the current spend the curve is close to the true steady-state curve
         t = world_truth["mmm"]["channels"][ch]
         x = part["current_spend"].iloc[0]
-        true_y = t["beta"] * (1 - np.exp(-t["lam"] * x / t["spend_scale"])) / (1 + np.exp(-t["lam"] * x / t["spend_scale"]))
+        true_y = _true_steady_state(t, x)
         est_y = np.interp(x, part["spend"], part["mean"])
         assert est_y == pytest.approx(true_y, rel=0.35), ch
-
-
-def _true_steady_state(t: dict, x: float) -> float:
-    z = t["lam"] * x / t["spend_scale"]
-    return t["beta"] * (1 - np.exp(-z)) / (1 + np.exp(-z))
 
 
 def test_plan_comparison_matches_the_true_curves(world_model, world_truth) -> None:

@@ -20,17 +20,15 @@ from galaxy_lib.mmm import (
     roi_samples,
 )
 
+from galaxy_lib.mmm.report import world_true_roi
+
 from .conftest import CI_SAMPLER, SHARED
 
 
-def _true_roi(truth: dict) -> dict[str, float]:
-    return {ch: v["roi"] for ch, v in truth["mmm"]["channels"].items()}
-
-
-def test_recovers_true_roi_on_ci_world(world_model, world_truth) -> None:
+def test_recovers_true_roi_on_ci_world(world_model, world_dir) -> None:
     """Acceptance: 94% ROI interval covers the truth for >= 4 of 5 channels, ROI MAPE < 0.25."""
     summary = channel_summary(world_model, marginal=False)
-    rec = recovery_against_truth(summary, _true_roi(world_truth))
+    rec = recovery_against_truth(summary, world_true_roi(world_dir))
     assert rec["n_covered"] >= 4, rec
     assert rec["roi_mape"] < 0.25, rec
     assert world_model.n_lift_tests_ == len(world_model.data_.lift_tests)
@@ -82,12 +80,12 @@ def test_unfitted_model_says_so() -> None:
         MediaMixModel().idata_
 
 
-def test_without_lift_tests_still_recovers(world_dir, world_truth) -> None:
+def test_without_lift_tests_still_recovers(world_dir) -> None:
     """Calibration is optional: without lift tests the intervals are wider but still honest."""
     data = load_mmm_data(MMMDataConfig(use_lift_tests=False), data_dir=world_dir)
     assert data.lift_tests is None
     model = MediaMixModel(MMMConfig(**CI_SAMPLER, random_seed=2)).fit(data)
-    rec = recovery_against_truth(channel_summary(model, marginal=False), _true_roi(world_truth))
+    rec = recovery_against_truth(channel_summary(model, marginal=False), world_true_roi(world_dir))
     assert rec["n_covered"] >= 4 and rec["roi_mape"] < 0.25, rec
 
 

@@ -8,8 +8,7 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from galaxy_lib.mmm.model import pin_jax_cpu_devices
-from galaxy_lib.mmm.sampling import sample_numpyro
+from galaxy_lib.mmm.sampling import pin_jax_cpu_devices, sample_numpyro
 
 #: Known conjugate posterior: y_i ~ Normal(mu, 2), mu ~ Normal(0, 10); sigma ~ HalfNormal(1) rides along
 #: (with its own data) to exercise a transformed variable.

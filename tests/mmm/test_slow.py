@@ -20,15 +20,12 @@ from galaxy_lib.mmm import (
     recovery_against_truth,
 )
 
+from galaxy_lib.mmm.report import world_true_roi
+
 from .conftest import CI_SAMPLER, SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def _true_roi(world: Path) -> dict[str, float]:
-    truth = json.loads((world / "ground_truth.json").read_text())
-    return {ch: v["roi"] for ch, v in truth["mmm"]["channels"].items()}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +49,7 @@ def test_recovery_on_a_longer_world_with_more_draws(long_world: Path) -> None:
     model = MediaMixModel(MMMConfig(chains=2, tune=1000, draws=1000, random_seed=11)).fit(data)
     diag = diagnose(model)
     assert diag.passed and diag.max_rhat <= 1.01 and diag.min_ess > 400, diag.reasons
-    rec = recovery_against_truth(channel_summary(model, marginal=False), _true_roi(long_world))
+    rec = recovery_against_truth(channel_summary(model, marginal=False), world_true_roi(long_world))
     assert rec["n_covered"] >= 4 and rec["roi_mape"] < 0.15, rec
 
 
@@ -62,7 +59,7 @@ def test_per_geo_model(world_dir: Path) -> None:
     model = MediaMixModel(MMMConfig(**CI_SAMPLER, random_seed=5)).fit(data)
     assert model.n_lift_tests_ == len(data.lift_tests)
     assert diagnose(model).passed
-    rec = recovery_against_truth(channel_summary(model, marginal=False), _true_roi(world_dir))
+    rec = recovery_against_truth(channel_summary(model, marginal=False), world_true_roi(world_dir))
     assert rec["n_covered"] >= 4 and rec["roi_mape"] < 0.25, rec
     budget = optimise_budget(model)
     assert budget.success and budget.allocation["optimal_total"].sum() == pytest.approx(budget.total_budget, rel=1e-4)
@@ -74,11 +71,11 @@ def test_per_geo_model(world_dir: Path) -> None:
      {"time_varying_intercept": True, "trend": "none"}, {"sampler": "pymc"}],
     ids=["hill", "weibull-cdf-piecewise", "time-varying-intercept", "pymc-sampler"],
 )
-def test_model_options(world_data, world_truth, options: dict, tmp_path: Path) -> None:
+def test_model_options(world_data, world_dir, options: dict, tmp_path: Path) -> None:
     """Every structural option fits, gives finite ROI near the truth and survives save/load."""
     model = MediaMixModel(MMMConfig(**{**CI_SAMPLER, "tune": 200, "draws": 200, **options}, random_seed=9)).fit(world_data)
     summary = channel_summary(model, marginal=False)
-    rec = recovery_against_truth(summary, {c: v["roi"] for c, v in world_truth["mmm"]["channels"].items()})
+    rec = recovery_against_truth(summary, world_true_roi(world_dir))
     assert rec["roi_mape"] < 0.35, rec
     loaded = MediaMixModel.load(model.save(tmp_path / "m.nc"))
     pd.testing.assert_frame_equal(channel_summary(loaded, marginal=False), summary)
