@@ -156,7 +156,7 @@ def ensure_peers() -> Path:
 
 def export_world(data_dir: str, size: str, exchange: Path) -> dict:
     """National table, lift tests and truth of the Galaxy world, written for the workers."""
-    from galaxy_lib.core.staging import ensure_world
+    from galaxy_lib.simulate import ensure_world
 
     store = ensure_world(data_dir, size=size, progress=False)
     table = store.read("curated", "mmm_weekly")

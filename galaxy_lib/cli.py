@@ -189,7 +189,7 @@ def run(
     appended to the audit log and listed in reports/index.html. Exit code 1 when
     the run failed (the notebook raised, timed out, or leaked PII).
     """
-    from galaxy_lib.core.runner import run_notebook
+    from galaxy_lib.pipeline.runner import run_notebook
 
     _sigterm_as_interrupt()
     positionals, params = parse_param_args([notebook, *ctx.args])
@@ -261,7 +261,7 @@ def schedule(
     schedulers can run at once: a job runs once per fire time. Exit code 1 when
     any job failed, so `make demo` fails loudly.
     """
-    from galaxy_lib.core.scheduler import Scheduler
+    from galaxy_lib.pipeline.scheduler import Scheduler
 
     if sum([once, all_, list_]) > 1:
         raise ConfigError("Choose one of --once, --all and --list (or none to keep serving).")
@@ -400,7 +400,8 @@ def world_build(
     if size not in ("ci", "demo", "bench"):
         raise ConfigError(f"--size must be ci, demo or bench, got {size!r}.")
     target = resolve_path(out or Path("data") / size)
-    from galaxy_lib.core.staging import ensure_world, stage_world, staging_is_current
+    from galaxy_lib.pipeline.staging import stage_world, staging_is_current
+    from galaxy_lib.simulate import ensure_world
     from galaxy_lib.core.store import DataStore
     from galaxy_lib.governance.pii import get_salt
     from galaxy_lib.simulate import build_world
@@ -451,7 +452,7 @@ def ingest(
     rows (negative spend, unparseable dates, duplicate keys) go to
     quarantine/<table>/ and are counted here.
     """
-    from galaxy_lib.core.ingest import ingest_file
+    from galaxy_lib.pipeline.ingest import ingest_file
     from galaxy_lib.core.store import DataStore
 
     mapping: dict[str, str] = {}

@@ -46,7 +46,7 @@ min_consent_share: float = 0.5  # consent coverage per purpose below which it wa
 from galaxy_lib import apps, inventory
 from galaxy_lib.core.config import params_from_namespace
 from galaxy_lib.core.reporting import ReportWriter
-from galaxy_lib.core.staging import ensure_world
+from galaxy_lib.simulate import ensure_world
 from galaxy_lib.inventory import analysis, plots
 
 params = params_from_namespace(inventory.InventoryParams, globals())

@@ -31,7 +31,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from galaxy_lib.core.reporting import canonical_json, to_jsonable, write_json_atomic
+from galaxy_lib.core.jsonio import canonical_json, to_jsonable, write_json_atomic
 
 __all__ = ["AuditLog", "AuditEntry", "AuditVerification", "AuditError", "GENESIS_HASH", "entry_hash"]
 

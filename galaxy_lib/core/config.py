@@ -41,9 +41,12 @@ def _format_validation_error(model: type[BaseModel], err: ValidationError, sourc
     lines = [f"Invalid parameters for {model.__name__} ({source}):"]
     allowed = ", ".join(sorted(model.model_fields))
     for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "<root>"
+        where = ".".join(str(p) for p in e["loc"])
         if e["type"] == "extra_forbidden":
             lines.append(f"  - {where}: unknown parameter. Allowed parameters: {allowed}.")
+        elif not where:  # a rule over several fields; its message names them (e.g. "x_warn (2) must not exceed x_fail (1)")
+            message = str(e["msg"]).removeprefix("Value error, ")
+            lines.extend(f"  - {part.rstrip('.')}." for part in message.split("; "))
         else:
             lines.append(f"  - {where}: {e['msg']} (got {e.get('input')!r}).")
     return "\n".join(lines)

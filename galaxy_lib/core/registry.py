@@ -20,7 +20,7 @@ from typing import Any
 
 import galaxy_lib
 from galaxy_lib.core.paths import ZONES
-from galaxy_lib.core.reporting import canonical_json, to_jsonable
+from galaxy_lib.core.jsonio import canonical_json, to_jsonable
 
 __all__ = [
     "RunManifest",

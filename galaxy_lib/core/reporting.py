@@ -1,138 +1,37 @@
 """Run artefacts: ``metrics.json``, tables, figures, and the ``reports/`` index.
 
-The last cell of every notebook writes its results through :class:`ReportWriter`;
-the runner reads the ``status`` it wrote, and :func:`build_index` turns every run
-folder (``reports/<job>/<run_id>/manifest.json``) into ``reports/index.json`` and a
+Each workflow's ``report.publish(...)`` writes its run through
+:class:`ReportWriter`: gates (:class:`galaxy_lib.core.gates.Gate` only), tables,
+figures and one typed metrics payload, validated against the workflow's schema
+(:mod:`galaxy_lib.core.metrics`) before anything is written. The runner reads
+the ``status`` it wrote, and :func:`build_index` turns every run folder
+(``reports/<job>/<run_id>/manifest.json``) into ``reports/index.json`` and a
 readable ``reports/index.html``.
-
-``metrics.json`` is the machine-readable contract scheduled jobs and dashboards read::
-
-    {"notebook": "01_data_inventory", "status": "passed|warn|failed",
-     "status_reason": "...", "metrics": {...}, "gates": [...],
-     "tables": [...], "figures": [...], "written_at": "2026-11-28T23:15:00+00:00"}
-
-JSON written here is strict: numpy and pandas scalars become plain numbers,
-timestamps become ISO strings, NaN / inf / NaT become ``null`` (see
-:func:`to_jsonable`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import decimal
 import html
 import json
-import math
-import os
 import re
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from filelock import FileLock
+from pydantic import ValidationError
 
 from galaxy_lib.core.config import resolve_path
+from galaxy_lib.core.gates import RUN_STATUSES, Gate, run_status
+from galaxy_lib.core.jsonio import to_jsonable, write_json_atomic
+from galaxy_lib.core.metrics import METRICS_SCHEMA_VERSION, MetricsPayload, RunMetrics
 from galaxy_lib.core.paths import find_project_root
 
-__all__ = [
-    "RUN_STATUSES",
-    "GATE_STATUSES",
-    "ReportWriter",
-    "build_index",
-    "to_jsonable",
-    "canonical_json",
-    "write_json_atomic",
-    "status_from_gates",
-]
+__all__ = ["ReportWriter", "build_index"]
 
-#: Statuses of a run / a metrics.json, best first.
-RUN_STATUSES: tuple[str, ...] = ("passed", "warn", "failed")
-#: Statuses of one quality gate (``GateResult.status``), best first.
-GATE_STATUSES: tuple[str, ...] = ("pass", "warn", "fail")
-_GATE_TO_RUN = dict(zip(GATE_STATUSES, RUN_STATUSES))
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-# -- JSON ------------------------------------------------------------------------
-def to_jsonable(obj: Any) -> Any:
-    """Convert ``obj`` into plain JSON types.
-
-    numpy / pandas scalars become Python numbers, arrays and Series lists,
-    DataFrames lists of records, timestamps and dates ISO strings, paths strings,
-    dataclasses and pydantic models dicts; NaN, +/-inf, ``pd.NA`` and ``NaT``
-    become ``None`` (JSON has no NaN). Unknown objects raise ``TypeError`` naming
-    the type rather than being written as an unreadable ``repr``.
-    """
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, (int, np.integer)) and not isinstance(obj, np.bool_):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, decimal.Decimal):
-        return to_jsonable(float(obj))
-    if obj is pd.NA or obj is pd.NaT:
-        return None
-    if isinstance(obj, pd.Timestamp):
-        return obj.isoformat()
-    if isinstance(obj, (dt.datetime, dt.date, dt.time)):
-        return obj.isoformat()
-    if isinstance(obj, (pd.Timedelta, dt.timedelta)):
-        return pd.Timedelta(obj).total_seconds()
-    if isinstance(obj, np.datetime64):
-        return None if np.isnat(obj) else pd.Timestamp(obj).isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        items = sorted(obj, key=str) if isinstance(obj, (set, frozenset)) else obj
-        return [to_jsonable(v) for v in items]
-    if isinstance(obj, np.ndarray):
-        return [to_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, pd.Series):
-        return [to_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, pd.DataFrame):
-        return [to_jsonable(r) for r in obj.to_dict(orient="records")]
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return to_jsonable(dataclasses.asdict(obj))
-    if hasattr(obj, "model_dump"):  # pydantic models (our configs)
-        return to_jsonable(obj.model_dump(mode="json"))
-    if hasattr(obj, "to_dict"):
-        return to_jsonable(obj.to_dict())
-    raise TypeError(f"Cannot write a {type(obj).__name__} to JSON: {obj!r:.80}")
-
-
-def canonical_json(obj: Any) -> str:
-    """Canonical JSON (sorted keys, no whitespace, UTF-8) used for hashing."""
-    return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 2) -> Path:
-    """Write ``obj`` as JSON to ``path`` atomically (temporary file + rename).
-
-    Readers (the index, dashboards, a second scheduler) never see half a file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_jsonable(obj), indent=indent, ensure_ascii=False, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are read by others
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _now_iso() -> str:
@@ -146,14 +45,6 @@ def _check_name(name: str, what: str) -> str:
             "digits, '_', '-' and '.', because it becomes a file name."
         )
     return name
-
-
-def status_from_gates(gates: list[Mapping[str, Any]]) -> str:
-    """Run status implied by quality gates: the worst gate, mapped pass/warn/fail -> passed/warn/failed."""
-    worst = 0
-    for g in gates:
-        worst = max(worst, GATE_STATUSES.index(g["status"]))
-    return RUN_STATUSES[worst]
 
 
 # -- the writer ------------------------------------------------------------------
@@ -171,12 +62,13 @@ class ReportWriter:
 
     Examples
     --------
-    >>> rw = ReportWriter(output_dir, notebook="01_data_inventory")   # doctest: +SKIP
-    >>> rw.metric("rows_staged", 12345)
-    >>> rw.gate(gate_result)                  # a GateResult, its to_dict(), or a dict
-    >>> rw.table("channel_summary", df)       # channel_summary.csv
-    >>> rw.figure("spend_by_week", fig)       # spend_by_week.html + spend_by_week.json
-    >>> rw.write()                            # metrics.json, status from the worst gate
+    A workflow's ``report.publish`` does this; notebooks call that, not the writer::
+
+        rw = ReportWriter(output_dir, notebook="01_data_inventory")
+        rw.gate(gate)                          # a core.gates.Gate
+        rw.table("channel_summary", df)        # channel_summary.csv
+        rw.figure("spend_by_week", fig)        # spend_by_week.html + .json
+        rw.write(InventoryMetrics(...))        # metrics.json; status from the worst gate
     """
 
     def __init__(self, output_dir: str | Path = "", notebook: str = "") -> None:
@@ -189,53 +81,24 @@ class ReportWriter:
         else:
             self.output_dir = find_project_root() / "reports" / "adhoc" / notebook
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        self._metrics: dict[str, Any] = {}
-        self._gates: list[dict[str, Any]] = []
+        self._gates: list[Gate] = []
         self._tables: list[dict[str, Any]] = []
         self._figures: list[dict[str, Any]] = []
 
-    # metrics --------------------------------------------------------------------
-    def metric(self, name: str, value: Any) -> None:
-        """Record one metric (a number, string, bool, list or dict; numpy/pandas values are fine).
-
-        Recording the same name twice keeps the last value.
-        """
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"Metric name must be a non-empty string, got {name!r}.")
-        try:
-            self._metrics[name] = to_jsonable(value)
-        except TypeError as err:
-            raise TypeError(f"Metric {name!r}: {err}") from None
-
-    def metrics(self, values: Mapping[str, Any]) -> None:
-        """Record several metrics at once (see :meth:`metric`)."""
-        for name, value in values.items():
-            self.metric(name, value)
+    @property
+    def gates(self) -> tuple[Gate, ...]:
+        """The gates recorded so far."""
+        return tuple(self._gates)
 
     # gates ----------------------------------------------------------------------
-    def gate(self, result: Any) -> None:
-        """Record a quality-gate result.
-
-        ``result`` is a mapping, an object with ``to_dict()`` or a dataclass (a
-        ``governance.quality.GateResult``) with at least ``gate`` and ``status``
-        (``"pass"``, ``"warn"`` or ``"fail"``).
-        """
-        if isinstance(result, Mapping):
-            record = dict(result)
-        elif hasattr(result, "to_dict"):
-            record = dict(result.to_dict())
-        elif dataclasses.is_dataclass(result) and not isinstance(result, type):
-            record = dataclasses.asdict(result)
-        else:
-            raise TypeError(f"A gate must be a dict, a dataclass or have to_dict(); got {type(result).__name__}.")
-        missing = [k for k in ("gate", "status") if k not in record]
-        if missing:
-            raise ValueError(f"Gate result {record!r:.200} lacks {', '.join(missing)}; a gate needs 'gate' and 'status'.")
-        if record["status"] not in GATE_STATUSES:
-            raise ValueError(
-                f"Gate {record['gate']!r} has status {record['status']!r}; expected one of {', '.join(GATE_STATUSES)}."
+    def gate(self, result: Gate) -> None:
+        """Record a gate (a :class:`galaxy_lib.core.gates.Gate`; make one with ``core.gates.measure``)."""
+        if not isinstance(result, Gate):
+            raise TypeError(
+                f"ReportWriter.gate takes a galaxy_lib.core.gates.Gate, got {type(result).__name__}; "
+                "build it with galaxy_lib.core.gates.measure(name, value, warn_at, fail_at, detail)."
             )
-        self._gates.append(to_jsonable(record))
+        self._gates.append(result)
 
     # artefacts ------------------------------------------------------------------
     def table(self, name: str, df: pd.DataFrame | pd.Series) -> Path:
@@ -280,46 +143,86 @@ class ReportWriter:
         bad = "fail" if status == "failed" else "warn"
         parts = []
         for g in self._gates:
-            if g["status"] != bad:
+            if g.status != bad:
                 continue
-            where = ".".join(str(g[k]) for k in ("table", "column") if g.get(k))
-            desc = f"{g['gate']}" + (f" on {where}" if where else "")
-            if g.get("value") is not None:
-                desc += f" = {g['value']:.4g}" if isinstance(g["value"], float) else f" = {g['value']}"
-            limit = g.get("fail_at") if bad == "fail" else g.get("warn_at")
-            if limit is not None:
-                desc += f" (limit {limit})"
-            if g.get("detail"):
-                desc += f": {str(g['detail']).rstrip('. ')}"
+            where = ".".join(str(x) for x in (g.table, g.column) if x)
+            desc = g.gate + (f" on {where}" if where else "")
+            value = to_jsonable(g.value)
+            if value is not None:
+                desc += f" = {value:.4g}" if isinstance(value, float) else f" = {value}"
+            if g.limit is not None:
+                desc += f" (limit {g.limit})"
+            if g.detail:
+                desc += f": {str(g.detail).rstrip('. ')}"
             parts.append(desc)
         return f"{len(parts)} gate(s) {'failed' if bad == 'fail' else 'warned'}: " + "; ".join(parts)
 
-    def write(self, status: str | None = None, reason: str = "") -> Path:
-        """Write ``metrics.json`` and return its path.
+    def write(self, payload: MetricsPayload, status: str | None = None, reason: str = "") -> Path:
+        """Validate the run and write ``metrics.json``; return its path.
 
         Parameters
         ----------
+        payload
+            The workflow's typed metrics (an instance of its schema in ``galaxy_lib.schemas``).
         status
             ``"passed"``, ``"warn"`` or ``"failed"``. ``None`` takes the worst gate
             (pass -> passed, warn -> warn, fail -> failed; no gates -> passed).
         reason
             Why; by default a summary of the gates that warned or failed.
+
+        Raises
+        ------
+        TypeError, ValueError
+            When ``payload`` is not a schema instance or the envelope does not validate
+            (nothing is written then).
         """
+        if not isinstance(payload, MetricsPayload):
+            raise TypeError(
+                f"ReportWriter.write takes the workflow's metrics schema (a MetricsPayload), got {type(payload).__name__}."
+            )
         if status is None:
-            status = status_from_gates(self._gates)
+            status = run_status(self._gates)
         if status not in RUN_STATUSES:
             raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)} (or None for the gates' worst), got {status!r}.")
         doc = {
+            "schema_version": METRICS_SCHEMA_VERSION,
             "notebook": self.notebook,
             "status": status,
             "status_reason": reason or self._default_reason(status),
-            "metrics": self._metrics,
-            "gates": self._gates,
+            "metrics": to_jsonable(payload.model_dump(mode="json")),
+            "gates": [g.to_dict() for g in self._gates],
             "tables": self._tables,
             "figures": self._figures,
             "written_at": _now_iso(),
         }
+        try:  # the envelope and the payload, as a reader will see them
+            RunMetrics[type(payload)].model_validate(doc)
+        except ValidationError as err:
+            raise ValueError(f"metrics.json of {self.notebook} does not match its schema: {err}") from None
         return write_json_atomic(self.output_dir / "metrics.json", doc)
+
+    def publish(
+        self,
+        payload: MetricsPayload,
+        gates: Iterable[Gate] = (),
+        tables: Mapping[str, pd.DataFrame | pd.Series | None] | None = None,
+        figures: Mapping[str, Any] | None = None,
+        status: str | None = None,
+        reason: str = "",
+    ) -> Path:
+        """Record gates, tables and figures (``None`` entries are skipped) and write ``metrics.json``.
+
+        The one call at the end of every workflow's ``report.publish``.
+        """
+        for g in gates:
+            self.gate(g)
+        for name, df in (tables or {}).items():
+            if df is not None:
+                self.table(name, df)
+        for name, fig in (figures or {}).items():
+            if fig is not None:
+                self.figure(name, fig)
+        return self.write(payload, status=status, reason=reason)
 
 
 # -- the index -------------------------------------------------------------------

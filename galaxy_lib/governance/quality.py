@@ -2,11 +2,9 @@
 
 Each gate measures one number (a null rate, a duplicate rate, a p95 latency,
 an outlier share, an age in days), compares it with a warn and a fail
-threshold and returns a :class:`GateResult` whose ``detail`` is a sentence a
+threshold and returns a :class:`galaxy_lib.core.gates.Gate` whose ``detail`` is a sentence a
 stakeholder can read, e.g. ``"3.2% of touchpoints.creative_id are null (warn
-above 5%, fail above 20%)"``. Reports collect the results
-(``ReportWriter.gate(result.to_dict())``) and the run's status follows
-:func:`worst_status`.
+above 5%, fail above 20%)"``, graded by :func:`galaxy_lib.core.gates.grade`.
 
 Boundaries are strict: for "higher is worse" gates a value *equal to* the warn
 threshold passes and anything above it warns (above the fail threshold it
@@ -23,9 +21,7 @@ from pandas and scipy (``scipy.stats.median_abs_deviation``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,13 +29,10 @@ from pydantic import Field, model_validator
 from scipy.stats import median_abs_deviation
 
 from galaxy_lib.core.config import GalaxyConfig
+from galaxy_lib.core.gates import GATE_STATUSES, Gate, check_threshold_order, grade
 
 __all__ = [
-    "STATUSES",
-    "Status",
     "Thresholds",
-    "GateResult",
-    "grade",
     "null_rate_gates",
     "cardinality_gates",
     "latency_gate",
@@ -48,13 +41,7 @@ __all__ = [
     "outlier_gate",
     "spend_outlier_gates",
     "freshness_gate",
-    "worst_status",
 ]
-
-Status = Literal["pass", "warn", "fail"]
-#: Statuses from best to worst.
-STATUSES: tuple[str, ...] = ("pass", "warn", "fail")
-_RANK = {s: i for i, s in enumerate(STATUSES)}
 
 
 class Thresholds(GalaxyConfig):
@@ -83,79 +70,14 @@ class Thresholds(GalaxyConfig):
     stale_days_fail: float = Field(14.0, ge=0, description="... above which it fails.")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Thresholds":
-        for name in ("null_rate", "max_cardinality_ratio", "latency_p95_hours", "duplicate_rate", "outlier_share", "stale_days"):
-            warn, fail = getattr(self, f"{name}_warn"), getattr(self, f"{name}_fail")
-            if warn > fail:
-                raise ValueError(f"{name}_warn ({warn}) must not exceed {name}_fail ({fail}).")
-        if self.min_cardinality_fail > self.min_cardinality_warn:
-            raise ValueError(
-                f"min_cardinality_fail ({self.min_cardinality_fail}) must not exceed "
-                f"min_cardinality_warn ({self.min_cardinality_warn})."
-            )
+    def _ordered(self) -> Thresholds:
+        check_threshold_order(
+            self.__dict__,
+            higher_is_worse=("null_rate", "max_cardinality_ratio", "latency_p95_hours", "duplicate_rate",
+                             "outlier_share", "stale_days"),
+            lower_is_worse=("min_cardinality",),
+        )
         return self
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """Outcome of one quality gate.
-
-    Attributes
-    ----------
-    gate
-        Gate name (``null_rate``, ``cardinality_min``, ``cardinality_ratio``, ``latency_p95_hours``,
-        ``duplicate_rate``, ``outlier_share``, ``stale_days``).
-    table, column
-        What was measured (``column`` may list several key columns, or ``spend[tv]``).
-    value
-        The measured number (NaN when it could not be measured).
-    status
-        ``"pass"``, ``"warn"`` or ``"fail"``.
-    warn_at, fail_at
-        The thresholds compared against.
-    detail
-        One readable sentence with the value and the thresholds.
-    """
-
-    gate: str
-    table: str
-    column: str
-    value: float
-    status: str
-    warn_at: float
-    fail_at: float
-    detail: str
-
-    def __post_init__(self) -> None:
-        if self.status not in _RANK:
-            raise ValueError(f"GateResult.status must be one of {STATUSES}, got {self.status!r}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN becomes None) for ``metrics.json``."""
-
-        def clean(x: float) -> float | None:
-            x = float(x)
-            return None if math.isnan(x) else x
-
-        return {
-            "gate": self.gate,
-            "table": self.table,
-            "column": self.column,
-            "value": clean(self.value),
-            "status": self.status,
-            "warn_at": clean(self.warn_at),
-            "fail_at": clean(self.fail_at),
-            "detail": self.detail,
-        }
-
-
-def grade(value: float, warn_at: float, fail_at: float, higher_is_worse: bool = True) -> str:
-    """Status of ``value`` against strict thresholds; NaN fails (it could not be measured)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "fail"
-    if higher_is_worse:
-        return "fail" if value > fail_at else "warn" if value > warn_at else "pass"
-    return "fail" if value < fail_at else "warn" if value < warn_at else "pass"
 
 
 def _pct(x: float) -> str:
@@ -191,7 +113,7 @@ def null_rate_gates(
     table: str,
     thresholds: Thresholds | None = None,
     columns: Sequence[str] | None = None,
-) -> list[GateResult]:
+) -> list[Gate]:
     """Share of missing values per column.
 
     Parameters
@@ -208,7 +130,7 @@ def null_rate_gates(
 
     Returns
     -------
-    list of GateResult
+    list of Gate
         One ``null_rate`` gate per column. An empty table fails every column (nothing to measure).
     """
     th = thresholds or Thresholds()
@@ -227,7 +149,7 @@ def null_rate_gates(
             )
         else:
             detail = f"{table} has no rows, so the null rate of {c} cannot be measured."
-        out.append(GateResult("null_rate", table, str(c), rate, status, th.null_rate_warn, th.null_rate_fail, detail))
+        out.append(Gate("null_rate", table, str(c), rate, status, th.null_rate_warn, th.null_rate_fail, detail))
     return out
 
 
@@ -241,7 +163,7 @@ def cardinality_gates(
     table: str,
     thresholds: Thresholds | None = None,
     columns: Sequence[str] | None = None,
-) -> list[GateResult]:
+) -> list[Gate]:
     """Distinct values per column: too few (constant/empty) or, for categories, too many.
 
     Parameters
@@ -254,7 +176,7 @@ def cardinality_gates(
 
     Returns
     -------
-    list of GateResult
+    list of Gate
         For each column a ``cardinality_min`` gate (value = distinct non-null values;
         warns below ``min_cardinality_warn``, fails below ``min_cardinality_fail``) and,
         for non-numeric non-datetime columns, a ``cardinality_ratio`` gate (distinct /
@@ -271,7 +193,7 @@ def cardinality_gates(
         distinct = int(s.nunique(dropna=True))
         status = grade(distinct, th.min_cardinality_warn, th.min_cardinality_fail, higher_is_worse=False)
         out.append(
-            GateResult(
+            Gate(
                 "cardinality_min",
                 table,
                 str(c),
@@ -289,7 +211,7 @@ def cardinality_gates(
         if categorical and not pd.api.types.is_bool_dtype(s):
             ratio = distinct / non_null if non_null else float("nan")
             out.append(
-                GateResult(
+                Gate(
                     "cardinality_ratio",
                     table,
                     str(c),
@@ -312,7 +234,7 @@ def latency_gate(
     ingested_col: str,
     table: str,
     thresholds: Thresholds | None = None,
-) -> GateResult:
+) -> Gate:
     """95th percentile of the delay from event time to ingestion time, in hours.
 
     Rows missing either timestamp are left out of the percentile and counted in
@@ -326,7 +248,7 @@ def latency_gate(
     hours = ((ing - ts).dt.total_seconds() / 3600.0).dropna()
     missing = len(df) - len(hours)
     if hours.empty:
-        return GateResult(
+        return Gate(
             "latency_p95_hours", table, ingested_col, float("nan"), "fail",
             th.latency_p95_hours_warn, th.latency_p95_hours_fail,
             f"{table} has no rows with both {ts_col} and {ingested_col}, so latency cannot be measured.",
@@ -340,10 +262,10 @@ def latency_gate(
     )
     if negative:
         detail += f" {negative:,} row(s) were ingested before their event time (clock skew)."
-        status = max(status, "warn", key=_RANK.__getitem__)
+        status = max(status, "warn", key=GATE_STATUSES.index)
     if missing:
         detail += f" {missing:,} row(s) lack a timestamp and were not measured."
-    return GateResult("latency_p95_hours", table, ingested_col, p95, status,
+    return Gate("latency_p95_hours", table, ingested_col, p95, status,
                       th.latency_p95_hours_warn, th.latency_p95_hours_fail, detail)
 
 
@@ -352,7 +274,7 @@ def duplicate_gate(
     key_cols: Sequence[str],
     table: str,
     thresholds: Thresholds | None = None,
-) -> GateResult:
+) -> Gate:
     """Share of rows that repeat an earlier row's key (all copies after the first)."""
     th = thresholds or Thresholds()
     if isinstance(key_cols, str):
@@ -365,7 +287,7 @@ def duplicate_gate(
     dups = int(df.duplicated(subset=keys, keep="first").sum()) if n else 0
     rate = dups / n if n else 0.0
     label = ", ".join(keys)
-    return GateResult(
+    return Gate(
         "duplicate_rate", table, label, rate,
         grade(rate, th.duplicate_rate_warn, th.duplicate_rate_fail),
         th.duplicate_rate_warn, th.duplicate_rate_fail,
@@ -401,7 +323,7 @@ def outlier_gate(
     name: str,
     table: str = "",
     thresholds: Thresholds | None = None,
-) -> GateResult:
+) -> Gate:
     """Share of values whose robust |z| (median/MAD) exceeds ``thresholds.outlier_z``.
 
     Parameters
@@ -423,7 +345,7 @@ def outlier_gate(
     skipped = len(x) - n
     where = f"{table}.{name}" if table else name
     if n == 0:
-        return GateResult("outlier_share", table, name, float("nan"), "fail", th.outlier_share_warn,
+        return Gate("outlier_share", table, name, float("nan"), "fail", th.outlier_share_warn,
                           th.outlier_share_fail, f"{where} has no finite values, so outliers cannot be measured.")
     outliers = int((np.abs(z[measured]) > th.outlier_z).sum())
     share = outliers / n
@@ -434,7 +356,7 @@ def outlier_gate(
     )
     if skipped:
         detail += f" {skipped:,} missing or infinite value(s) were not measured."
-    return GateResult("outlier_share", table, name, share, grade(share, th.outlier_share_warn, th.outlier_share_fail),
+    return Gate("outlier_share", table, name, share, grade(share, th.outlier_share_warn, th.outlier_share_fail),
                       th.outlier_share_warn, th.outlier_share_fail, detail)
 
 
@@ -445,7 +367,7 @@ def spend_outlier_gates(
     table: str = "spend",
     spend_col: str = "spend",
     clicks_col: str = "clicks",
-) -> list[GateResult]:
+) -> list[Gate]:
     """Outlier gates on spend and on cost per click (CPC = spend / clicks) within each ``by`` group.
 
     Channels differ by orders of magnitude (TV vs display), so outliers are judged
@@ -453,7 +375,7 @@ def spend_outlier_gates(
     gate (the detail counts them).
     """
     _require_columns(spend, [by, spend_col, clicks_col], table, "spend_outlier_gates")
-    out: list[GateResult] = []
+    out: list[Gate] = []
     for group, g in spend.groupby(by, sort=True, observed=True):
         s = g[spend_col].astype(float)
         clicks = g[clicks_col].astype(float)
@@ -469,7 +391,7 @@ def freshness_gate(
     table: str = "",
     column: str = "",
     thresholds: Thresholds | None = None,
-) -> GateResult:
+) -> Gate:
     """Days between the newest record and ``as_of`` (None = now, naive UTC).
 
     ``max_ts`` may be a timestamp or a Series of timestamps (its maximum is used).
@@ -480,28 +402,16 @@ def freshness_gate(
     newest = pd.to_datetime(max_ts).max() if isinstance(max_ts, pd.Series) else pd.Timestamp(max_ts)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None) if as_of is None else pd.Timestamp(as_of)
     if newest is pd.NaT or pd.isna(newest):
-        return GateResult("stale_days", table, column, float("nan"), "fail", th.stale_days_warn, th.stale_days_fail,
+        return Gate("stale_days", table, column, float("nan"), "fail", th.stale_days_warn, th.stale_days_fail,
                           f"{table or 'the table'} has no timestamps in {column or 'its time column'}, so freshness cannot be measured.")
     if (newest.tzinfo is None) != (now.tzinfo is None):
         newest = newest.tz_convert("UTC").tz_localize(None) if newest.tzinfo else newest
         now = now.tz_convert("UTC").tz_localize(None) if now.tzinfo else now
     days = (now - newest).total_seconds() / 86400.0
     where = f"{table}.{column}" if table and column else (table or column or "the data")
-    return GateResult(
+    return Gate(
         "stale_days", table, column, days, grade(days, th.stale_days_warn, th.stale_days_fail),
         th.stale_days_warn, th.stale_days_fail,
         f"The newest {where} is {_num(days)} day(s) old on {now:%Y-%m-%d} "
         f"({_thresholds_text(th.stale_days_warn, th.stale_days_fail, lambda x: _num(x) + ' days')}).",
     )
-
-
-def worst_status(results: Iterable[GateResult | Mapping[str, Any]]) -> str:
-    """The worst status among gate results (``GateResult`` or their dicts); ``"pass"`` when empty."""
-    worst = "pass"
-    for r in results:
-        status = r["status"] if isinstance(r, Mapping) else r.status
-        if status not in _RANK:
-            raise ValueError(f"Unknown gate status {status!r}; expected one of {STATUSES}.")
-        if _RANK[status] > _RANK[worst]:
-            worst = status
-    return worst

@@ -648,7 +648,7 @@ def load_mmm_data(config: MMMDataConfig, l_max: int = 8, data_dir: str | Path = 
         Adstock window of the model to be fitted (for the period-count check).
     data_dir, world_size
         The Galaxy world store used when ``config.data_path`` is empty (built and
-        staged on first use through :func:`galaxy_lib.core.staging.ensure_world`).
+        staged on first use through :func:`galaxy_lib.pipeline.staging.ensure_world`).
     store
         An already open :class:`galaxy_lib.core.store.DataStore` (overrides ``data_dir``).
 
@@ -666,7 +666,7 @@ def load_mmm_data(config: MMMDataConfig, l_max: int = 8, data_dir: str | Path = 
     lift_source = ""
     if config.uses_world:
         if store is None:
-            from galaxy_lib.core.staging import ensure_world
+            from galaxy_lib.simulate import ensure_world
 
             store = ensure_world(data_dir, size=world_size)
         table = store.read("curated", "mmm_weekly")

@@ -699,7 +699,7 @@ def build_journeys(
         if not store.exists("staged", table):
             raise FileNotFoundError(
                 f"staged.{table} is missing under {store.root}: build and stage the world first "
-                "(galaxy_lib.core.staging.ensure_world) or ingest your own events."
+                "(galaxy_lib.pipeline.staging.ensure_world) or ingest your own events."
             )
     touch = store.read("staged", "touchpoints", columns=["event_id", "customer_key", "ts", "channel"])
     conv = store.read("staged", "conversions", columns=["conversion_id", "customer_key", "ts", "revenue"])
@@ -1055,7 +1055,7 @@ def load_inputs(params: MtaParams) -> MtaInputs:
 
     With ``paths_path`` the table is read and validated (bad rows quarantined). Otherwise
     the Galaxy world at ``data_dir`` is built and staged if needed
-    (:func:`galaxy_lib.core.staging.ensure_world`) and journeys are built from its events.
+    (:func:`galaxy_lib.pipeline.staging.ensure_world`) and journeys are built from its events.
     Calibration targets come from ``incremental_path`` or, failing that, from the store's
     staged ``lift_tests`` and ``spend``.
     """
@@ -1067,7 +1067,7 @@ def load_inputs(params: MtaParams) -> MtaInputs:
         paths = read_path_table(resolve_path(params.paths_path), separator=params.separator)
         source = f"path table {Path(params.paths_path).name}"
     else:
-        from galaxy_lib.core.staging import ensure_world
+        from galaxy_lib.simulate import ensure_world
 
         store = ensure_world(params.data_dir, size=params.world_size, progress=False)
         journeys = build_journeys(store, lookback_days=params.lookback_days, as_of=params.as_of or None)

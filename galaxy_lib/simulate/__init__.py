@@ -16,10 +16,12 @@ mechanism exactly as used, so each workflow can be checked against the truth:
 * uplift (:mod:`.uplift`): known individual effect ``tau(x)`` with sleeping dogs;
 * creatives (:mod:`.creatives`): known logistic CTR effects of image metadata.
 
-Use :func:`build_world` (sizes ``ci``, ``demo``, ``bench``; see :mod:`.config`).
+Use :func:`build_world` (sizes ``ci``, ``demo``, ``bench``; see :mod:`.config`), or
+:func:`ensure_world` for a world that is built and staged once and reused after.
 """
 
 from galaxy_lib.simulate.config import BLOCK_SIZE, SIZE_PRESETS, WorldConfig, WorldSize
+from galaxy_lib.simulate.ensure import ensure_world
 from galaxy_lib.simulate.world import WorldSummary, build_world
 
-__all__ = ["WorldConfig", "WorldSize", "WorldSummary", "build_world", "BLOCK_SIZE", "SIZE_PRESETS"]
+__all__ = ["WorldConfig", "WorldSize", "WorldSummary", "build_world", "ensure_world", "BLOCK_SIZE", "SIZE_PRESETS"]

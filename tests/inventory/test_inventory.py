@@ -16,7 +16,7 @@ import pytest
 
 from galaxy_lib import inventory
 from galaxy_lib.core.quarantine import quarantine_rows
-from galaxy_lib.core.staging import ensure_world
+from galaxy_lib.simulate import ensure_world
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.inventory import analysis
 

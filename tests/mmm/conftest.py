@@ -17,7 +17,7 @@ CI_SAMPLER = {"chains": 2, "tune": 300, "draws": 300}
 @pytest.fixture(scope="session")
 def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A freshly built and staged ci world (seconds)."""
-    from galaxy_lib.core.staging import ensure_world
+    from galaxy_lib.simulate import ensure_world
 
     root = tmp_path_factory.mktemp("mmm_world")
     ensure_world(root, size="ci", progress=False)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galaxy_lib.core.reporting import to_jsonable
+from galaxy_lib.core.jsonio import to_jsonable
 from galaxy_lib.mta import heuristic_attribution, markov_attribution, parse_path_table
 from galaxy_lib.mta.analysis import (
     PublishedPaths,

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:GALAXY_PII_SALT is not set")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from galaxy_lib.core.staging import ensure_world
+    from galaxy_lib.simulate import ensure_world
 
     store = ensure_world(tmp_path_factory.mktemp("mta_world") / "ci", size="ci", progress=False)
     truth = json.loads((store.root / "ground_truth.json").read_text())["mta"]["channel_credit"]

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from galaxy_lib.core.audit import AuditLog
-from galaxy_lib.core.scheduler import Scheduler, load_schedule
+from galaxy_lib.pipeline.scheduler import Scheduler, load_schedule
 from galaxy_lib.governance.pii import scan_folder
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,24 +1,18 @@
 """Staging: raw -> staged (contracts, quarantine, pseudonymisation) -> curated (model-ready tables).
 
 :func:`stage_world` takes every raw table through the same row checks as
-ingestion (:func:`galaxy_lib.core.ingest.check_rows`: dates, duplicate keys,
+ingestion (:func:`galaxy_lib.pipeline.ingest.check_rows`: dates, duplicate keys,
 the pandera contract), replaces ``customer_id`` by the salted ``customer_key``
 (:func:`galaxy_lib.governance.pii.pseudonymise`), drops e-mail and phone, and
 writes ``staged/<table>``. Tables are processed batch by batch with pyarrow, so
 a benchmark world with millions of touchpoints in many parts is staged in
 bounded memory; duplicate keys across parts are found by DuckDB over the whole
-table first. It then builds the curated tables with DuckDB SQL over the staged
-views:
+table first. It then builds the curated tables the workflows registered
+(:mod:`galaxy_lib.pipeline.curated`), e.g. the MMM's ``mmm_weekly``.
 
-``curated/mmm_weekly``
-    One row per week and geo plus a national total (``geo = "ALL"``): ``revenue``,
-    ``conversions``, ``price_index``, ``holiday`` and ``spend_<channel>``,
-    ``impressions_<channel>`` for every channel.
-``curated/uplift_features``
-    The e-mail experiment joined with customer features on ``customer_key``.
-
-:func:`ensure_world` is what notebooks call first: it builds and stages the
-Galaxy world when the store is missing or stale, under the store lock.
+:func:`staging_is_current` tells whether the raw zone changed since staging
+finished; ``galaxy_lib.simulate.ensure_world`` uses it to build and stage the
+Galaxy world only when needed.
 """
 
 from __future__ import annotations
@@ -28,7 +22,7 @@ import json
 import re
 import tempfile
 import time
-import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,29 +33,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from galaxy_lib.core.config import resolve_path
 from galaxy_lib.core.contracts import (
     CUSTOMER_ID,
     CUSTOMER_KEY,
     DROPPED_AT_STAGING,
-    MMM_CHANNELS,
     RAW_TABLES,
     ContractError,
     TableContract,
     contract_for,
 )
-from galaxy_lib.core.ingest import check_rows, format_key, to_arrow
 from galaxy_lib.core.quarantine import quarantine_rows
 from galaxy_lib.core.store import DataStore
+from galaxy_lib.governance.pii import pseudonymise
+from galaxy_lib.pipeline.curated import CuratedTable, build_curated_tables, registered_tables
+from galaxy_lib.pipeline.ingest import check_rows, format_key, to_arrow
 
 __all__ = [
     "TableStaging",
     "StagingReport",
     "stage_world",
     "stage_table",
-    "build_mmm_weekly",
-    "build_uplift_features",
-    "ensure_world",
     "staging_is_current",
     "STAGING_MARKER",
     "BATCH_ROWS",
@@ -75,8 +66,6 @@ BATCH_ROWS = 500_000
 _QUARANTINE_PREFIX = "staging"
 #: DuckDB memory cap for the whole-table duplicate search (it spills to a temporary folder beyond).
 DUCKDB_MEMORY_LIMIT = "600MB"
-#: Reserved geo of the national total in curated.mmm_weekly.
-NATIONAL = "ALL"
 _STRINGS = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
 
 
@@ -167,7 +156,6 @@ class StagingReport:
 
 def _pseudonymise(df: pd.DataFrame, salt: str) -> pd.DataFrame:
     """Replace ``customer_id`` by ``customer_key`` (same position) and drop e-mail and phone."""
-    from galaxy_lib.governance.pii import pseudonymise
 
     out = df.drop(columns=[c for c in DROPPED_AT_STAGING if c in df.columns])
     if CUSTOMER_ID in out.columns:
@@ -250,7 +238,7 @@ def stage_table(store: DataStore, table: str, salt: str, batch_rows: int = BATCH
     """Stage one raw table: row checks with quarantine, pseudonymisation, ``staged/<table>``.
 
     Raw parts are read batch by batch (``batch_rows`` rows at most), checked with
-    :func:`galaxy_lib.core.ingest.check_rows`, pseudonymised and written as one staged
+    :func:`galaxy_lib.pipeline.ingest.check_rows`, pseudonymised and written as one staged
     part each, so memory stays bounded whatever the table size. Quarantined rows go
     to ``quarantine/<table>/staging-*.parquet`` with ``_source`` naming the raw part
     and ``_row`` the row in it (1-based); a re-run replaces them, so staging twice
@@ -328,108 +316,6 @@ def stage_table(store: DataStore, table: str, salt: str, batch_rows: int = BATCH
 
 # --------------------------------------------------------------------------- staged -> curated
 
-def _column_suffix(channel: str) -> str:
-    name = re.sub(r"[^0-9a-z]+", "_", str(channel).lower()).strip("_")
-    if not name:
-        raise ContractError(f"Channel {channel!r} gives an empty column name in curated.mmm_weekly; rename it.")
-    return name
-
-
-def _sql_str(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def build_mmm_weekly(store: DataStore) -> int:
-    """Build ``curated/mmm_weekly`` from ``staged.kpi`` and ``staged.spend`` with DuckDB; returns its rows.
-
-    One row per (week, geo) of the KPI table, plus a national total per week with
-    ``geo = "ALL"``: revenue, conversions, spend and impressions summed over geos,
-    ``price_index`` averaged (unweighted mean over geos) and ``holiday`` the maximum.
-    Spend is pivoted wide: ``spend_<channel>`` and ``impressions_<channel>`` for every
-    channel in the staged spend (the MMM channels first, then others alphabetically;
-    names lower-cased with non-alphanumerics as ``_``). A channel without a spend row
-    in a week and geo counts as zero spend there (media data lists what was bought);
-    spend rows in weeks without a KPI row are not in the table (nothing to explain).
-    The national total is computed from the per-geo rows, so it is their exact sum.
-
-    Raises
-    ------
-    ContractError
-        If a staged geo is called ``"ALL"`` (reserved for the national total) or two
-        channels map to the same column name.
-    """
-    with store.connect() as con:
-        channels = [r[0] for r in con.sql("SELECT DISTINCT channel FROM staged.spend").fetchall()]
-        reserved = con.sql(
-            f"SELECT count(*) FROM (SELECT geo FROM staged.kpi UNION ALL SELECT geo FROM staged.spend) "
-            f"WHERE geo = {_sql_str(NATIONAL)}"
-        ).fetchall()[0][0]
-        if reserved:
-            raise ContractError(
-                f"{reserved} staged kpi/spend rows have geo = {NATIONAL!r}, which curated.mmm_weekly reserves for "
-                "the national total. Rename that geo in your files (e.g. 'NATIONAL') and ingest again."
-            )
-        order = [c for c in MMM_CHANNELS if c in channels] + sorted(c for c in channels if c not in MMM_CHANNELS)
-        suffix = {c: _column_suffix(c) for c in order}
-        if len(set(suffix.values())) != len(suffix):
-            raise ContractError(f"Channels {order} do not give distinct column names ({list(suffix.values())}).")
-        pivot = ",\n".join(
-            f"sum(spend) FILTER (WHERE channel = {_sql_str(c)}) AS spend_{s}, "
-            f"sum(impressions) FILTER (WHERE channel = {_sql_str(c)}) AS impressions_{s}"
-            for c, s in suffix.items()
-        )
-        media = [f"{m}_{s}" for s in suffix.values() for m in ("spend", "impressions")]
-        per_geo = ", ".join(f"coalesce(s.{c}, 0.0) AS {c}" for c in media)
-        total = ", ".join(f"sum({c}) AS {c}" for c in media)
-        sql = f"""
-            WITH s AS (SELECT week, geo, {pivot} FROM staged.spend GROUP BY week, geo),
-            g AS (
-                SELECT k.week, k.geo, k.revenue, k.conversions, k.price_index, k.holiday, {per_geo}
-                FROM staged.kpi k LEFT JOIN s ON k.week = s.week AND k.geo = s.geo
-            )
-            SELECT * FROM g
-            UNION ALL
-            SELECT week, {_sql_str(NATIONAL)} AS geo, sum(revenue) AS revenue, sum(conversions) AS conversions,
-                   avg(price_index) AS price_index, max(holiday) AS holiday, {total}
-            FROM g GROUP BY week
-            ORDER BY geo = {_sql_str(NATIONAL)}, geo, week
-        """
-        result = con.sql(sql).to_arrow_table()
-    store.write("curated", "mmm_weekly", result)
-    return result.num_rows
-
-
-def build_uplift_features(store: DataStore, as_of: pd.Timestamp) -> tuple[int, int]:
-    """Build ``curated/uplift_features``: the e-mail experiment with customer features.
-
-    Columns: ``customer_key, treatment, converted, revenue`` (from
-    ``staged.email_experiment``) and ``age, segment, past_purchases,
-    avg_order_value, email_engagement, geo, tenure_days`` (from ``staged.customers``;
-    ``tenure_days`` = whole days from ``signup_date`` to ``as_of``, negative for a
-    signup after ``as_of``). Experiment rows whose customer is not staged (e.g. the
-    customer row was quarantined) cannot get features and are left out; their
-    number is returned so the report can say so.
-
-    Returns
-    -------
-    tuple[int, int]
-        Rows written, experiment rows left out.
-    """
-    as_of_sql = f"TIMESTAMP '{pd.Timestamp(as_of).isoformat(sep=' ')}'"
-    sql = f"""
-        SELECT e.customer_key, e.treatment, e.converted, e.revenue,
-               c.age, c.segment, c.past_purchases, c.avg_order_value, c.email_engagement, c.geo,
-               date_diff('day', c.signup_date, {as_of_sql}) AS tenure_days
-        FROM staged.email_experiment e JOIN staged.customers c USING (customer_key)
-        ORDER BY e.customer_key
-    """
-    with store.connect() as con:
-        result = con.sql(sql).to_arrow_table()
-        n_exp = con.sql("SELECT count(*) FROM staged.email_experiment").fetchall()[0][0]
-    store.write("curated", "uplift_features", result)
-    return result.num_rows, int(n_exp - result.num_rows)
-
-
 def _default_as_of(store: DataStore) -> pd.Timestamp | None:
     """Latest time seen in the staged data: signups, touchpoints, conversions."""
     sources = [(t, c) for t, c in (("customers", "signup_date"), ("touchpoints", "ts"), ("conversions", "ts"))
@@ -465,7 +351,8 @@ def staging_is_current(store: DataStore) -> bool:
 
 
 def stage_world(store: DataStore, salt: str, as_of: str | pd.Timestamp | None = None,
-                progress: bool = True, batch_rows: int = BATCH_ROWS) -> StagingReport:
+                progress: bool = True, batch_rows: int = BATCH_ROWS,
+                curated_tables: Iterable[CuratedTable] | None = None) -> StagingReport:
     """Stage every raw table and build the curated tables. Idempotent.
 
     Parameters
@@ -475,12 +362,15 @@ def stage_world(store: DataStore, salt: str, as_of: str | pd.Timestamp | None = 
     salt
         Pseudonymisation secret, from :func:`galaxy_lib.governance.pii.get_salt`.
     as_of
-        Reference date of derived features (``tenure_days`` in uplift_features).
+        Reference time handed to the curated tables' builders (e.g. for tenure features).
         Default: the latest signup, touchpoint or conversion time in the staged data.
     progress
         Show tqdm progress bars.
     batch_rows
         Largest batch of a raw part held in memory at once.
+    curated_tables
+        Curated tables to build after staging; default every table the workflows
+        registered (:func:`galaxy_lib.pipeline.curated.registered_tables`).
 
     Returns
     -------
@@ -493,10 +383,9 @@ def stage_world(store: DataStore, salt: str, as_of: str | pd.Timestamp | None = 
     rows staging wrote before (rows quarantined at ingestion stay), so staging twice
     gives the same result. Raw tables without a contract are left alone (listed in
     ``notes``). On success ``staging.json`` records a fingerprint of the raw zone;
-    :func:`ensure_world` re-stages when raw has changed since.
+    ``galaxy_lib.simulate.ensure_world`` re-stages when raw has changed since.
     """
     t0 = time.perf_counter()
-    from galaxy_lib.governance.pii import pseudonymise  # noqa: F401  (fail early if governance is missing)
 
     notes: list[str] = []
     with store.lock():
@@ -513,20 +402,11 @@ def stage_world(store: DataStore, salt: str, as_of: str | pd.Timestamp | None = 
         for table in tables:
             report[table] = stage_table(store, table, salt, batch_rows=batch_rows, progress=progress)
 
-        curated: dict[str, int] = {}
-        if store.exists("staged", "spend") and store.exists("staged", "kpi"):
-            curated["mmm_weekly"] = build_mmm_weekly(store)
-        else:
-            store.drop("curated", "mmm_weekly")
-            notes.append("curated.mmm_weekly not built: it needs staged spend and kpi")
         as_of_ts = pd.Timestamp(as_of) if as_of is not None else _default_as_of(store)
-        if store.exists("staged", "email_experiment") and store.exists("staged", "customers"):
-            curated["uplift_features"], left_out = build_uplift_features(store, as_of_ts)
-            if left_out:
-                notes.append(f"uplift_features: {left_out:,} experiment row(s) have no staged customer and were left out")
-        else:
-            store.drop("curated", "uplift_features")
-            notes.append("curated.uplift_features not built: it needs staged email_experiment and customers")
+        curated, curated_notes = build_curated_tables(
+            store, registered_tables() if curated_tables is None else curated_tables, as_of_ts
+        )
+        notes.extend(curated_notes)
 
         result = StagingReport(tables=report, curated=curated, as_of=as_of_ts,
                                seconds=time.perf_counter() - t0, notes=tuple(notes))
@@ -543,80 +423,3 @@ def stage_world(store: DataStore, salt: str, as_of: str | pd.Timestamp | None = 
         }
         (store.root / STAGING_MARKER).write_text(json.dumps(marker, indent=2))
     return result
-
-
-def ensure_world(data_dir: str | Path, size: str = "ci", seed: int = 42, salt: str | None = None,
-                 progress: bool = True) -> DataStore:
-    """Return the store at ``data_dir``, building and staging the Galaxy world first if needed.
-
-    Notebooks call this first. When staging is missing or older than the raw zone
-    (see :func:`staging_is_current`) it takes the store lock, builds the world if
-    there are no raw tables or a previous build was interrupted
-    (``galaxy_lib.simulate.build_world``), and stages it. A store holding only your
-    own ingested raw tables is staged, never overwritten by a simulated world.
-    Under the lock the check is repeated, so two notebooks starting at once build
-    the world only once: the second waits and then finds it ready.
-
-    Parameters
-    ----------
-    data_dir
-        Store root; a relative path is resolved against the project root.
-    size
-        World size to build when missing: ``ci``, ``demo`` or ``bench``.
-    seed
-        World seed when building.
-    salt
-        Pseudonymisation secret. Default: ``GALAXY_PII_SALT``; for ``ci`` and ``demo``
-        worlds the public demo salt when that is unset (with a warning).
-    progress
-        Show progress bars while building and staging.
-
-    Warns
-    -----
-    UserWarning
-        When ``data_dir`` already holds a world of another size or seed: the existing
-        world is used as it is.
-    """
-    root = resolve_path(data_dir)
-    store = DataStore(root)
-    if staging_is_current(store):
-        _warn_mismatch(root, size, seed)
-        return store
-    # A bench world takes minutes to build: wait for another process's build up to an hour.
-    with store.lock(timeout=3600):
-        if staging_is_current(store):
-            return store
-        world = _warn_mismatch(root, size, seed)
-        # build when there is no raw data, or when a simulator build was interrupted
-        # (it writes world.json last, after truth/): never stage half a world
-        interrupted = (root / "truth").is_dir() and not (root / "world.json").is_file()
-        if interrupted or not any(store.exists("raw", t) for t in RAW_TABLES):
-            from galaxy_lib.simulate import build_world
-
-            build_world(root, size=size, seed=seed, progress=progress)
-            world = {"size": size}
-        if salt is None:
-            from galaxy_lib.governance.pii import get_salt
-
-            built_size = (world or {}).get("size", size)
-            salt = get_salt(demo=built_size in ("ci", "demo"))
-        stage_world(store, salt, progress=progress)
-    return store
-
-
-def _warn_mismatch(root: Path, size: str, seed: int) -> dict | None:
-    path = root / "world.json"
-    if not path.is_file():
-        return None
-    try:
-        world = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
-    if world.get("size") != size or world.get("seed") != seed:
-        warnings.warn(
-            f"{root} holds a {world.get('size')!r} world (seed {world.get('seed')}), not {size!r} (seed {seed}); "
-            "using it as it is. Point data_dir at another folder to build a different world.",
-            UserWarning,
-            stacklevel=3,
-        )
-    return world

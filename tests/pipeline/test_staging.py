@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import galaxy_lib.core.staging as staging
+import galaxy_lib.pipeline.staging as staging
 from galaxy_lib.core.contracts import ContractError, PII_COLUMNS
-from galaxy_lib.core.ingest import ingest_file
+from galaxy_lib.pipeline.ingest import ingest_file
 from galaxy_lib.core.quarantine import read_quarantine
-from galaxy_lib.core.staging import (
+from galaxy_lib.pipeline.staging import (
     STAGING_MARKER,
     ensure_world,
     stage_world,

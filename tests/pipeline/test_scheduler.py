@@ -14,14 +14,14 @@ import pytest
 import yaml
 from filelock import FileLock
 
-import galaxy_lib.core.scheduler as sched_mod
+import galaxy_lib.pipeline.scheduler as sched_mod
 from galaxy_lib.core.audit import AuditLog
 from galaxy_lib.core.config import ConfigError
 from galaxy_lib.core.paths import find_project_root
 from galaxy_lib.core.registry import RunManifest
-from galaxy_lib.core.scheduler import Scheduler, ScheduleConfig, load_schedule
+from galaxy_lib.pipeline.scheduler import Scheduler, ScheduleConfig, load_schedule
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 UTC = dt.timezone.utc
 
 

@@ -1,6 +1,6 @@
 """The runner: parameter checks, recorded runs, failures, timeouts and the PII gate.
 
-The slow tests execute tests/core/fixtures/tiny.ipynb in a real kernel; its
+The slow tests execute tests/fixtures/tiny.ipynb in a real kernel; its
 ``mode`` parameter makes it pass, warn, raise, sleep, leak an e-mail address or
 skip metrics.json.
 """
@@ -17,7 +17,7 @@ import pytest
 from galaxy_lib.core.audit import AuditLog
 from galaxy_lib.core.config import ConfigError
 from galaxy_lib.core.registry import RunManifest
-from galaxy_lib.core.runner import (
+from galaxy_lib.pipeline.runner import (
     check_job_name,
     check_parameters,
     resolve_notebook,
@@ -25,7 +25,7 @@ from galaxy_lib.core.runner import (
 )
 from galaxy_lib.core.store import DataStore
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 TINY = FIXTURES / "tiny.ipynb"
 
 
@@ -72,7 +72,7 @@ def test_notebook_without_parameters_cell(tmp_path):
 
 
 def test_mark_stopped_flags_the_running_cell(tmp_path):
-    from galaxy_lib.core.runner import _mark_stopped
+    from galaxy_lib.pipeline.runner import _mark_stopped
 
     nb = nbformat.v4.new_notebook()
     cells = [nbformat.v4.new_code_cell(src) for src in ("a = 1", "time.sleep(600)", "b = 2")]
@@ -303,7 +303,7 @@ def test_a_killed_runner_takes_its_notebook_down(tmp_path):
     import subprocess
     import sys
 
-    code = ("from galaxy_lib.core.runner import run_notebook; "
+    code = ("from galaxy_lib.pipeline.runner import run_notebook; "
             f"run_notebook({str(TINY)!r}, {{'mode': 'sleep', 'sleep_s': 600}}, job='orphan', "
             f"reports_dir={str(tmp_path)!r}, timeout_s=900)")
     proc = subprocess.Popen([sys.executable, "-c", code])

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from galaxy_lib.core.config import ConfigError, validate_params
 from galaxy_lib.core.contracts import ContractError, contract_for
-from galaxy_lib.core.ingest import (
+from galaxy_lib.pipeline.ingest import (
     IngestConfig,
     IngestResult,
     check_rows,

@@ -1,7 +1,7 @@
 """Load a user's CSV or Parquet file into the store, checked against the table's contract.
 
 The row checks here (:func:`check_rows`) are the single implementation used both
-by :func:`ingest_file` and by staging (:mod:`galaxy_lib.core.staging`). In order:
+by :func:`ingest_file` and by staging (:mod:`galaxy_lib.pipeline.staging`). In order:
 
 1. **Structure.** Columns are renamed with the user's ``mapping`` (canonical name ->
    column in the file). A required column that is still missing stops the load with

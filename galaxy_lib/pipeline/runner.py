@@ -7,7 +7,7 @@
    the valid names;
 2. create ``reports/<job>/<run_id>/`` and write a ``running`` manifest;
 3. execute the notebook with papermill **in a child process** (``python -m
-   galaxy_lib.core.runner --execute SPEC``) so that a job-level timeout can kill
+   galaxy_lib.pipeline.runner --execute SPEC``) so that a job-level timeout can kill
    it, its kernel and anything the kernel started; papermill saves the executed
    notebook after every cell, so a failed or killed run keeps its partial notebook;
 4. export an HTML report without code (nbconvert), also for failed runs;
@@ -53,7 +53,9 @@ from galaxy_lib.core.registry import (
     new_run_id,
     parameters_hash,
 )
-from galaxy_lib.core.reporting import RUN_STATUSES, build_index, to_jsonable, write_json_atomic
+from galaxy_lib.core.jsonio import to_jsonable, write_json_atomic
+from galaxy_lib.core.gates import RUN_STATUSES
+from galaxy_lib.core.reporting import build_index
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -281,7 +283,7 @@ def _execute(nb_path: Path, out_nb: Path, parameters: dict[str, Any], *, kernel_
     interrupted = False
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "galaxy_lib.core.runner", "--execute", str(spec_path)],
+            [sys.executable, "-m", "galaxy_lib.pipeline.runner", "--execute", str(spec_path)],
             stdout=log, stderr=None if progress else log, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True,
         )
@@ -660,8 +662,8 @@ def record_failed_start(notebook: str | Path, job: str | None, params: Mapping[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m galaxy_lib.core.runner --execute SPEC``: the child-process side (internal)."""
-    parser = argparse.ArgumentParser(description="Internal: execute one notebook for galaxy_lib.core.runner.")
+    """``python -m galaxy_lib.pipeline.runner --execute SPEC``: the child-process side (internal)."""
+    parser = argparse.ArgumentParser(description="Internal: execute one notebook for galaxy_lib.pipeline.runner.")
     parser.add_argument("--execute", required=True, help="path of the JSON spec written by run_notebook")
     args = parser.parse_args(argv)
     return _child_main(args.execute)

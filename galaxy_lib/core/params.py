@@ -1,0 +1,92 @@
+"""The base of every notebook's parameters.
+
+A notebook's ``parameters`` cell holds flat, literal assignments (papermill
+injects scheduled values the same way). Its second cell validates them into the
+workflow's ``params.Params`` class, a subclass of :class:`NotebookParams`::
+
+    params = Params.from_notebook(globals())
+
+Validation does two things in that first cell, so a wrong value never gets as
+far as sampling:
+
+* each flat field is checked (type, choices, ``extra="forbid"`` for unknown names);
+* the library configs the workflow needs are built from the flat fields
+  (:attr:`NotebookParams.library_configs`), so every bound of, say,
+  :class:`galaxy_lib.mmm.model.MMMConfig` fails here, with the *notebook's*
+  parameter name and the fix, instead of in the fit cell minutes later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, Self
+
+from pydantic import BaseModel, PrivateAttr, ValidationError, model_validator
+
+from galaxy_lib.core.config import GalaxyConfig, params_from_namespace
+
+__all__ = ["WORLD_SIZES", "NotebookParams"]
+
+#: Sizes of the Galaxy world a notebook builds when its ``data_dir`` is empty.
+WORLD_SIZES: tuple[str, ...] = ("ci", "demo", "bench")
+
+
+class NotebookParams(GalaxyConfig):
+    """Fields every workflow notebook has, and the building of its library configs.
+
+    Attributes
+    ----------
+    data_dir
+        Store root; a Galaxy world of ``world_size`` is built there when it is empty.
+    world_size
+        ``ci`` (seconds), ``demo`` or ``bench`` (1M customers).
+    output_dir
+        Run folder; empty means ``reports/adhoc/<notebook>``. The runner injects
+        ``reports/<job>/<run_id>``.
+    library_configs
+        Class variable of a subclass: ``{name: (ConfigClass, {config_field: parameter_name})}``.
+        Each is built during validation and returned by :meth:`config`.
+    """
+
+    data_dir: str = "data/ci"
+    world_size: Literal["ci", "demo", "bench"] = "ci"
+    output_dir: str = ""
+
+    library_configs: ClassVar[Mapping[str, tuple[type[BaseModel], Mapping[str, str]]]] = {}
+    _configs: dict[str, BaseModel] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _build_library_configs(self) -> Self:
+        problems: list[str] = []
+        for name, (config_class, fields) in self.library_configs.items():
+            values = {field: getattr(self, param) for field, param in fields.items()}
+            try:
+                self._configs[name] = config_class.model_validate(values)
+            except ValidationError as err:
+                problems += [_describe(e, fields) for e in err.errors()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def config(self, name: str) -> Any:
+        """The library config ``name`` built from the flat parameters (see :attr:`library_configs`)."""
+        try:
+            return self._configs[name]
+        except KeyError:
+            raise KeyError(f"{type(self).__name__} builds no config {name!r}; it builds {sorted(self._configs)}.") from None
+
+    @classmethod
+    def from_notebook(cls, namespace: Mapping[str, Any]) -> Self:
+        """Validate a notebook's parameters from its ``globals()`` (raises ``ConfigError`` naming each bad field)."""
+        return params_from_namespace(cls, dict(namespace))
+
+
+def _describe(error: Mapping[str, Any], fields: Mapping[str, str]) -> str:
+    """One line of a library-config error, named by the notebook parameter that feeds the field."""
+    loc = error.get("loc") or ()
+    field = str(loc[0]) if loc else ""
+    param = fields.get(field, field or "(parameters)")
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    if not loc:  # a model-level rule over several fields: name them all
+        return f"{message} (parameters: {', '.join(fields.values())})"
+    return f"{param}: {message} (got {error.get('input')!r})"

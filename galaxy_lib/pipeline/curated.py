@@ -1,0 +1,103 @@
+"""Curated tables: model-ready tables that workflows declare and staging builds.
+
+Staging does not know the workflows. Each workflow declares its curated tables
+as :class:`CuratedTable` objects in its own ``curated.py`` and registers them
+as entry points of the ``galaxy_workbench.curated_tables`` group in
+``pyproject.toml``::
+
+    [project.entry-points."galaxy_workbench.curated_tables"]
+    mmm_weekly = "galaxy_lib.mmm.curated:MMM_WEEKLY"
+
+:func:`registered_tables` loads them all, so ``galaxy world build``, a
+notebook's ``ensure_world`` and the tests build the same set, whichever
+workflow happened to be imported. Entry points are the standard Python plugin
+mechanism: a package of your own can add curated tables the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+
+import pandas as pd
+
+from galaxy_lib.core.store import DataStore
+
+__all__ = ["ENTRY_POINT_GROUP", "CuratedBuild", "CuratedTable", "registered_tables", "build_curated_tables"]
+
+#: Entry-point group under which workflows register their curated tables.
+ENTRY_POINT_GROUP = "galaxy_workbench.curated_tables"
+
+
+@dataclass(frozen=True)
+class CuratedBuild:
+    """What building one curated table gave: its rows and notes for the staging report."""
+
+    rows: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CuratedTable:
+    """A curated table a workflow owns.
+
+    Attributes
+    ----------
+    name
+        Table name in the ``curated`` zone.
+    requires
+        Staged tables it is built from; when one is missing the table is not built
+        (and an older copy is dropped), with a note in the staging report.
+    build
+        ``build(store, as_of) -> CuratedBuild``: writes ``curated/<name>`` (DuckDB SQL
+        over the staged views) and returns its row count. ``as_of`` is the staging
+        reference time (``None`` when the store has no timed data).
+    owner
+        The workflow package that declares it (for the inventory and the docs).
+    """
+
+    name: str
+    requires: tuple[str, ...]
+    build: Callable[[DataStore, pd.Timestamp | None], CuratedBuild] = field(repr=False)
+    owner: str = ""
+
+
+def registered_tables() -> tuple[CuratedTable, ...]:
+    """Every curated table registered under :data:`ENTRY_POINT_GROUP`, by name.
+
+    Raises
+    ------
+    TypeError
+        When an entry point does not name a :class:`CuratedTable` (the message names it).
+    """
+    tables = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        table = ep.load()
+        if not isinstance(table, CuratedTable):
+            raise TypeError(f"Entry point {ep.name} = {ep.value} in {ENTRY_POINT_GROUP} is not a CuratedTable.")
+        tables.append(table)
+    return tuple(tables)
+
+
+def build_curated_tables(store: DataStore, tables: Iterable[CuratedTable], as_of: pd.Timestamp | None,
+                         ) -> tuple[dict[str, int], list[str]]:
+    """Build each curated table whose staged inputs exist; drop the others.
+
+    Returns
+    -------
+    tuple[dict[str, int], list[str]]
+        Rows per table built, and notes (tables not built and why, notes of the builders).
+    """
+    rows: dict[str, int] = {}
+    notes: list[str] = []
+    for table in tables:
+        missing = [t for t in table.requires if not store.exists("staged", t)]
+        if missing:
+            store.drop("curated", table.name)
+            notes.append(f"curated.{table.name} not built: it needs staged {' and '.join(table.requires)}")
+            continue
+        built = table.build(store, as_of)
+        rows[table.name] = built.rows
+        notes.extend(built.notes)
+    return rows, notes

@@ -1,0 +1,95 @@
+"""A store ready to use: the Galaxy world built and staged when it is missing or stale.
+
+Notebooks call :func:`ensure_world` first; ``galaxy world build`` does the same
+from the command line. Staging itself never simulates: this module composes the
+generator (:func:`build_world`) and the pipeline (``stage_world``).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+from galaxy_lib.core.config import resolve_path
+from galaxy_lib.core.contracts import RAW_TABLES
+from galaxy_lib.core.store import DataStore
+from galaxy_lib.governance.pii import get_salt
+from galaxy_lib.pipeline.staging import stage_world, staging_is_current
+from galaxy_lib.simulate.world import build_world
+
+__all__ = ["ensure_world"]
+
+
+def ensure_world(data_dir: str | Path, size: str = "ci", seed: int = 42, salt: str | None = None,
+                 progress: bool = True) -> DataStore:
+    """Return the store at ``data_dir``, building and staging the Galaxy world first if needed.
+
+    Notebooks call this first. When staging is missing or older than the raw zone
+    (see :func:`staging_is_current`) it takes the store lock, builds the world if
+    there are no raw tables or a previous build was interrupted
+    (:func:`galaxy_lib.simulate.build_world`), and stages it with every registered
+    curated table (:func:`galaxy_lib.pipeline.staging.stage_world`). A store holding only your
+    own ingested raw tables is staged, never overwritten by a simulated world.
+    Under the lock the check is repeated, so two notebooks starting at once build
+    the world only once: the second waits and then finds it ready.
+
+    Parameters
+    ----------
+    data_dir
+        Store root; a relative path is resolved against the project root.
+    size
+        World size to build when missing: ``ci``, ``demo`` or ``bench``.
+    seed
+        World seed when building.
+    salt
+        Pseudonymisation secret. Default: ``GALAXY_PII_SALT``; for ``ci`` and ``demo``
+        worlds the public demo salt when that is unset (with a warning).
+    progress
+        Show progress bars while building and staging.
+
+    Warns
+    -----
+    UserWarning
+        When ``data_dir`` already holds a world of another size or seed: the existing
+        world is used as it is.
+    """
+    root = resolve_path(data_dir)
+    store = DataStore(root)
+    if staging_is_current(store):
+        _warn_mismatch(root, size, seed)
+        return store
+    # A bench world takes minutes to build: wait for another process's build up to an hour.
+    with store.lock(timeout=3600):
+        if staging_is_current(store):
+            return store
+        world = _warn_mismatch(root, size, seed)
+        # build when there is no raw data, or when a simulator build was interrupted
+        # (it writes world.json last, after truth/): never stage half a world
+        interrupted = (root / "truth").is_dir() and not (root / "world.json").is_file()
+        if interrupted or not any(store.exists("raw", t) for t in RAW_TABLES):
+            build_world(root, size=size, seed=seed, progress=progress)
+            world = {"size": size}
+        if salt is None:
+            built_size = (world or {}).get("size", size)
+            salt = get_salt(demo=built_size in ("ci", "demo"))
+        stage_world(store, salt, progress=progress)
+    return store
+
+
+def _warn_mismatch(root: Path, size: str, seed: int) -> dict | None:
+    path = root / "world.json"
+    if not path.is_file():
+        return None
+    try:
+        world = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    if world.get("size") != size or world.get("seed") != seed:
+        warnings.warn(
+            f"{root} holds a {world.get('size')!r} world (seed {world.get('seed')}), not {size!r} (seed {seed}); "
+            "using it as it is. Point data_dir at another folder to build a different world.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return world
