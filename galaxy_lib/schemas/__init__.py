@@ -18,6 +18,6 @@ never import each other: the MTA calibrates to an MMM run through
 
 from galaxy_lib.schemas.inventory import InventoryMetrics
 from galaxy_lib.schemas.mmm import MMMMetrics
-from galaxy_lib.schemas.mta import MTAMetrics
+from galaxy_lib.schemas.mta import MtaMetrics
 
-__all__ = ["InventoryMetrics", "MMMMetrics", "MTAMetrics"]
+__all__ = ["InventoryMetrics", "MMMMetrics", "MtaMetrics"]

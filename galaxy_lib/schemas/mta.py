@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from galaxy_lib.core.metrics import MetricsPayload
 
-__all__ = ["ChannelCredit", "CalibrationMetrics", "MTAInputsMetrics", "MTAMetrics"]
+__all__ = ["ChannelCredit", "CalibrationMetrics", "MtaInputsMetrics", "MtaMetrics"]
 
 
 class _Part(BaseModel):
@@ -31,7 +31,7 @@ class CalibrationMetrics(_Part):
     ignored_channels: list[str]
 
 
-class MTAInputsMetrics(_Part):
+class MtaInputsMetrics(_Part):
     """What the models were fitted on (events or a path table) and what was left out."""
 
     model_config = ConfigDict(extra="allow")  # event- and path-table inputs report different counts
@@ -45,11 +45,11 @@ class MTAInputsMetrics(_Part):
     truth_known: bool = False
 
 
-class MTAMetrics(MetricsPayload):
+class MtaMetrics(MetricsPayload):
     """What an MTA run publishes: credit per model and channel, the calibration, distance to the truth."""
 
     credit: dict[str, dict[str, ChannelCredit]]
     models: list[str]
     calibration: CalibrationMetrics | None = None
     truth_total_variation: dict[str, float] | None = None
-    inputs: MTAInputsMetrics
+    inputs: MtaInputsMetrics
