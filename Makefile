@@ -1,6 +1,6 @@
 # Galaxy Workbench. Every target bootstraps .venv on first use (Python 3.11 + pip only).
 #   make demo   build the demo world and run the scheduled notebooks into reports/
-#   make test   run the whole test suite (unit tests + nbval over every notebook + browser test)
+#   make test   run the whole test suite (import layers, ruff, unit tests, nbval over every notebook, browser test)
 #   make lab    open JupyterLab;  make serve   open the Voila dashboards
 #   make bench  run the benchmarks under bench/
 
@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 WORLD  ?= demo
 PORT   ?= 8866
 
-.PHONY: demo test lab serve bench world reports clean-data help browser
+.PHONY: demo test lint lab serve bench world reports clean-data help browser
 
 help:
 	@sed -n '1,7p' Makefile
@@ -48,7 +48,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found: install it (sudo apt-get install chromium) or browser tests will be skipped"; fi; }
 
-test: $(STAMP) browser
+# Architecture and style first (seconds): a wrong import or an unformatted file fails CI.
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile --timeout 1200 tests notebooks --nbval-lax -p no:cacheprovider
 
 lab: $(STAMP)

@@ -1,9 +1,10 @@
-"""Every notebook follows the notebook contract of DESIGN.md.
+"""Every notebook follows the notebook contract of docs/ARCHITECTURE.md.
 
 1. a markdown cell first (purpose, inputs, outputs);
 2. exactly one cell tagged ``parameters`` holding only literal, typed, commented assignments;
 3. the next code cell validates the parameters into a pydantic config;
-4. the last code cell writes the run's artefacts through ``ReportWriter``;
+4. the last code cell publishes the run through its workflow's ``publish`` (see
+   tests/test_architecture.py for the exact call);
 and the ``.ipynb`` is committed without outputs and paired with a jupytext ``.py`` file
 whose code is identical.
 """
@@ -65,8 +66,8 @@ def test_notebook_contract(path: Path) -> None:
     assert "Params" in after or "validate_params" in after, (
         f"{path.name}: the cell after the parameters must validate them into a pydantic config"
     )
-    assert "ReportWriter" in code[-1].source or "report" in code[-1].source.lower(), (
-        f"{path.name}: the last code cell must write the run's artefacts through core.reporting"
+    assert ".publish(" in code[-1].source, (
+        f"{path.name}: the last code cell must publish the run through its workflow's publish(...)"
     )
 
 
