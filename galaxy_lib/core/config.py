@@ -48,7 +48,8 @@ def _format_validation_error(model: type[BaseModel], err: ValidationError, sourc
             message = str(e["msg"]).removeprefix("Value error, ")
             lines.extend(f"  - {part.rstrip('.')}." for part in message.split("; "))
         else:
-            lines.append(f"  - {where}: {e['msg']} (got {e.get('input')!r}).")
+            message = str(e["msg"]).removeprefix("Value error, ")
+            lines.append(f"  - {where}: {message} (got {e.get('input')!r}).")
     return "\n".join(lines)
 
 

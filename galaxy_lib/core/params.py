@@ -19,16 +19,34 @@ far as sampling:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, PrivateAttr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, PrivateAttr, ValidationError, model_validator
 
-from galaxy_lib.core.config import GalaxyConfig, params_from_namespace
+from galaxy_lib.core.config import GalaxyConfig, params_from_namespace, resolve_path
 
-__all__ = ["WORLD_SIZES", "NotebookParams"]
+__all__ = ["WORLD_SIZES", "NotebookParams", "InputPath", "existing_path_or_empty"]
 
 #: Sizes of the Galaxy world a notebook builds when its ``data_dir`` is empty.
 WORLD_SIZES: tuple[str, ...] = ("ci", "demo", "bench")
+
+
+def existing_path_or_empty(value: str) -> str:
+    """Validator of an optional input path: empty, or an existing file or folder.
+
+    Relative paths are taken from the project root (as the notebooks resolve them),
+    so a typo fails in the parameters cell instead of after minutes of work.
+    """
+    if value and not resolve_path(value).exists():
+        raise ValueError(
+            f"no file or folder at {value!r} (relative paths start at the project root {resolve_path('.')}); "
+            "fix the path or leave it empty"
+        )
+    return value
+
+
+#: A notebook parameter naming an input file or folder; empty means "not given".
+InputPath = Annotated[str, AfterValidator(existing_path_or_empty)]
 
 
 class NotebookParams(GalaxyConfig):
