@@ -12,9 +12,10 @@ readable ``reports/index.html``.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from galaxy_lib.core.gates import RUN_STATUSES, Gate, run_status
 from galaxy_lib.core.jsonio import to_jsonable, write_json_atomic
 from galaxy_lib.core.metrics import METRICS_SCHEMA_VERSION, MetricsPayload, RunMetrics
 from galaxy_lib.core.paths import find_project_root
+from galaxy_lib.core.templating import render_template
 
 __all__ = ["ReportWriter", "build_index"]
 
@@ -297,34 +299,8 @@ def _run_summary(manifest: dict[str, Any], run_dir: Path, reports_dir: Path) -> 
     }
 
 
-_CSS = """
-body{font-family:Inter,Helvetica,Arial,sans-serif;color:#263238;margin:2rem auto;max-width:1200px;padding:0 1rem}
-h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.1rem;margin-top:2rem}
-.sub{color:#607d8b;font-size:.9rem;margin-bottom:1.2rem}
-table{border-collapse:collapse;width:100%;font-size:.88rem}
-th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #eceff1;vertical-align:top}
-th{background:#fafafa;font-weight:600;color:#455a64}
-tr:hover td{background:#f9fbfd}
-.badge{display:inline-block;padding:.1rem .55rem;border-radius:.8rem;color:#fff;font-weight:600;font-size:.8rem}
-.reason{max-width:420px;color:#455a64;white-space:pre-wrap;word-break:break-word}
-.failed .reason{color:#b71c1c}
-code{font-size:.8rem;color:#546e7a;white-space:nowrap}
-.cards{display:flex;gap:.8rem;flex-wrap:wrap}
-.card{border:1px solid #eceff1;border-left:6px solid #999;border-radius:6px;padding:.6rem .8rem;min-width:220px;flex:1}
-.card .job{font-weight:600} .card .meta{color:#607d8b;font-size:.82rem}
-a{color:#1e88e5;text-decoration:none} a:hover{text-decoration:underline}
-.audit{font-size:.85rem;margin-top:.3rem}
-"""
-
-
-def _badge(status: str | None, colors: Mapping[str, str]) -> str:
-    s = status or "unknown"
-    return f'<span class="badge" style="background:{colors.get(s, "#78909c")}">{html.escape(s)}</span>'
-
-
-def _links_html(links: Mapping[str, str]) -> str:
-    labels = (("report", "report"), ("notebook", "notebook"), ("metrics", "metrics.json"), ("manifest", "manifest"))
-    return " · ".join(f'<a href="{html.escape(links[k])}">{lab}</a>' for k, lab in labels if k in links)
+_LINK_LABELS = (("report", "report"), ("notebook", "notebook"), ("metrics", "metrics.json"), ("manifest", "manifest"))
+_UNKNOWN_COLOR = "#78909c"
 
 
 def _excerpt(text: str, limit: int = 300) -> str:
@@ -332,51 +308,39 @@ def _excerpt(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _render_index(runs: list[dict[str, Any]], latest: dict[str, dict[str, Any]], audit_line: str,
-                  generated_at: str) -> str:
+def _index_row(run: Mapping[str, Any], colors: Mapping[str, str], reason_limit: int) -> dict[str, Any]:
+    """What the index template shows of one run: formatted texts, the badge colour, the links."""
+    return {
+        "job": str(run["job"]),
+        "notebook": str(run["notebook"]),
+        "run_id": str(run["run_id"]),
+        "status": str(run["status"]),
+        "badge": run["status"] or "unknown",
+        "color": colors.get(run["status"], _UNKNOWN_COLOR),
+        "started": _fmt_time(run["started_at"]),
+        "duration": _fmt_duration(run["duration_s"]),
+        "reason": _excerpt(run["status_reason"], reason_limit),
+        "links": [(run["links"][key], label) for key, label in _LINK_LABELS if key in run["links"]],
+    }
+
+
+def _render_index(runs: list[dict[str, Any]], latest: dict[str, dict[str, Any]], audit: Mapping[str, Any],
+                  audit_found: bool, generated_at: str) -> str:
+    """``index.html`` from ``core/templates/index.html.j2``: one card per job, one row per run."""
     from galaxy_lib.core.plotting import STATUS_COLORS
 
     colors = {**STATUS_COLORS, "running": "#1e88e5"}
     counts = {s: sum(r["status"] == s for r in runs) for s in (*RUN_STATUSES, "running")}
-    count_text = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no runs yet"
-    cards = []
-    for job, r in sorted(latest.items()):
-        cards.append(
-            f'<div class="card" style="border-left-color:{colors.get(r["status"], "#78909c")}">'
-            f'<div class="job">{html.escape(str(job))} {_badge(r["status"], colors)}</div>'
-            f'<div class="meta">{html.escape(_fmt_time(r["started_at"]))} · {_fmt_duration(r["duration_s"])}</div>'
-            f'<div class="meta">{html.escape(_excerpt(r["status_reason"], 160))}</div>'
-            f'<div class="meta">{_links_html(r["links"])}</div></div>'
-        )
-    rows = []
-    for r in runs:
-        rows.append(
-            f'<tr class="{html.escape(str(r["status"]))}"><td>{html.escape(str(r["job"]))}</td>'
-            f'<td>{html.escape(str(r["notebook"]))}</td><td><code>{html.escape(str(r["run_id"]))}</code></td>'
-            f'<td>{html.escape(_fmt_time(r["started_at"]))}</td><td>{_fmt_duration(r["duration_s"])}</td>'
-            f'<td>{_badge(r["status"], colors)}</td>'
-            f'<td class="reason">{html.escape(_excerpt(r["status_reason"]))}</td>'
-            f'<td>{_links_html(r["links"])}</td></tr>'
-        )
-    body_rows = "\n".join(rows) or '<tr><td colspan="8">No runs yet: try <code>galaxy run</code> or <code>galaxy schedule --all</code>.</td></tr>'
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Galaxy Workbench reports</title><style>{_CSS}</style></head>
-<body>
-<h1>Galaxy Workbench reports</h1>
-<div class="sub">{len(runs)} run(s): {html.escape(count_text)} · generated {html.escape(_fmt_time(generated_at))}
-<div class="audit">{audit_line}</div></div>
-<h2>Latest run per job</h2>
-<div class="cards">{''.join(cards) or '<div class="meta">No runs yet.</div>'}</div>
-<h2>All runs (newest first)</h2>
-<table><thead><tr><th>Job</th><th>Notebook</th><th>Run id</th><th>Started</th><th>Duration</th>
-<th>Status</th><th>Reason / error</th><th>Links</th></tr></thead>
-<tbody>
-{body_rows}
-</tbody></table>
-</body></html>
-"""
+    return render_template(
+        "galaxy_lib.core",
+        "index.html.j2",
+        runs=[_index_row(r, colors, 300) for r in runs],
+        cards=[_index_row(r, colors, 160) for _, r in sorted(latest.items())],
+        count_text=", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no runs yet",
+        generated=_fmt_time(generated_at),
+        audit=audit,
+        audit_found=audit_found,
+    )
 
 
 def build_index(reports_dir: str | Path | None = None) -> Path:
@@ -416,14 +380,12 @@ def build_index(reports_dir: str | Path | None = None) -> Path:
     from galaxy_lib.core.audit import AuditLog
 
     audit_path = reports_dir / "audit.jsonl"
-    if audit_path.exists():
+    audit_found = audit_path.exists()
+    if audit_found:
         v = AuditLog(audit_path).verify()
         audit = {"ok": v.ok, "entries": v.entries, "reason": v.reason}
-        audit_line = (f"Audit log: <b style='color:#2e7d32'>verified</b>, {v.entries} entries" if v.ok
-                      else f"Audit log: <b style='color:#c62828'>BROKEN</b>: {html.escape(v.reason)}")
     else:
         audit = {"ok": True, "entries": 0, "reason": "no audit log yet"}
-        audit_line = "Audit log: no entries yet"
     generated_at = _now_iso()
     with FileLock(str(reports_dir / ".index.lock"), timeout=120):
         write_json_atomic(reports_dir / "index.json",
@@ -431,7 +393,7 @@ def build_index(reports_dir: str | Path | None = None) -> Path:
         out = reports_dir / "index.html"
         fd, tmp = tempfile.mkstemp(prefix=".index.html.", suffix=".tmp", dir=reports_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_render_index(runs, latest, audit_line, generated_at))
+            fh.write(_render_index(runs, latest, audit, audit_found, generated_at))
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     return out

@@ -1,50 +1,49 @@
 """Run one notebook as a recorded, time-limited job.
 
-:func:`run_notebook` is what ``galaxy run`` and the scheduler call:
+:func:`run_notebook` is what ``galaxy run`` and the scheduler call. It goes
+through named steps, each a function of this module:
 
-1. check that the notebook exists and that every parameter is declared in its
-   ``parameters`` cell (papermill's ``inspect_notebook``), with an error listing
-   the valid names;
-2. create ``reports/<job>/<run_id>/`` and write a ``running`` manifest;
-3. execute the notebook with papermill **in a child process** (``python -m
-   galaxy_lib.pipeline.runner --execute SPEC``) so that a job-level timeout can kill
-   it, its kernel and anything the kernel started; papermill saves the executed
-   notebook after every cell, so a failed or killed run keeps its partial notebook;
-4. export an HTML report without code (nbconvert), also for failed runs;
-5. take the status from the notebook's ``metrics.json``, unless the notebook
-   raised, timed out, wrote no ``metrics.json``, or the PII scan of the run
-   folder found an e-mail address, phone number or raw customer id;
-6. write ``manifest.json``, append ``run.finished`` to the audit log and rebuild
-   ``reports/index.html``.
-
-The kernel is the Jupyter ``python3`` kernel; ``jupyter_client`` launches a kernel
-spec whose command is ``python`` with the interpreter running the child process,
-i.e. the same virtual environment as the runner.
+1. check the request (:func:`resolve_notebook`, :func:`check_parameters`): the
+   notebook exists and every parameter is declared in its ``parameters`` cell
+   (papermill's ``inspect_notebook``), with an error listing the valid names;
+2. prepare the run (:func:`_start_run`): create ``reports/<job>/<run_id>/``,
+   write a ``running`` manifest and append ``run.started`` to the audit log;
+3. execute the notebook in a child process
+   (:func:`galaxy_lib.pipeline.execution.execute_in_child`), so that a job-level
+   timeout can kill it, its kernel and anything the kernel started; papermill
+   saves the executed notebook after every cell, so a failed or killed run keeps
+   its partial notebook (:func:`_execution_error` marks where it stopped);
+4. export an HTML report without code (:func:`_export_report`, nbconvert), also
+   for failed runs;
+5. take the status from the run's ``metrics.json`` (:func:`_status_from_metrics`,
+   read through :func:`galaxy_lib.core.metrics.read_metrics`), unless the
+   notebook raised, timed out or wrote no ``metrics.json``;
+6. scan the run folder for personal data (:func:`_pii_step`): an e-mail address,
+   phone number or raw customer id fails the run;
+7. write ``manifest.json``, append ``run.finished`` to the audit log and rebuild
+   ``reports/index.html`` (:func:`_finish_run`).
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import datetime as dt
 import difflib
-import json
 import logging
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from galaxy_lib.core.audit import AuditError, AuditLog
 from galaxy_lib.core.config import ConfigError, resolve_path
+from galaxy_lib.core.jsonio import to_jsonable, write_json_atomic
+from galaxy_lib.core.metrics import MetricsError, read_metrics
 from galaxy_lib.core.paths import find_project_root
 from galaxy_lib.core.registry import (
     RunManifest,
@@ -53,9 +52,8 @@ from galaxy_lib.core.registry import (
     new_run_id,
     parameters_hash,
 )
-from galaxy_lib.core.jsonio import to_jsonable, write_json_atomic
-from galaxy_lib.core.gates import RUN_STATUSES
 from galaxy_lib.core.reporting import build_index
+from galaxy_lib.pipeline.execution import error_message, execute_in_child, mark_stopped
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -75,7 +73,6 @@ DEFAULT_TIMEOUT_S = 3600.0
 #: Parameters the runner sets itself.
 RESERVED_PARAMETERS: tuple[str, ...] = ("output_dir",)
 _JOB_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_KILL_GRACE_S = 3.0
 
 
 # -- checks ----------------------------------------------------------------------
@@ -151,7 +148,7 @@ def check_parameters(path: str | Path, parameters: Mapping[str, Any], source: st
         if reserved not in declared:
             raise ConfigError(
                 f"{path.name} does not declare the parameter {reserved!r}: add `{reserved}: str = \"\"` to its "
-                "parameters cell and pass it to ReportWriter."
+                "parameters cell and pass it to the workflow's publish(output_dir, ...)."
             )
     unknown = [k for k in parameters if k not in declared]
     if unknown:
@@ -178,174 +175,90 @@ def _declared_default(declared: Mapping[str, Mapping[str, Any]], name: str) -> A
         return None
 
 
-# -- child process: the papermill execution --------------------------------------
-def _child_main(spec_path: str) -> int:
-    """Entry point of the child process: execute the notebook, write the outcome JSON."""
-    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    _exit_with_parent()
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    result: dict[str, Any] = {"ok": True, "error": None}
-    try:
-        papermill.execute_notebook(
-            spec["input"],
-            spec["output"],
-            parameters=spec["parameters"],
-            kernel_name=spec["kernel_name"],
-            progress_bar=spec["progress"],
-            cwd=spec["cwd"],
-            request_save_on_cell_execute=True,
-            autosave_cell_every=10,
-            log_output=False,
-        )
-    except PapermillExecutionError as err:
-        result = {"ok": False, "error": {
-            "kind": "exception", "ename": err.ename, "evalue": err.evalue, "cell_index": err.cell_index,
-            "exec_count": err.exec_count, "cell_source": err.source,
-            "traceback": _strip_ansi("\n".join(err.traceback))[-4000:],
-        }}
-    except BaseException as err:  # noqa: BLE001 - the parent must learn about any failure
-        result = {"ok": False, "error": {
-            "kind": "runner", "ename": type(err).__name__, "evalue": str(err),
-            "traceback": traceback.format_exc()[-4000:],
-        }}
-    write_json_atomic(spec["result"], result)
-    return 0
-
-
-def _exit_with_parent(poll_s: float = 1.0) -> None:
-    """Exit when the runner that started this process dies (e.g. a scheduler killed with SIGKILL).
-
-    Without this the notebook would keep running unsupervised, past its timeout.
-    The kernel exits by itself when this process is gone (ipykernel's parent poller).
-    """
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent:
-                os._exit(3)
-
-    threading.Thread(target=watch, name="galaxy-parent-watch", daemon=True).start()
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def _strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """Terminate the child, its kernel and the kernel's children (SIGTERM, then SIGKILL)."""
-    import psutil
-
-    try:
-        parent = psutil.Process(proc.pid)
-        procs = [parent, *parent.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        procs = []
-    for p in procs:
-        try:
-            p.terminate()
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(procs, timeout=_KILL_GRACE_S)
-    for p in alive:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=_KILL_GRACE_S)
-    try:
-        proc.wait(timeout=_KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
-
-
-def _execute(nb_path: Path, out_nb: Path, parameters: dict[str, Any], *, kernel_name: str, progress: bool,
-             timeout_s: float | None, cancel: threading.Event | None, log_path: Path,
-             env_extra: Mapping[str, str]) -> dict[str, Any]:
-    """Run papermill in a child process; returns ``{"ok", "error"}`` (error kinds: exception, runner, timeout, interrupted)."""
-    tmp = Path(tempfile.mkdtemp(prefix="galaxy-run-"))
-    spec = {"input": str(nb_path), "output": str(out_nb), "parameters": to_jsonable(parameters),
-            "kernel_name": kernel_name, "progress": progress, "cwd": str(nb_path.parent),
-            "result": str(tmp / "result.json")}
-    spec_path = write_json_atomic(tmp / "spec.json", spec)
-    env = {**os.environ, **env_extra, "PYTHONUNBUFFERED": "1"}
-    # Figures must survive the HTML export offline: besides the plotly mimetype (for
-    # JupyterLab) emit text/html with plotly.js inlined once per notebook (no CDN).
-    env.setdefault("PLOTLY_RENDERER", "plotly_mimetype+notebook")
-    started = time.monotonic()
-    stop: dict[str, Any] | None = None
-    interrupted = False
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "galaxy_lib.pipeline.runner", "--execute", str(spec_path)],
-            stdout=log, stderr=None if progress else log, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True,
-        )
-        try:
-            while proc.poll() is None:
-                try:
-                    proc.wait(timeout=0.2)
-                except subprocess.TimeoutExpired:
-                    pass
-                if proc.returncode is not None:
-                    break
-                if timeout_s and time.monotonic() - started > timeout_s:
-                    mins = f" ({timeout_s / 60:g} min)" if timeout_s >= 60 else ""
-                    stop = {"kind": "timeout", "message": f"timed out after {timeout_s:g} s{mins}"}
-                elif cancel is not None and cancel.is_set():
-                    stop = {"kind": "interrupted", "message": "interrupted: the scheduler was stopped"}
-                if stop:
-                    _kill_tree(proc)
-                    break
-        except KeyboardInterrupt:
-            stop = {"kind": "interrupted", "message": "interrupted by the user (Ctrl-C)"}
-            interrupted = True
-            _kill_tree(proc)
-    result_path = tmp / "result.json"
-    try:
-        if stop is not None:
-            result = {"ok": False, "error": stop}
-        elif result_path.exists():
-            result = json.loads(result_path.read_text(encoding="utf-8"))
-        else:
-            result = {"ok": False, "error": {
-                "kind": "runner", "message": f"the notebook process exited with code {proc.returncode} "
-                                             f"without a result; see {log_path.name}"}}
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    result["interrupted"] = interrupted
-    return result
-
-
-def _mark_stopped(out_nb: Path, message: str) -> None:
-    """Record a timeout / interruption in the partial notebook: error output on the running cell + a notice."""
-    import nbformat
-
-    if not out_nb.exists():
+def _inject_data_dir(params: dict[str, Any], declared: Mapping[str, Any], data_dir: str | Path | None,
+                     source: str) -> None:
+    """Set the ``data_dir`` parameter from ``data_dir`` when the notebook declares one (refusing a conflict)."""
+    if data_dir is None or "data_dir" not in declared:
         return
-    nb = nbformat.read(out_nb, as_version=4)
-    stopped_at = None
-    for cell in nb.cells:
-        pm = cell.get("metadata", {}).get("papermill", {})
-        if pm.get("status") == "running":
-            pm["status"] = "failed"
-            if cell.cell_type == "code":
-                cell.setdefault("outputs", []).append(nbformat.v4.new_output(
-                    "error", ename="JobStopped", evalue=message, traceback=[f"JobStopped: {message}"]))
-                stopped_at = cell.get("execution_count")
-    where = f" while running cell In [{stopped_at}]" if stopped_at else ""
-    notice = nbformat.v4.new_markdown_cell(
-        f'<span style="color:#c62828;font-size:1.5em;">Execution stopped{where}: {message}.</span>')
-    notice.metadata["tags"] = ["galaxy-stopped"]
-    nb.cells.insert(0, notice)
-    nb.metadata.setdefault("papermill", {})["exception"] = True
-    nbformat.write(nb, out_nb)
+    if "data_dir" in params and resolve_path(params["data_dir"]) != resolve_path(data_dir):
+        raise ConfigError(
+            f"data_dir is given twice with different values ({params['data_dir']!r} in {source} "
+            f"and {str(data_dir)!r}); pass only one."
+        )
+    params["data_dir"] = str(data_dir)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+# -- the steps of a run ----------------------------------------------------------
+@dataclass
+class _Run:
+    """A run being recorded: where it writes, what it was given, the manifest fields known at its start."""
+
+    nb_path: Path
+    job: str
+    run_id: str
+    out: Path
+    reports_dir: Path
+    params: dict[str, Any]
+    data_path: Path | None
+    base: dict[str, Any]
+    t0: float
+    audit: AuditLog
+    audit_problem: str = ""
+
+    @property
+    def out_nb(self) -> Path:
+        """The executed notebook, saved in the run folder under the notebook's name."""
+        return self.out / self.nb_path.name
+
+
+def _start_run(nb_path: Path, job: str, params: dict[str, Any], declared: Mapping[str, Any],
+               data_dir: str | Path | None, reports_dir: Path, timeout_s: float | None) -> _Run:
+    """Create ``reports/<job>/<run_id>/``, write the ``running`` manifest and log ``run.started``."""
+    data_value = params.get("data_dir", _declared_default(declared, "data_dir")) if data_dir is None else data_dir
+    data_path = resolve_path(data_value) if data_value else None
+    run_id = new_run_id()
+    out = reports_dir / job / run_id
+    out.mkdir(parents=True)
+    params["output_dir"] = str(out)
+    user_params = {k: v for k, v in params.items() if k not in RESERVED_PARAMETERS}
+    started, t0 = _now(), time.monotonic()
+    base = dict(
+        run_id=run_id, job=job, notebook=nb_path.name, parameters=to_jsonable(user_params),
+        parameters_hash=parameters_hash(user_params), code_version=code_version(),
+        input_fingerprints=input_fingerprints(data_path), started_at=started.isoformat(),
+        data_dir=str(data_path) if data_path else None,
+        extra={"python": sys.executable, "host": os.uname().nodename, "runner_pid": os.getpid(),
+               "timeout_s": timeout_s},
+    )
+    run = _Run(nb_path=nb_path, job=job, run_id=run_id, out=out, reports_dir=reports_dir, params=params,
+               data_path=data_path, base=base, t0=t0, audit=AuditLog(reports_dir / "audit.jsonl"))
+    running = RunManifest(**base, outputs=(), finished_at=None, duration_s=None, status="running")
+    write_json_atomic(out / "manifest.json", running.to_dict())
+    try:
+        run.audit.append("run.started", {"run_id": run_id, "job": job, "notebook": nb_path.name,
+                                         "parameters_hash": base["parameters_hash"], "started_at": base["started_at"]})
+    except AuditError as err:
+        run.audit_problem = str(err)
+    _safe_index(reports_dir)
+    return run
+
+
+def _execution_error(run: _Run, outcome: Mapping[str, Any], problems: list[str]) -> dict[str, Any] | None:
+    """The execution's error with its one-line ``message``; a stopped run's partial notebook is marked."""
+    if not outcome["error"]:
+        return None
+    error = dict(outcome["error"])
+    error["message"] = error_message(error)
+    if error["kind"] in ("timeout", "interrupted"):
+        try:
+            mark_stopped(run.out_nb, error["message"])
+        except Exception as err:  # noqa: BLE001 - a damaged partial notebook must not lose the run record
+            problems.append(f"could not annotate the partial notebook: {err}")
+    return error
 
 
 def _export_html(out_nb: Path, title: str) -> Path:
@@ -359,6 +272,36 @@ def _export_html(out_nb: Path, title: str) -> Path:
     html_path = out_nb.with_suffix(".html")
     html_path.write_text(body, encoding="utf-8")
     return html_path
+
+
+def _export_report(run: _Run, problems: list[str]) -> None:
+    """The HTML report without code, also for failed runs (a failed export is a problem, not a crash)."""
+    if not run.out_nb.exists():
+        return
+    try:
+        _export_html(run.out_nb, f"{run.job} · {run.run_id}")
+    except Exception as err:  # noqa: BLE001
+        problems.append(f"HTML export failed: {type(err).__name__}: {err}")
+
+
+def _status_from_metrics(out: Path) -> tuple[str, str, dict[str, Any] | None]:
+    """Status and reason the notebook wrote to ``metrics.json`` (envelope only), or a ``metrics`` error.
+
+    Returns
+    -------
+    tuple
+        ``(status, reason, error)``; ``error`` is ``None`` when ``metrics.json`` is there and valid.
+    """
+    metrics_path = out / "metrics.json"
+    if not metrics_path.exists():
+        return "failed", "", {
+            "kind": "metrics", "message": "the notebook finished but did not write metrics.json: its last "
+            "cell must call the workflow's publish(output_dir, ...) (which writes it through ReportWriter)"}
+    try:
+        envelope = read_metrics(metrics_path)
+    except MetricsError as err:
+        return "failed", "", {"kind": "metrics", "message": f"metrics.json is not valid: {err}"}
+    return envelope.status, envelope.status_reason, None
 
 
 def _raw_customer_ids(data_dir: Path | None) -> list[str]:
@@ -396,19 +339,64 @@ def _pii_scan(out: Path, data_dir: Path | None) -> dict[str, Any]:
     return {"ok": bool(result.ok), "files_scanned": int(result.files_scanned), "findings": findings}
 
 
-def _error_message(error: Mapping[str, Any]) -> str:
-    if error.get("kind") == "exception":
-        src = (error.get("cell_source") or "").strip().splitlines()
-        first = next((ln for ln in src if ln.strip() and not ln.lstrip().startswith("#")), src[0] if src else "")
-        where = f" in cell In [{error.get('exec_count')}]" + (f" (`{first.strip()[:80]}`)" if first else "")
-        return f"{error.get('ename')}: {error.get('evalue')}{where}"
-    if error.get("message"):
-        return str(error["message"])
-    return f"{error.get('ename')}: {error.get('evalue')}"
+def _pii_step(run: _Run) -> tuple[dict[str, Any], str | None]:
+    """Scan the run folder; returns the scan record for the manifest and why it fails the run (``None`` if clean)."""
+    try:
+        pii = _pii_scan(run.out, run.data_path)
+    except Exception as err:  # noqa: BLE001 - an unscannable report must not pass
+        pii = {"ok": False, "files_scanned": 0, "findings": [], "error": f"{type(err).__name__}: {err}"}
+    if pii["ok"]:
+        return pii, None
+    if pii.get("error"):
+        return pii, f"PII scan could not run ({pii['error']}); the report is not released"
+    kinds = sorted({f["kind"] for f in pii["findings"]})
+    files = sorted({f["file"] for f in pii["findings"]})
+    return pii, (f"PII found in the report: {len(pii['findings'])} finding(s) ({', '.join(kinds)}) in "
+                 f"{', '.join(files[:5])}{' ...' if len(files) > 5 else ''}")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+def _final_status(status: str, reason: str, error: Mapping[str, Any] | None, problems: list[str],
+                  audit_problem: str) -> tuple[str, str]:
+    """Combine the notebook's status with the runner's error and problems (an audit-log problem fails the run)."""
+    if error is not None:
+        status, reason = "failed", error["message"]
+    if audit_problem:
+        problems.append(f"audit log: {audit_problem}")
+    if problems:
+        reason = "; ".join([reason, *problems]) if reason else "; ".join(problems)
+        if any(p.startswith("audit log") for p in problems):
+            status = "failed"
+    return status, reason
+
+
+def _finish_run(run: _Run, status: str, reason: str, error: Mapping[str, Any] | None,
+                pii: Mapping[str, Any]) -> RunManifest:
+    """Write the final ``manifest.json``, append ``run.finished`` to the audit log, rebuild the index."""
+    if not run.base["input_fingerprints"]:  # the world was built during the run: fingerprint it now
+        run.base["input_fingerprints"] = input_fingerprints(run.data_path)
+    outputs = tuple(sorted(p.relative_to(run.out).as_posix() for p in run.out.rglob("*")
+                           if p.is_file() and p.name != "manifest.json"))
+    manifest = RunManifest(
+        **run.base, outputs=outputs, finished_at=_now().isoformat(), duration_s=round(time.monotonic() - run.t0, 3),
+        status=status, status_reason=reason, error=error,
+    )
+    manifest = replace(manifest, extra={**manifest.extra, "pii": pii})
+    write_json_atomic(run.out / "manifest.json", manifest.to_dict())
+    try:
+        run.audit.append("run.finished", manifest.to_dict())
+    except AuditError as err:
+        manifest = replace(manifest, status="failed",
+                           status_reason=f"{manifest.status_reason}; audit log: {err}".lstrip("; "))
+        write_json_atomic(run.out / "manifest.json", manifest.to_dict())
+    _safe_index(run.reports_dir)
+    return manifest
+
+
+def _safe_index(reports_dir: Path) -> None:
+    try:
+        build_index(reports_dir)
+    except Exception:  # noqa: BLE001 - the index is a view; a failure to draw it must not fail the run
+        logger.exception("Could not rebuild %s/index.html", reports_dir)
 
 
 # -- the public entry point ------------------------------------------------------
@@ -482,148 +470,32 @@ def run_notebook(
         nb_path = resolve_notebook(notebook, notebooks_dir)
         job = job or check_job_name(nb_path.stem)
         declared = check_parameters(nb_path, params, parameters_source)
-        if data_dir is not None and "data_dir" in declared:
-            if "data_dir" in params and resolve_path(params["data_dir"]) != resolve_path(data_dir):
-                raise ConfigError(
-                    f"data_dir is given twice with different values ({params['data_dir']!r} in {parameters_source} "
-                    f"and {str(data_dir)!r}); pass only one."
-                )
-            params["data_dir"] = str(data_dir)
+        _inject_data_dir(params, declared, data_dir, parameters_source)
     except (ConfigError, FileNotFoundError) as err:
         if not record_config_errors:
             raise
         return record_failed_start(notebook, job, params, reports_dir, err)
 
-    data_value = params.get("data_dir", _declared_default(declared, "data_dir")) if data_dir is None else data_dir
-    data_path = resolve_path(data_value) if data_value else None
-    run_id = new_run_id()
-    out = reports_dir / job / run_id
-    out.mkdir(parents=True)
-    params["output_dir"] = str(out)
-    user_params = {k: v for k, v in params.items() if k not in RESERVED_PARAMETERS}
-    started = _now()
-    t0 = time.monotonic()
-    base = dict(
-        run_id=run_id, job=job, notebook=nb_path.name, parameters=to_jsonable(user_params),
-        parameters_hash=parameters_hash(user_params), code_version=code_version(),
-        input_fingerprints=input_fingerprints(data_path), started_at=started.isoformat(),
-        data_dir=str(data_path) if data_path else None,
-        extra={"python": sys.executable, "host": os.uname().nodename, "runner_pid": os.getpid(),
-               "timeout_s": timeout_s},
-    )
-    running = RunManifest(**base, outputs=(), finished_at=None, duration_s=None, status="running")
-    write_json_atomic(out / "manifest.json", running.to_dict())
-    audit = AuditLog(reports_dir / "audit.jsonl")
-    audit_problem = ""
-    try:
-        audit.append("run.started", {"run_id": run_id, "job": job, "notebook": nb_path.name,
-                                     "parameters_hash": base["parameters_hash"], "started_at": base["started_at"]})
-    except AuditError as err:
-        audit_problem = str(err)
-    _safe_index(reports_dir)
-
-    out_nb = out / nb_path.name
-    outcome = _execute(nb_path, out_nb, params, kernel_name=kernel_name, progress=progress, timeout_s=timeout_s,
-                       cancel=cancel, log_path=out / "runner.log",
-                       env_extra={"GALAXY_RUN_ID": run_id, "GALAXY_JOB": job})
-    error: dict[str, Any] | None = dict(outcome["error"]) if outcome["error"] else None
-    if error:
-        error["message"] = _error_message(error)
+    run = _start_run(nb_path, job, params, declared, data_dir, reports_dir, timeout_s)
+    outcome = execute_in_child(nb_path, run.out_nb, params, kernel_name=kernel_name, progress=progress,
+                               timeout_s=timeout_s, cancel=cancel, log_path=run.out / "runner.log",
+                               env_extra={"GALAXY_RUN_ID": run.run_id, "GALAXY_JOB": job})
     problems: list[str] = []
-    if error and error["kind"] in ("timeout", "interrupted"):
-        try:
-            _mark_stopped(out_nb, error["message"])
-        except Exception as err:  # noqa: BLE001 - a damaged partial notebook must not lose the run record
-            problems.append(f"could not annotate the partial notebook: {err}")
-
-    # HTML report without code, also for failed runs.
-    if out_nb.exists():
-        try:
-            _export_html(out_nb, f"{job} · {run_id}")
-        except Exception as err:  # noqa: BLE001
-            problems.append(f"HTML export failed: {type(err).__name__}: {err}")
-
-    # Status from metrics.json.
+    error = _execution_error(run, outcome, problems)
+    _export_report(run, problems)
     status, reason = "failed", ""
-    metrics_path = out / "metrics.json"
     if error is None:
-        if not metrics_path.exists():
-            error = {"kind": "metrics", "message": "the notebook finished but did not write metrics.json: its last "
-                     "cell must call ReportWriter(output_dir, notebook=...).write()"}
-        else:
-            try:
-                m = json.loads(metrics_path.read_text(encoding="utf-8"))
-                if m.get("status") not in RUN_STATUSES:
-                    raise ValueError(f"status {m.get('status')!r} is not one of {', '.join(RUN_STATUSES)}")
-                status, reason = m["status"], str(m.get("status_reason") or "")
-            except (ValueError, AttributeError) as err:
-                error = {"kind": "metrics", "message": f"metrics.json is not valid: {err}"}
-
-    # PII scan of everything the run produced.
-    pii: dict[str, Any] | None
-    try:
-        pii = _pii_scan(out, data_path)
-    except Exception as err:  # noqa: BLE001 - an unscannable report must not pass
-        pii = {"ok": False, "files_scanned": 0, "findings": [], "error": f"{type(err).__name__}: {err}"}
-    if not pii["ok"]:
-        if pii.get("error"):
-            pii_msg = f"PII scan could not run ({pii['error']}); the report is not released"
-        else:
-            kinds = sorted({f["kind"] for f in pii["findings"]})
-            files = sorted({f["file"] for f in pii["findings"]})
-            pii_msg = (f"PII found in the report: {len(pii['findings'])} finding(s) ({', '.join(kinds)}) in "
-                       f"{', '.join(files[:5])}{' ...' if len(files) > 5 else ''}")
-        if error is None:
-            error = {"kind": "pii", "message": pii_msg}
-        else:
-            problems.append(pii_msg)
-
-    if error is not None:
-        status, reason = "failed", error["message"]
-    if audit_problem:
-        problems.append(f"audit log: {audit_problem}")
-    if problems:
-        reason = "; ".join([reason, *problems]) if reason else "; ".join(problems)
-        if any(p.startswith("audit log") for p in problems):
-            status = "failed"
-
-    # Inputs: when the world was built during the run, fingerprint it now.
-    if not base["input_fingerprints"]:
-        base["input_fingerprints"] = input_fingerprints(data_path)
-    outputs = tuple(sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
-                           if p.is_file() and p.name != "manifest.json"))
-    finished = _now()
-    manifest = RunManifest(
-        **base, outputs=outputs, finished_at=finished.isoformat(), duration_s=round(time.monotonic() - t0, 3),
-        status=status, status_reason=reason, error=error,
-    )
-    manifest = _replace_extra(manifest, pii=pii)
-    write_json_atomic(out / "manifest.json", manifest.to_dict())
-    try:
-        audit.append("run.finished", manifest.to_dict())
-    except AuditError as err:
-        manifest = _replace_extra(manifest, status="failed",
-                                  status_reason=f"{manifest.status_reason}; audit log: {err}".lstrip("; "))
-        write_json_atomic(out / "manifest.json", manifest.to_dict())
-    _safe_index(reports_dir)
+        status, reason, error = _status_from_metrics(run.out)
+    pii, pii_problem = _pii_step(run)
+    if pii_problem and error is None:
+        error = {"kind": "pii", "message": pii_problem}
+    elif pii_problem:
+        problems.append(pii_problem)
+    status, reason = _final_status(status, reason, error, problems, run.audit_problem)
+    manifest = _finish_run(run, status, reason, error, pii)
     if outcome.get("interrupted"):
         raise KeyboardInterrupt
     return manifest
-
-
-def _replace_extra(manifest: RunManifest, pii: dict[str, Any] | None = None, **changes: Any) -> RunManifest:
-    from dataclasses import replace
-
-    if pii is not None:
-        changes["extra"] = {**manifest.extra, "pii": pii}
-    return replace(manifest, **changes)
-
-
-def _safe_index(reports_dir: Path) -> None:
-    try:
-        build_index(reports_dir)
-    except Exception:  # noqa: BLE001 - the index is a view; a failure to draw it must not fail the run
-        logger.exception("Could not rebuild %s/index.html", reports_dir)
 
 
 def record_failed_start(notebook: str | Path, job: str | None, params: Mapping[str, Any], reports_dir: str | Path,
@@ -659,15 +531,3 @@ def record_failed_start(notebook: str | Path, job: str | None, params: Mapping[s
         logger.error("Audit log: %s", aerr)
     _safe_index(reports_dir)
     return manifest
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m galaxy_lib.pipeline.runner --execute SPEC``: the child-process side (internal)."""
-    parser = argparse.ArgumentParser(description="Internal: execute one notebook for galaxy_lib.pipeline.runner.")
-    parser.add_argument("--execute", required=True, help="path of the JSON spec written by run_notebook")
-    args = parser.parse_args(argv)
-    return _child_main(args.execute)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -72,7 +72,7 @@ def test_notebook_without_parameters_cell(tmp_path):
 
 
 def test_mark_stopped_flags_the_running_cell(tmp_path):
-    from galaxy_lib.pipeline.runner import _mark_stopped
+    from galaxy_lib.pipeline.execution import mark_stopped
 
     nb = nbformat.v4.new_notebook()
     cells = [nbformat.v4.new_code_cell(src) for src in ("a = 1", "time.sleep(600)", "b = 2")]
@@ -81,7 +81,7 @@ def test_mark_stopped_flags_the_running_cell(tmp_path):
     nb.cells = cells
     path = tmp_path / "partial.ipynb"
     nbformat.write(nb, path)
-    _mark_stopped(path, "timed out after 5 s")
+    mark_stopped(path, "timed out after 5 s")
     back = nbformat.read(path, as_version=4)
     assert "Execution stopped" in back.cells[0].source and "timed out after 5 s" in back.cells[0].source
     assert [c.metadata.get("papermill", {}).get("status") for c in back.cells[1:]] == ["completed", "failed", "pending"]
