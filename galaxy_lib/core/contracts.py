@@ -11,27 +11,36 @@ Two kinds of failure are kept apart on purpose:
   :class:`ContractError` naming the column and the mapping that would fix it;
 * a *row* failure (a negative spend, an unparseable date, a duplicate event id)
   sends that row to quarantine and lets the rest through.
+
+A few columns have a documented default (:attr:`TableContract.defaults`), so a
+minimal export still loads: a spend file with only date, channel and cost gets
+``geo = "national"`` (:data:`NATIONAL_GEO`) and unknown (null) ``impressions``
+and ``clicks``; a KPI file without ``geo`` is national too, so the two join
+week by week. Ingestion fills these columns in; every stored table holds them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import pandera.pandas as pa
 
 __all__ = [
-    "ContractError",
-    "TableContract",
-    "CONTRACTS",
-    "RAW_TABLES",
-    "STAGED_TABLES",
-    "MMM_CHANNELS",
-    "TOUCH_CHANNELS",
     "CONSENT_PURPOSES",
+    "CONTRACTS",
     "CUSTOMER_ID",
     "CUSTOMER_KEY",
     "DROPPED_AT_STAGING",
+    "MMM_CHANNELS",
+    "NATIONAL_GEO",
     "PII_COLUMNS",
+    "RAW_TABLES",
+    "STAGED_TABLES",
+    "TOUCH_CHANNELS",
+    "ContractError",
+    "TableContract",
     "contract_for",
 ]
 
@@ -39,6 +48,9 @@ __all__ = [
 MMM_CHANNELS: tuple[str, ...] = ("tv", "search", "social", "display", "video")
 #: Channels that appear as touchpoints in customer journeys ("direct" = typed-in / organic).
 TOUCH_CHANNELS: tuple[str, ...] = ("search", "social", "display", "video", "email", "direct")
+#: Geo of a file without a ``geo`` column: the whole market. (``curated.mmm_weekly`` keeps ``"ALL"``
+#: for its own national total, so a user's national rows are a geo named ``"national"``.)
+NATIONAL_GEO = "national"
 #: Processing purposes a customer can consent to (mapped to TCF 2.2 purpose ids in governance.consent).
 CONSENT_PURPOSES: tuple[str, ...] = ("measurement", "personalisation", "advertising", "content")
 
@@ -72,6 +84,9 @@ class TableContract:
         Columns parsed as timestamps on ingestion; unparseable values are quarantined.
     description
         One line for the inventory report.
+    defaults
+        Columns a user's file may leave out, with the value ingestion fills in
+        (``None`` = unknown, stored as null). The table as stored always has them.
     """
 
     name: str
@@ -79,10 +94,17 @@ class TableContract:
     key: tuple[str, ...]
     date_columns: tuple[str, ...]
     description: str
+    defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def required_columns(self) -> tuple[str, ...]:
+        """Every column of the contract: a stored (raw, staged) table holds all of them."""
         return tuple(self.schema.columns)
+
+    @property
+    def mandatory_columns(self) -> tuple[str, ...]:
+        """The columns a user's file must hold (after its mapping): those without a default."""
+        return tuple(c for c in self.schema.columns if c not in self.defaults)
 
 
 def _ts(nullable: bool = False) -> pa.Column:
@@ -156,8 +178,9 @@ _spend = pa.DataFrameSchema(
         "geo": pa.Column(str),
         "channel": pa.Column(str, pa.Check.str_length(min_value=1)),
         "spend": _nonneg(float),
-        "impressions": _nonneg(float),
-        "clicks": _nonneg(float),
+        # unknown (null) when the export has no delivery counts
+        "impressions": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
+        "clicks": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
     },
     strict=False,
     name="spend",
@@ -233,9 +256,11 @@ CONTRACTS: dict[str, TableContract] = {
         TableContract("conversions", _conversions, ("conversion_id",), ("ts", "ingested_at"),
                       "Conversions with revenue."),
         TableContract("spend", _spend, ("week", "geo", "channel"), ("week",),
-                      "Weekly media spend, impressions and clicks per channel and geo."),
+                      "Weekly media spend, impressions and clicks per channel and geo.",
+                      defaults={"geo": NATIONAL_GEO, "impressions": None, "clicks": None}),
         TableContract("kpi", _kpi, ("week", "geo"), ("week",),
-                      "Weekly revenue and conversions per geo with control variables."),
+                      "Weekly revenue and conversions per geo with control variables.",
+                      defaults={"geo": NATIONAL_GEO}),
         TableContract("lift_tests", _lift_tests, ("test_id",), ("start_week", "end_week"),
                       "Geo lift-test results: spend change and measured incremental revenue."),
         TableContract("creatives", _creatives, ("creative_id",), (),
