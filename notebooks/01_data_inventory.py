@@ -44,15 +44,12 @@ min_consent_share: float = 0.5  # consent coverage per purpose below which it wa
 
 # %%
 from galaxy_lib import apps, inventory
-from galaxy_lib.core.config import params_from_namespace
-from galaxy_lib.core.reporting import ReportWriter
-from galaxy_lib.simulate import ensure_world
 from galaxy_lib.inventory import analysis, plots
+from galaxy_lib.simulate import ensure_world
 
-params = params_from_namespace(inventory.InventoryParams, globals())
+params = inventory.InventoryParams.from_notebook(globals())
 store = ensure_world(params.data_dir, size=params.world_size)
 as_of_ts = inventory.store_as_of(store, params.as_of)
-report = ReportWriter(params.output_dir, notebook="01_data_inventory")
 print(f"Store {store.root}, judged as of {as_of_ts:%Y-%m-%d}")
 
 # %% [markdown]
@@ -83,7 +80,10 @@ gates = (
     + analysis.duplicate_gates(store, params)
     + analysis.freshness_gates(profiles, params, as_of_ts)
 )
-plots.gate_overview(analysis.gates_frame(gates))
+analysis.gates_frame(gates).head(10)
+
+# %% [markdown]
+# The table lists the worst checks first: anything that is not `pass` tops it.
 
 # %%
 plots.latency_histogram(analysis.latency_hours(store), params.latency_p95_hours_warn, params.latency_p95_hours_fail)
@@ -119,8 +119,16 @@ plots.quarantine_reasons(quarantine)
 # only in `raw` (and in quarantined raw rows); any finding in `staged` or `curated` fails the run.
 # Quarantined rows were held back with a rule and a reason instead of being dropped.
 
+# %% [markdown]
+# ## Every gate
+# All checks of the run, by kind and status, then one by one.
+
 # %%
 gate_table = analysis.gates_frame(gates)
+gate_figure = plots.gate_overview(gate_table)
+gate_figure
+
+# %%
 apps.gate_explorer(gate_table)
 
 # %% [markdown]
@@ -131,19 +139,16 @@ apps.gate_explorer(gate_table)
 # The run's status is its worst gate: `failed` if any gate failed, `warn` if any warned.
 
 # %%
-for gate in gates:
-    report.gate(gate)
-report.metrics({
-    "tables": len(profiles),
-    "rows_raw": int(profiles.loc[profiles["zone"] == "raw", "rows"].sum()),
-    "rows_quarantined": int(quarantine["rows"].sum()),
-    "consent_share": dict(zip(coverage["purpose"], coverage["share"])),
-    "pii_findings_outside_raw": int((~pii_findings["allowed"]).sum()),
-    "as_of": str(as_of_ts.date()),
-})
-for name, table in {"inventory": profiles, "gates": gate_table, "consent": coverage, "quarantine": quarantine}.items():
-    report.table(name, table)
-report.figure("table_sizes", sizes_figure)
-report.figure("gate_overview", plots.gate_overview(gate_table))
-report.figure("consent_coverage", consent_figure)
-print(report.write())
+metrics_path = inventory.publish(
+    params.output_dir,
+    profiles=profiles,
+    gates=gates,
+    coverage=coverage,
+    pii_findings=pii_findings,
+    quarantine=quarantine,
+    as_of=as_of_ts,
+    sizes_figure=sizes_figure,
+    gate_figure=gate_figure,
+    consent_figure=consent_figure,
+)
+print(metrics_path)

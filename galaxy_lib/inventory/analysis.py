@@ -1,40 +1,43 @@
 """Quality gates, consent coverage and quarantine counts of a data store.
 
-Every check returns :class:`~galaxy_lib.governance.quality.GateResult` objects so
-the notebook, ``metrics.json`` and the dashboard share one shape. Row-level gates
-(null rates, cardinality, latency) read at most ``sample_rows`` rows of a table
-(a repeatable DuckDB reservoir sample above that); counts that must be exact
+Every check returns :class:`galaxy_lib.core.gates.Gate` objects graded by
+:func:`galaxy_lib.core.gates.grade`, so the notebook, ``metrics.json`` and the
+dashboard share one shape. Row-level gates (null rates, cardinality, latency) read
+at most ``sample_rows`` rows of a table (:func:`galaxy_lib.inventory.data.load_sample`:
+a repeatable DuckDB reservoir sample above that); counts that must be exact
 (duplicates, quarantine shares) are computed in DuckDB over the whole table.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from galaxy_lib.core.contracts import CONTRACTS
+from galaxy_lib.core.gates import GATE_STATUSES, Gate, grade, measure
 from galaxy_lib.core.quarantine import quarantine_summary
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.governance import quality
 from galaxy_lib.governance.consent import consent_coverage
-from galaxy_lib.governance.quality import GateResult, grade
-from galaxy_lib.inventory.data import InventoryParams
+from galaxy_lib.inventory.data import load_sample
+from galaxy_lib.inventory.params import InventoryParams
 
 __all__ = [
     "CATEGORICAL_COLUMNS",
     "FEED_TABLES",
-    "spend_outlier_gates",
-    "load_sample",
-    "row_level_gates",
+    "consent_gates",
+    "consent_table",
     "duplicate_gates",
     "freshness_gates",
-    "consent_table",
-    "consent_gates",
-    "quarantine_table",
-    "quarantine_gates",
-    "pii_gates",
     "gates_frame",
     "latency_hours",
+    "pii_gates",
+    "quarantine_gates",
+    "quarantine_table",
+    "row_level_gates",
+    "spend_outlier_gates",
 ]
 
 #: Categorical columns whose cardinality is checked, per staged table.
@@ -53,15 +56,9 @@ CATEGORICAL_COLUMNS: dict[str, tuple[str, ...]] = {
 FEED_TABLES: tuple[str, ...] = ("touchpoints", "conversions", "spend", "kpi")
 _STAGED_NAME = {"customer_id": "customer_key"}
 _DROPPED_AT_STAGING = {"email", "phone"}
-
-
-def load_sample(store: DataStore, zone: str, table: str, max_rows: int, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read ``zone.table`` whole, or a repeatable reservoir sample of ``max_rows`` rows when it is larger."""
-    cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-    src = f"read_parquet('{store.glob(zone, table)}')"
-    n = int(store.query(f"SELECT count(*) AS n FROM {src}")["n"].iloc[0])
-    sample = f" USING SAMPLE reservoir({max_rows} ROWS) REPEATABLE (42)" if n > max_rows else ""
-    return store.query(f"SELECT {cols} FROM {src}{sample}")
+#: Graded against this, a consent share fails only when it is 0 (strict grading: below the
+#: smallest positive number); the gate publishes ``fail_at=0.0``, "fails at no consent".
+_NO_CONSENT = math.ulp(0.0)
 
 
 def _required_staged_columns(table: str) -> list[str]:
@@ -74,10 +71,10 @@ def _required_staged_columns(table: str) -> list[str]:
     return out
 
 
-def row_level_gates(store: DataStore, params: InventoryParams) -> list[GateResult]:
+def row_level_gates(store: DataStore, params: InventoryParams) -> list[Gate]:
     """Null rates, cardinality, event latency and spend/CPC outliers of the staged tables."""
     th = params.thresholds
-    results: list[GateResult] = []
+    results: list[Gate] = []
     for table in CONTRACTS:
         if not store.exists("staged", table):
             continue
@@ -94,7 +91,7 @@ def row_level_gates(store: DataStore, params: InventoryParams) -> list[GateResul
     return results
 
 
-def spend_outlier_gates(spend: pd.DataFrame, params: InventoryParams) -> list[GateResult]:
+def spend_outlier_gates(spend: pd.DataFrame, params: InventoryParams) -> list[Gate]:
     """Outliers in weekly national spend and CPC per channel, in weeks the channel was on air.
 
     Judged on national weekly totals (a geo-week is too noisy) and only over weeks
@@ -106,7 +103,7 @@ def spend_outlier_gates(spend: pd.DataFrame, params: InventoryParams) -> list[Ga
     """
     weekly = spend.groupby(["week", "channel"], as_index=False)[["spend", "clicks"]].sum()
     on_air = weekly[weekly["spend"] > 0]
-    out: list[GateResult] = []
+    out: list[Gate] = []
     for channel, g in on_air.groupby("channel", sort=True):
         out.append(quality.outlier_gate(np.log(g["spend"]), f"log_spend[{channel}]", "spend", params.thresholds))
         if (g["clicks"] > 0).any():
@@ -121,7 +118,7 @@ def latency_hours(store: DataStore, table: str = "touchpoints", max_rows: int = 
     return ((df["ingested_at"] - df["ts"]).dt.total_seconds() / 3600.0).rename("latency_hours")
 
 
-def duplicate_gates(store: DataStore, params: InventoryParams) -> list[GateResult]:
+def duplicate_gates(store: DataStore, params: InventoryParams) -> list[Gate]:
     """Share of rows of each raw table that repeat an earlier row's key (exact, in DuckDB).
 
     Measured on ``raw`` because staging quarantines duplicates: this gate says how
@@ -133,23 +130,26 @@ def duplicate_gates(store: DataStore, params: InventoryParams) -> list[GateResul
         if not store.exists("raw", table):
             continue
         key = ", ".join(f'"{k}"' for k in contract.key)
-        counts = store.query(
-            f"SELECT count(*) AS n, count(*) - count(DISTINCT ({key})) AS dup FROM read_parquet('{store.glob('raw', table)}')"
-        ).iloc[0]
+        src = f"read_parquet('{store.glob('raw', table)}')"
+        counts = store.query(f"SELECT count(*) AS n, count(*) - count(DISTINCT ({key})) AS dup FROM {src}").iloc[0]
         n, dup = int(counts["n"]), int(counts["dup"])
         rate = dup / n if n else float("nan")
         results.append(
-            GateResult(
-                "duplicate_rate", table, "+".join(contract.key), rate, grade(rate, th.duplicate_rate_warn, th.duplicate_rate_fail),
-                th.duplicate_rate_warn, th.duplicate_rate_fail,
+            measure(
+                "duplicate_rate",
+                rate,
+                th.duplicate_rate_warn,
+                th.duplicate_rate_fail,
                 f"{dup:,} of {n:,} raw {table} rows repeat the key ({'+'.join(contract.key)}): {rate:.3%} "
                 f"(warn above {th.duplicate_rate_warn:.2%}, fail above {th.duplicate_rate_fail:.2%}).",
+                table=table,
+                column="+".join(contract.key),
             )
         )
     return results
 
 
-def freshness_gates(profiles: pd.DataFrame, params: InventoryParams, as_of: pd.Timestamp) -> list[GateResult]:
+def freshness_gates(profiles: pd.DataFrame, params: InventoryParams, as_of: pd.Timestamp) -> list[Gate]:
     """Days since the newest record of each staged feed table (:data:`FEED_TABLES`)."""
     staged = profiles[(profiles["zone"] == "staged") & profiles["latest"].notna() & profiles["table"].isin(FEED_TABLES)]
     out = []
@@ -166,15 +166,34 @@ def consent_table(store: DataStore, as_of: pd.Timestamp) -> pd.DataFrame:
     return consent_coverage(consent, customers, as_of=as_of)
 
 
-def consent_gates(coverage: pd.DataFrame, params: InventoryParams) -> list[GateResult]:
-    """Warn when a purpose's coverage is below ``min_consent_share``; fail when nobody consented."""
+def consent_gates(coverage: pd.DataFrame, params: InventoryParams) -> list[Gate]:
+    """Warn when a purpose's coverage is below ``min_consent_share``; fail when nobody consented.
+
+    Parameters
+    ----------
+    coverage
+        :func:`consent_table`: ``purpose, tcf_purposes, customers, consented, share``.
+    params
+        ``min_consent_share`` is the warn threshold; the fail threshold is no consent at all.
+
+    Returns
+    -------
+    list of Gate
+        One ``consent_share`` gate per purpose (``warn_at=min_consent_share``, ``fail_at=0``).
+    """
     out = []
     for row in coverage.itertuples():
         share = float(row.share)
-        status = "fail" if not share > 0 else "warn" if share < params.min_consent_share else "pass"
+        status = grade(share, params.min_consent_share, _NO_CONSENT, higher_is_worse=False)
         out.append(
-            GateResult(
-                "consent_share", "consent", row.purpose, share, status, params.min_consent_share, 0.0,
+            Gate(
+                "consent_share",
+                "consent",
+                row.purpose,
+                share,
+                status,
+                params.min_consent_share,
+                0.0,
                 f"{row.consented:,} of {row.customers:,} customers ({share:.1%}) consent to {row.purpose} "
                 f"(TCF purposes {row.tcf_purposes}); warn below {params.min_consent_share:.0%}.",
             )
@@ -190,7 +209,7 @@ def quarantine_table(store: DataStore) -> pd.DataFrame:
     return out
 
 
-def quarantine_gates(quarantine: pd.DataFrame, store: DataStore, params: InventoryParams) -> list[GateResult]:
+def quarantine_gates(quarantine: pd.DataFrame, store: DataStore, params: InventoryParams) -> list[Gate]:
     """Share of each raw table held back in quarantine (every raw table gets a gate, zero included)."""
     raw = {t.name: t.rows for t in store.tables() if t.zone == "raw"}
     held = quarantine.groupby("table")["rows"].sum().to_dict() if len(quarantine) else {}
@@ -199,31 +218,66 @@ def quarantine_gates(quarantine: pd.DataFrame, store: DataStore, params: Invento
         q = int(held.get(table, 0))
         share = q / n if n else 0.0
         out.append(
-            GateResult(
-                "quarantine_share", table, "", share, grade(share, params.quarantine_share_warn, params.quarantine_share_fail),
-                params.quarantine_share_warn, params.quarantine_share_fail,
+            measure(
+                "quarantine_share",
+                share,
+                params.quarantine_share_warn,
+                params.quarantine_share_fail,
                 f"{q:,} of {n:,} {table} rows ({share:.3%}) are in quarantine "
                 f"(warn above {params.quarantine_share_warn:.2%}, fail above {params.quarantine_share_fail:.0%}).",
+                table=table,
+                column="",
             )
         )
     return out
 
 
-def pii_gates(pii: pd.DataFrame) -> list[GateResult]:
-    """Fail for every staged or curated column that holds personal data (raw and quarantine may)."""
+def pii_gates(pii: pd.DataFrame) -> list[Gate]:
+    """Fail for every staged or curated column that holds personal data (raw and quarantine may).
+
+    Parameters
+    ----------
+    pii
+        :func:`galaxy_lib.inventory.pii.scan_store_tables` findings.
+
+    Returns
+    -------
+    list of Gate
+        One passing ``pii_leak`` gate when no column outside raw and quarantine holds
+        personal data; otherwise one failing gate per such column (value = distinct
+        values with personal data; any value above 0 fails).
+    """
     leaks = pii[~pii["allowed"]]
     if leaks.empty:
-        return [GateResult("pii_leak", "staged+curated", "", 0.0, "pass", 0.0, 0.0,
-                           "No e-mail address, phone number or raw customer id in any staged or curated table.")]
+        return [
+            measure(
+                "pii_leak",
+                0.0,
+                0.0,
+                0.0,
+                "No e-mail address, phone number or raw customer id in any staged or curated table.",
+                table="staged+curated",
+                column="",
+            )
+        ]
     return [
-        GateResult("pii_leak", f"{r.zone}.{r.table}", r.column, float(r.values_with_pii), "fail", 0.0, 0.0,
-                   f"{r.values_with_pii:,} distinct value(s) of {r.zone}.{r.table}.{r.column} look like {r.kind}.")
+        measure(
+            "pii_leak",
+            float(r.values_with_pii),
+            0.0,
+            0.0,
+            f"{r.values_with_pii:,} distinct value(s) of {r.zone}.{r.table}.{r.column} look like {r.kind}.",
+            table=f"{r.zone}.{r.table}",
+            column=r.column,
+        )
         for r in leaks.itertuples()
     ]
 
 
-def gates_frame(results: list[GateResult]) -> pd.DataFrame:
-    """All gate results as one table, worst first."""
-    order = {"fail": 0, "warn": 1, "pass": 2}
-    df = pd.DataFrame([r.to_dict() for r in results])
-    return df.sort_values(["status", "gate", "table"], key=lambda s: s.map(order) if s.name == "status" else s).reset_index(drop=True)
+def gates_frame(gates: list[Gate]) -> pd.DataFrame:
+    """All gates as one table (``Gate.to_dict`` columns), worst first, then by gate and table."""
+    rank = {status: -i for i, status in enumerate(GATE_STATUSES)}  # fail first
+    df = pd.DataFrame([g.to_dict() for g in gates])
+    return df.sort_values(
+        ["status", "gate", "table"], key=lambda s: s.map(rank) if s.name == "status" else s
+    ).reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""Inputs of the data-inventory workflow: its parameters and a profile of every stored table.
+"""Inputs of the data-inventory workflow: a profile of every stored table, and samples of them.
 
 Profiling runs inside DuckDB over the Parquet parts, so it reads the bench world
 (10M+ events) without loading it into pandas.
@@ -13,38 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
-from pydantic import Field
 
 from galaxy_lib.core.contracts import CONTRACTS
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.governance.quality import Thresholds
 
-__all__ = ["InventoryParams", "TableProfile", "profile_store", "store_as_of", "schema_version"]
+__all__ = ["TableProfile", "load_sample", "profile_store", "schema_version", "store_as_of"]
 
 #: Columns that staging removes or replaces; a staged table is compared to its contract without them.
 _PSEUDONYMISED = {"customer_id": "customer_key", "email": None, "phone": None}
-
-
-class InventoryParams(Thresholds):
-    """Parameters of ``notebooks/01_data_inventory``: where the data is, plus every gate threshold.
-
-    The threshold fields are those of :class:`galaxy_lib.governance.quality.Thresholds`
-    (inherited, with the same validation); the fields below are the workflow's own.
-    """
-
-    data_dir: str = Field("data/ci", description="Store root (a Galaxy world folder or your own store).")
-    world_size: str = Field("ci", pattern="^(ci|demo|bench)$", description="World built when data_dir is empty.")
-    output_dir: str = Field("", description="Where the run's artefacts go; empty = reports/adhoc/01_data_inventory.")
-    as_of: str = Field("", description="Reference time for freshness and consent (ISO date); empty = the end of the data.")
-    min_consent_share: float = Field(0.5, ge=0, le=1, description="Warn when a purpose's consent coverage is below this.")
-    quarantine_share_warn: float = Field(0.001, ge=0, le=1, description="Quarantined share of a table above which it warns.")
-    quarantine_share_fail: float = Field(0.05, ge=0, le=1, description="... above which it fails.")
-    sample_rows: int = Field(1_000_000, ge=1_000, description="Rows read into memory per table for row-level gates.")
-
-    @property
-    def thresholds(self) -> Thresholds:
-        """The gate thresholds alone."""
-        return Thresholds(**{k: getattr(self, k) for k in Thresholds.model_fields})
 
 
 @dataclass(frozen=True)
@@ -92,7 +68,7 @@ def _latest(store: DataStore, zone: str, table: str, columns: tuple[str, ...]) -
     if not candidates or zone == "quarantine":
         return None
     col = candidates[0]
-    value = store.query(f'SELECT max("{col}") AS m FROM read_parquet(\'{store.glob(zone, table)}\')')["m"].iloc[0]
+    value = store.query(f"SELECT max(\"{col}\") AS m FROM read_parquet('{store.glob(zone, table)}')")["m"].iloc[0]
     return None if pd.isna(value) else pd.Timestamp(value).floor("s")
 
 
@@ -128,7 +104,7 @@ def profile_store(store: DataStore) -> pd.DataFrame:
 
 
 def store_as_of(store: DataStore, as_of: str = "") -> pd.Timestamp:
-    """Reference time of a report (UTC, naive).
+    """Return the reference time of a report (UTC, naive).
 
     ``as_of`` if given; else ``as_of`` from world.json; else one week after the last
     staged spend week (a historical store is judged at the end of its data); else now.
@@ -149,3 +125,27 @@ def store_as_of(store: DataStore, as_of: str = "") -> pd.Timestamp:
         if not pd.isna(last):
             return pd.Timestamp(last).tz_localize(None) + pd.Timedelta(days=7)
     return pd.Timestamp.now(tz="UTC").tz_localize(None)
+
+
+def load_sample(
+    store: DataStore, zone: str, table: str, max_rows: int, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Read ``zone.table`` whole, or a repeatable reservoir sample of ``max_rows`` rows when it is larger.
+
+    Parameters
+    ----------
+    store
+        The data store.
+    zone, table
+        Which table.
+    max_rows
+        Rows read at most; above it DuckDB draws a reservoir sample with a fixed seed,
+        so the same store gives the same sample.
+    columns
+        Columns to read (default all).
+    """
+    cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    src = f"read_parquet('{store.glob(zone, table)}')"
+    n = int(store.query(f"SELECT count(*) AS n FROM {src}")["n"].iloc[0])
+    sample = f" USING SAMPLE reservoir({max_rows} ROWS) REPEATABLE (42)" if n > max_rows else ""
+    return store.query(f"SELECT {cols} FROM {src}{sample}")

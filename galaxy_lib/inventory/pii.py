@@ -20,7 +20,11 @@ _MAY_HOLD_PII = ("raw", "quarantine")
 
 def _string_columns(store: DataStore, zone: str, table: str) -> list[str]:
     described = store.query(f"DESCRIBE SELECT * FROM read_parquet('{store.glob(zone, table)}')")
-    return [r.column_name for r in described.itertuples() if r.column_type == "VARCHAR" and not r.column_name.startswith("_")]
+    return [
+        r.column_name
+        for r in described.itertuples()
+        if r.column_type == "VARCHAR" and not r.column_name.startswith("_")
+    ]
 
 
 def scan_store_tables(
@@ -54,7 +58,7 @@ def scan_store_tables(
             continue
         for col in _string_columns(store, info.zone, info.name):
             values = store.query(
-                f'SELECT DISTINCT "{col}" AS v FROM read_parquet(\'{store.glob(info.zone, info.name)}\') '
+                f"SELECT DISTINCT \"{col}\" AS v FROM read_parquet('{store.glob(info.zone, info.name)}') "
                 f'WHERE "{col}" IS NOT NULL LIMIT {max_distinct + 1}'
             )["v"]
             complete = len(values) <= max_distinct
@@ -64,7 +68,14 @@ def scan_store_tables(
                 kinds.setdefault(f.kind, set()).add(f.line)
             for kind, lines in sorted(kinds.items()):
                 rows.append(
-                    dict(zone=info.zone, table=info.name, column=col, kind=kind, values_with_pii=len(lines),
-                         complete=complete, allowed=info.zone in _MAY_HOLD_PII)
+                    dict(
+                        zone=info.zone,
+                        table=info.name,
+                        column=col,
+                        kind=kind,
+                        values_with_pii=len(lines),
+                        complete=complete,
+                        allowed=info.zone in _MAY_HOLD_PII,
+                    )
                 )
     return pd.DataFrame(rows, columns=["zone", "table", "column", "kind", "values_with_pii", "complete", "allowed"])
