@@ -11,8 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from galaxy_lib.core.channels import ChannelMap
 from galaxy_lib.core.config import ConfigError, validate_params
-from galaxy_lib.core.contracts import ContractError, contract_for
+from galaxy_lib.core.contracts import NATIONAL_GEO, ContractError, contract_for
+from galaxy_lib.core.quarantine import META_COLUMNS, quarantine_summary, read_quarantine
+from galaxy_lib.core.store import DataStore
+from galaxy_lib.pipeline import ingest as ingest_module
+from galaxy_lib.pipeline import rowchecks
 from galaxy_lib.pipeline.ingest import (
     IngestConfig,
     IngestResult,
@@ -20,8 +25,7 @@ from galaxy_lib.pipeline.ingest import (
     describe_failure,
     ingest_file,
 )
-from galaxy_lib.core.quarantine import META_COLUMNS, quarantine_summary, read_quarantine
-from galaxy_lib.core.store import DataStore
+from galaxy_lib.pipeline.staging import stage_world
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 
@@ -291,3 +295,132 @@ def test_fractional_values_are_not_truncated_to_integers() -> None:
     assert out.accepted["holiday"].tolist() == [0, 1] and str(out.accepted["holiday"].dtype) == "int64"
     assert out.rejected[["_rule", "_reason"]].values.tolist() == [
         ["coerce_dtype('int64')", "row 3: holiday = 0.5 is not a whole number"]]
+
+
+# --------------------------------------------------------------------------- minimal files and their defaults
+
+def _minimal_spend(tmp_path: Path) -> Path:
+    path = tmp_path / "media_costs.csv"
+    path.write_text("Date,Medium,Cost\n"
+                    "2023-01-02,TV,1000\n"
+                    "2023-01-02,Paid Search,400\n"
+                    "2023-01-09,tv ,900\n"
+                    "2023-01-09,Television,50\n"
+                    "2023-01-09, Radio ,10\n")
+    return path
+
+
+def test_a_three_column_spend_file_loads_as_national_spend(store: DataStore, tmp_path: Path) -> None:
+    path = _minimal_spend(tmp_path)
+    with pytest.raises(ContractError, match="required columns 'week', 'channel', 'spend' missing") as exc:
+        ingest_file(path, "spend", store)
+    assert "geo" not in str(exc.value) and "impressions" not in str(exc.value)  # they have defaults
+
+    r = ingest_file(path, "spend", store, mapping={"week": "Date", "channel": "Medium", "spend": "Cost"})
+    _assert_adds_up(r)
+    assert r.filled == {"geo": NATIONAL_GEO, "impressions": None, "clicks": None}
+    assert "geo = 'national', impressions = null (unknown), clicks = null (unknown)" in str(r)
+    # 'TV', 'tv ' and 'Television' are one channel: the third copy of (2023-01-09, national, tv) is a duplicate
+    assert (r.rows_in, r.rows_accepted, r.rows_quarantined) == (5, 4, 1)
+    stored = store.read("raw", "spend").sort_values(["week", "channel"]).reset_index(drop=True)
+    assert stored[["channel", "spend"]].values.tolist() == [["search", 400.0], ["tv", 1000.0],
+                                                           ["Radio", 10.0], ["tv", 900.0]]
+    assert (stored["geo"] == "national").all()
+    assert stored["impressions"].isna().all() and stored["clicks"].isna().all()
+    assert str(stored["impressions"].dtype) == "float64"
+    q = read_quarantine(store, "spend")
+    assert q["_reason"].item() == ("row 4: duplicate key (week, geo, channel) = ('2023-01-09', 'national', 'tv'); "
+                                   "first seen at row 3")
+    assert q["channel"].item() == "Television"  # quarantine keeps the value as it arrived
+    # the unknown channel is kept (trimmed) and named, with where to add it
+    assert r.unknown_channels == ("Radio",)
+    assert r.channels_source.endswith("parameters/channels.yaml")
+    assert "Channels not in the channel map" in str(r) and "'Radio'" in str(r)
+
+
+def test_a_national_spend_file_gives_a_correct_mmm_weekly(store: DataStore, tmp_path: Path) -> None:
+    ingest_file(_minimal_spend(tmp_path), "spend", store,
+                mapping={"week": "Date", "channel": "Medium", "spend": "Cost"})
+    kpi = tmp_path / "sales.csv"  # a national KPI file: no geo column either
+    kpi.write_text("week,revenue,conversions,price_index,holiday\n"
+                   "2023-01-02,5000,50,1.0,0\n2023-01-09,5200,52,1.0,1\n")
+    assert ingest_file(kpi, "kpi", store).filled == {"geo": NATIONAL_GEO}
+    report = stage_world(store, salt="test-salt", progress=False)
+    assert report.curated["mmm_weekly"] == 4
+    weekly = store.read("curated", "mmm_weekly").sort_values(["geo", "week"]).reset_index(drop=True)
+    # the user's national rows, and the curated table's own national total ('ALL') equal to them
+    assert weekly["geo"].tolist() == ["ALL", "ALL", NATIONAL_GEO, NATIONAL_GEO]
+    national = weekly[weekly["geo"] == NATIONAL_GEO].reset_index(drop=True)
+    total = weekly[weekly["geo"] == "ALL"].reset_index(drop=True)
+    assert national["spend_tv"].tolist() == [1000.0, 900.0]
+    assert national["spend_search"].tolist() == [400.0, 0.0]
+    assert national["spend_radio"].tolist() == [0.0, 10.0]
+    assert national["revenue"].tolist() == [5000.0, 5200.0]
+    cols = ["revenue", "spend_tv", "spend_search", "spend_radio"]
+    assert total[cols].values.tolist() == national[cols].values.tolist()
+
+
+def test_a_column_the_file_has_is_not_defaulted(store: DataStore, tmp_path: Path) -> None:
+    path = tmp_path / "spend.csv"
+    path.write_text("week,geo,channel,spend\n2023-01-02,North,tv,10\n2023-01-02,,tv,5\n")
+    r = ingest_file(path, "spend", store)
+    assert r.filled == {"impressions": None, "clicks": None}
+    assert r.reasons == {"not_nullable": 1}  # a blank geo is still an error, not 'national'
+    assert store.read("raw", "spend")["geo"].tolist() == ["North"]
+
+
+# --------------------------------------------------------------------------- channel names
+
+def test_channel_names_are_canonical_in_every_table(store: DataStore, tmp_path: Path) -> None:
+    path = tmp_path / "touchpoints.csv"
+    path.write_text("event_id,customer_id,ts,channel,campaign_id,creative_id,ingested_at\n"
+                    "E1,C00000001,2023-03-01T10:15:00,Paid Search,c1,,2023-03-01T10:20:00\n"
+                    "E2,C00000001,2023-03-02T08:00:00,E-MAIL ,c2,,2023-03-02T08:05:00\n"
+                    "E3,C00000002,2023-03-02T09:00:00,  social,c3,,2023-03-02T09:01:00\n"
+                    "E4,C00000002,2023-03-03T12:30:00,Podcast,c4,,2023-03-03T12:31:00\n")
+    r = ingest_file(path, "touchpoints", store)
+    assert store.read("raw", "touchpoints")["channel"].tolist() == ["search", "email", "social", "Podcast"]
+    assert r.unknown_channels == ("Podcast",)
+
+    lift = tmp_path / "lift.csv"
+    lift.write_text("test_id,channel,geo,start_week,end_week,x,delta_x,delta_y,sigma\n"
+                    "T1,Television,North,2023-01-02,2023-02-27,100,50,80,10\n")
+    mine = tmp_path / "channels.yaml"
+    mine.write_text("linear_tv: [Television]\n")
+    r = ingest_file(lift, "lift_tests", store, channels=mine)
+    assert store.read("raw", "lift_tests")["channel"].tolist() == ["linear_tv"]
+    assert (r.unknown_channels, r.channels_source) == ((), str(mine))
+
+
+def test_galaxy_world_channels_map_to_themselves() -> None:
+    from galaxy_lib.core.contracts import MMM_CHANNELS, TOUCH_CHANNELS
+
+    channels = ChannelMap.default()
+    assert channels.source.endswith("parameters/channels.yaml")
+    for name in (*MMM_CHANNELS, *TOUCH_CHANNELS):
+        assert channels.canonical(name) == name
+    assert channels.unknown([*MMM_CHANNELS, *TOUCH_CHANNELS]) == []
+
+
+def test_ingest_config_takes_a_channel_map(store: DataStore, tmp_path: Path) -> None:
+    path = tmp_path / "spend.csv"
+    path.write_text("week,channel,spend\n2023-01-02,Telly,10\n")
+    mine = tmp_path / "channels.yaml"
+    mine.write_text("tv: [Telly]\n")
+    cfg = validate_params(IngestConfig, {"path": str(path), "table": "spend", "channels": str(mine)})
+    ingest_file(cfg, store=store)
+    assert store.read("raw", "spend")["channel"].tolist() == ["tv"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tv: [Telly]\nctv: [telly]\n")
+    with pytest.raises(ConfigError, match="alias 'telly' .* maps to two channels, 'tv' .* and 'ctv'"):
+        ingest_file(path, "spend", store, channels=bad)
+
+
+# --------------------------------------------------------------------------- module layout
+
+def test_row_checks_live_in_their_own_module_and_stay_importable_from_ingest() -> None:
+    for name in rowchecks.__all__:
+        assert getattr(ingest_module, name) is getattr(rowchecks, name)
+    for module in (ingest_module, rowchecks):
+        assert len(Path(module.__file__).read_text().splitlines()) <= 600
+    assert not hasattr(ingest_module, "read_user_file")  # files are read through core.files.read_table_file
