@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
-
 import ipywidgets as widgets
 import pandas as pd
 
 from galaxy_lib.core.plotting import STATUS_COLORS
+from galaxy_lib.core.templating import render_template
 
 __all__ = ["gate_explorer", "filter_gates"]
 
@@ -24,20 +23,13 @@ def filter_gates(gates: pd.DataFrame, status: str = _ALL, gate: str = _ALL, tabl
 
 
 def _render(rows: pd.DataFrame) -> str:
-    if rows.empty:
-        return "<p class='galaxy-gates-count'><b>0 checks</b> match.</p>"
-    body = "".join(
-        f"<tr><td><span style='color:white;background:{STATUS_COLORS[r.status]};padding:1px 6px;border-radius:3px'>"
-        f"{html.escape(r.status)}</span></td><td>{html.escape(r.gate)}</td><td>{html.escape(r.table)}</td>"
-        f"<td>{html.escape(str(r.column))}</td><td>{html.escape(r.detail)}</td></tr>"
+    """The matching gates as an HTML table (``apps/templates/gate_table.html.j2``), with a count above it."""
+    view = [
+        {"status": r.status, "color": STATUS_COLORS[r.status], "gate": r.gate, "table": r.table,
+         "column": r.column, "detail": r.detail}
         for r in rows.itertuples()
-    )
-    return (
-        f"<p class='galaxy-gates-count'><b>{len(rows)} checks</b> match.</p>"
-        "<table class='galaxy-gates' style='border-collapse:collapse;font-size:13px'>"
-        "<thead><tr><th>status</th><th>gate</th><th>table</th><th>column</th><th>detail</th></tr></thead>"
-        f"<tbody>{body}</tbody></table>"
-    )
+    ]
+    return render_template("galaxy_lib.apps", "gate_table.html.j2", rows=view)
 
 
 def gate_explorer(gates: pd.DataFrame) -> widgets.VBox:

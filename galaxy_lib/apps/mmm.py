@@ -9,51 +9,52 @@ this module only lays it out.
 
 from __future__ import annotations
 
-import html
-
 import ipywidgets as widgets
 import pandas as pd
+from markupsafe import Markup
 
-from galaxy_lib.mmm.analysis import PlanComparison, ResponseCurves, compare_plans
+from galaxy_lib.core.templating import render_template
+from galaxy_lib.mmm import PlanComparison, ResponseCurves, compare_plans
 
 __all__ = ["budget_planner", "render_comparison", "static_plan_html", "show_budget_planner"]
 
 #: Class of the static copy shown in printed reports; the live planner hides it.
 STATIC_CLASS = "galaxy-static-only"
-_HIDE_STATIC = f"<style>.{STATIC_CLASS} {{display: none}}</style>"
-
-
-def _money(x: float) -> str:
-    return f"{x:,.0f}"
+_TEMPLATES = "galaxy_lib.apps"
+#: Width in pixels of the bar of the largest spend in the comparison table.
+_BAR_PX = 160
 
 
 def render_comparison(result: PlanComparison, kpi_name: str = "KPI") -> str:
-    """HTML of a plan comparison: headline numbers, then one row per channel with a bar of its plan spend."""
-    gain_word = "more" if result.gain_mean >= 0 else "less"
-    roi = result.roi_of_change
-    roi_text = "" if roi != roi else f" &middot; {roi:,.2f} {html.escape(kpi_name)} per extra unit of spend"
-    head = (
-        f"<p class='galaxy-plan-headline'><b>{_money(abs(result.gain_mean))} {gain_word} {html.escape(kpi_name)} per period</b> "
-        f"(94% interval {_money(result.gain_hdi_low)} to {_money(result.gain_hdi_high)}; "
-        f"P(plan beats today) = {result.prob_gain_positive:.2f}){roi_text}<br>"
-        f"spend {_money(result.spend_plan)} per period against {_money(result.spend_current)} today; "
-        f"media-driven {html.escape(kpi_name)} {_money(result.kpi_plan)} against {_money(result.kpi_current)}</p>"
-    )
-    widest = max(float(result.channels[["current_spend", "plan_spend"]].to_numpy().max()), 1e-9)
-    rows = "".join(
-        f"<tr><td>{html.escape(str(ch))}</td><td style='text-align:right'>{_money(r.current_spend)}</td>"
-        f"<td style='text-align:right'>{_money(r.plan_spend)}</td><td style='text-align:right'>{r.change_pct:+.0f}%</td>"
-        f"<td><div style='background:#4C78A8;height:10px;width:{160 * r.plan_spend / widest:.0f}px'></div></td>"
-        f"<td style='text-align:right'>{_money(r.kpi_current)}</td><td style='text-align:right'>{_money(r.kpi_plan)}</td></tr>"
-        for ch, r in result.channels.iterrows()
-    )
-    return (
-        head + "<style>table.galaxy-plan td, table.galaxy-plan th {padding: 2px 10px}</style>"
-        "<table class='galaxy-plan' style='border-collapse:collapse;font-size:13px'><thead><tr>"
-        "<th>channel</th><th>spend today</th><th>plan</th><th>change</th><th></th>"
-        f"<th>{html.escape(kpi_name)} today</th><th>{html.escape(kpi_name)} plan</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
-    )
+    """HTML of a plan comparison: headline numbers, then one row per channel with a bar of its plan spend.
+
+    Parameters
+    ----------
+    result
+        :func:`galaxy_lib.mmm.compare_plans` of a plan.
+    kpi_name
+        Name of the KPI in the labels (escaped).
+
+    Returns
+    -------
+    str
+        ``apps/templates/plan_comparison.html.j2`` rendered.
+    """
+    channels = result.channels
+    widest = max(float(channels[["current_spend", "plan_spend"]].to_numpy().max()), 1e-9)
+    rows = [
+        {"channel": str(ch), "current_spend": r.current_spend, "plan_spend": r.plan_spend,
+         "change_pct": r.change_pct, "bar_px": _BAR_PX * r.plan_spend / widest,
+         "kpi_current": r.kpi_current, "kpi_plan": r.kpi_plan}
+        for ch, r in channels.iterrows()
+    ]
+    return render_template(_TEMPLATES, "plan_comparison.html.j2", result=result, rows=rows, kpi_name=kpi_name)
+
+
+def _live_html(result: PlanComparison, kpi_name: str) -> str:
+    """The live planner's output: the comparison, hiding the static copy a report carries."""
+    comparison = Markup(render_comparison(result, kpi_name))
+    return render_template(_TEMPLATES, "plan_live.html.j2", static_class=STATIC_CLASS, comparison=comparison)
 
 
 def _within_curves(curves: ResponseCurves, spend: pd.Series | dict[str, float]) -> dict[str, float]:
@@ -101,7 +102,7 @@ def budget_planner(curves: ResponseCurves, recommended: pd.Series | dict[str, fl
     def refresh(_change: object = None) -> None:
         if not applying:
             plan = {ch: s.value for ch, s in sliders.items()}
-            out.value = _HIDE_STATIC + render_comparison(compare_plans(curves, plan), kpi_name)
+            out.value = _live_html(compare_plans(curves, plan), kpi_name)
 
     def apply(values: dict[str, float]) -> None:
         nonlocal applying
@@ -131,9 +132,8 @@ def static_plan_html(curves: ResponseCurves, recommended: pd.Series | dict[str, 
     ``galaxy-static-only``, which the live planner hides, so a dashboard shows one, not both.
     """
     plan = _within_curves(curves, recommended)
-    return (f"<div class='{STATIC_CLASS}'><p><i>Recommended split against today's spend on the long-run response "
-            "curves (open the notebook as a dashboard to try other splits):</i></p>"
-            f"{render_comparison(compare_plans(curves, plan), kpi_name)}</div>")
+    comparison = Markup(render_comparison(compare_plans(curves, plan), kpi_name))
+    return render_template(_TEMPLATES, "plan_static.html.j2", static_class=STATIC_CLASS, comparison=comparison)
 
 
 def show_budget_planner(curves: ResponseCurves, recommended: pd.Series | dict[str, float], kpi_name: str = "KPI") -> None:

@@ -393,7 +393,7 @@ def build_index(reports_dir: str | Path | None = None) -> Path:
         out = reports_dir / "index.html"
         fd, tmp = tempfile.mkstemp(prefix=".index.html.", suffix=".tmp", dir=reports_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_render_index(runs, latest, audit, audit_found, generated_at))
+            fh.write(_render_index(runs, latest, audit, audit_found, generated_at) + "\n")
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     return out

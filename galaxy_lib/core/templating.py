@@ -39,14 +39,16 @@ def template_environment(package: str) -> jinja2.Environment:
     -------
     jinja2.Environment
         Autoescaping, strict about undefined names (a misspelt variable raises
-        instead of rendering as an empty string), keeping a template's final newline.
+        instead of rendering as an empty string), dropping a template file's final newline
+        (so fragments join without a space), with the filter ``fmt``: Python's format specification, ``{{ spend | fmt(",.0f") }}``.
     """
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader(package, TEMPLATE_FOLDER),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
     )
+    env.filters["fmt"] = format
+    return env
 
 
 def render_template(package: str, name: str, /, **context: Any) -> str:
