@@ -15,7 +15,7 @@ import signal
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -23,7 +23,7 @@ import yaml
 from galaxy_lib import __version__
 from galaxy_lib.core.config import ConfigError, load_yaml, resolve_path
 
-__all__ = ["app", "parse_value", "parse_param_args"]
+__all__ = ["app", "parse_param_args", "parse_value"]
 
 app = typer.Typer(
     name="galaxy",
@@ -41,7 +41,11 @@ app = typer.Typer(
     add_completion=False,
 )
 audit_app = typer.Typer(
-    help="Check and read the hash-chained audit log (reports/audit.jsonl) that records every run.",
+    help=(
+        "Check and read the hash-chained audit log (reports/audit.jsonl) that records every run. "
+        "Its head file (audit.jsonl.head) records the last entry, so removed entries are detected; "
+        "with GALAXY_AUDIT_KEY set the head is signed (HMAC-SHA256)."
+    ),
     no_args_is_help=True,
 )
 world_app = typer.Typer(
@@ -102,8 +106,10 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[Optional[bool], typer.Option("--version", callback=_version_callback, is_eager=True,
-                                                    help="Print the version and exit.")] = None,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+    ] = None,
 ) -> None:
     """Galaxy Workbench command line."""
 
@@ -113,8 +119,11 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def parse_value(text: str) -> Any:
-    """Parse a ``-p`` value as a YAML scalar: ``3`` -> 3, ``0.5``/``1e-3`` -> float, ``true`` -> True,
-    ``[tv, search]`` -> list, ``null`` -> None; dates stay ISO strings; anything else is a string."""
+    """Parse a ``-p`` value as a YAML scalar.
+
+    ``3`` -> 3, ``0.5``/``1e-3`` -> float, ``true`` -> True, ``[tv, search]`` -> list,
+    ``null`` -> None; dates stay ISO strings; anything else is a string.
+    """
     if text == "":
         return ""
     try:
@@ -146,7 +155,9 @@ def parse_param_args(tokens: list[str]) -> tuple[list[str], dict[str, Any]]:
                 raise ConfigError(f"{tok} needs two values: {tok} NAME VALUE (e.g. -p draws 500).")
             key, value = tokens[i + 1], tokens[i + 2]
             if not key.isidentifier():
-                raise ConfigError(f"{tok} {key!r}: a parameter name must be a Python identifier (e.g. draws, data_dir).")
+                raise ConfigError(
+                    f"{tok} {key!r}: a parameter name must be a Python identifier (e.g. draws, data_dir)."
+                )
             params[key] = parse_value(value)
             i += 3
         elif tok.startswith("-") and len(tok) > 1:
@@ -170,18 +181,28 @@ def parse_param_args(tokens: list[str]) -> tuple[list[str], dict[str, Any]]:
 @_friendly
 def run(
     ctx: typer.Context,
-    notebook: Annotated[str, typer.Argument(help="Notebook in notebooks/ (e.g. 02_mmm.ipynb; .ipynb optional) or a path.",
-                                            show_default=False)],
-    file: Annotated[Optional[Path], typer.Option("-f", "--file", help="YAML file of parameters (e.g. parameters/02_mmm.yaml).")] = None,
-    job: Annotated[Optional[str], typer.Option("--job", help="Job name = folder under reports/ (default: the notebook name).")] = None,
+    notebook: Annotated[
+        str,
+        typer.Argument(
+            help="Notebook in notebooks/ (e.g. 02_mmm.ipynb; .ipynb optional) or a path.", show_default=False
+        ),
+    ],
+    file: Annotated[
+        Path | None, typer.Option("-f", "--file", help="YAML file of parameters (e.g. parameters/02_mmm.yaml).")
+    ] = None,
+    job: Annotated[
+        str | None, typer.Option("--job", help="Job name = folder under reports/ (default: the notebook name).")
+    ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Kill the run after this many minutes.")] = 60.0,
-    reports_dir: Annotated[Optional[Path], typer.Option("--reports-dir", help="Where runs are written (default reports/).")] = None,
+    reports_dir: Annotated[
+        Path | None, typer.Option("--reports-dir", help="Where runs are written (default reports/).")
+    ] = None,
 ) -> None:
-    """Execute one notebook with parameters as a recorded run.
+    r"""Execute one notebook with parameters as a recorded run.
 
     Set parameters with -p NAME VALUE (repeatable, also --param). VALUE is read
     as YAML: -p draws 500 (int), -p target_accept 0.9 (float), -p quick true
-    (bool), -p channels "\\[tv, search]" (list). -p overrides -f. Every name must be
+    (bool), -p channels "\[tv, search]" (list). -p overrides -f. Every name must be
     a parameter of the notebook's parameters cell.
 
     The run gets an id and a folder reports/<job>/<run_id>/ holding the executed
@@ -202,8 +223,9 @@ def run(
         merged.update(load_yaml(resolve_path(file)))
         source = f"{file} / -p" if params else str(file)
     merged.update(params)
-    m = run_notebook(nb, merged, job=job, reports_dir=reports_dir, timeout_s=timeout * 60, progress=True,
-                     parameters_source=source)
+    m = run_notebook(
+        nb, merged, job=job, reports_dir=reports_dir, timeout_s=timeout * 60, progress=True, parameters_source=source
+    )
     reports = Path(reports_dir) if reports_dir else resolve_path("reports")
     run_dir = reports / m.job / m.run_id
     color = {"passed": typer.colors.GREEN, "warn": typer.colors.YELLOW}.get(m.status, typer.colors.RED)
@@ -248,10 +270,14 @@ def _print_outcomes(outcomes: list[Any]) -> None:
 def schedule(
     once: Annotated[bool, typer.Option("--once", help="Run the jobs that are due now, then exit.")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Run every enabled job now, then exit.")] = False,
-    list_: Annotated[bool, typer.Option("--list", help="Show the jobs and their last and next run, then exit.")] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="Show the jobs and their last and next run, then exit.")
+    ] = False,
     file: Annotated[Path, typer.Option("--file", help="Schedule file.")] = Path("parameters/schedule.yaml"),
-    max_parallel: Annotated[Optional[int], typer.Option("--max-parallel", min=1,
-                                                         help="Jobs run at once (default: max_parallel in the file, 2).")] = None,
+    max_parallel: Annotated[
+        int | None,
+        typer.Option("--max-parallel", min=1, help="Jobs run at once (default: max_parallel in the file, 2)."),
+    ] = None,
 ) -> None:
     """Run the scheduled jobs of parameters/schedule.yaml.
 
@@ -304,9 +330,15 @@ def _print_schedule(sched: Any) -> None:
         table.add_column(col)
     for j in sched.config.jobs:
         rec = state.get(j.name, {})
-        table.add_row(j.name, j.notebook, j.cron, "yes" if j.enabled else "no",
-                      (rec.get("last_attempt_at") or "never")[:19], rec.get("last_status", ""),
-                      sched.next_fire_time(j).isoformat()[:16] if j.enabled else "")
+        table.add_row(
+            j.name,
+            j.notebook,
+            j.cron,
+            "yes" if j.enabled else "no",
+            (rec.get("last_attempt_at") or "never")[:19],
+            rec.get("last_status", ""),
+            sched.next_fire_time(j).isoformat()[:16] if j.enabled else "",
+        )
     Console(width=max(120, Console().width)).print(table)
 
 
@@ -333,18 +365,68 @@ def reports(
 def audit_verify(
     file: Annotated[Path, typer.Option("--file", help="The audit log.")] = Path("reports/audit.jsonl"),
 ) -> None:
-    """Check the hash chain of the audit log; exit 1 and name the first bad entry if it was edited."""
+    """Check the hash chain of the audit log and its head file; exit 1 and name the problem if it was edited.
+
+    The head file (audit.jsonl.head, next to the log) records the last entry: a
+    log with entries and no head file fails, because its last entries could have
+    been removed with it (if only the head was lost, see `galaxy audit
+    rebuild-head`). With GALAXY_AUDIT_KEY set the head's HMAC-SHA256 signature is
+    checked too; a signed head checked without the key, or with another key, fails.
+    """
     from galaxy_lib.core.audit import AuditLog
 
     path = resolve_path(file)
     v = AuditLog(path).verify()
     if v.ok:
-        head = " and matches its head file" if v.head_checked else ""
+        head = ""
+        if v.head_checked:
+            head = " and matches its signed head file" if v.head_signed else " and matches its head file"
         typer.secho(f"OK: {v.entries} entries, hash chain intact{head} ({path}).", fg=typer.colors.GREEN)
+        if v.note:
+            typer.echo(f"  Note: {v.note}.")
         return
     typer.secho(f"BROKEN: {v.reason}.", fg=typer.colors.RED, bold=True)
     typer.echo(f"  {v.entries} entries verified before the problem; log: {path}")
     raise typer.Exit(1)
+
+
+@audit_app.command(
+    "rebuild-head",
+    epilog=(
+        "Examples:\n\n"
+        "  galaxy audit rebuild-head --reason 'head file lost in the restore of 2024-05-02'\n\n"
+        "  GALAXY_AUDIT_KEY=... galaxy audit rebuild-head --reason 'start signing the head'"
+    ),
+)
+@_friendly
+def audit_rebuild_head(
+    reason: Annotated[str, typer.Option("--reason", help="Why the head is rebuilt; recorded in the log.")] = "",
+    file: Annotated[Path, typer.Option("--file", help="The audit log.")] = Path("reports/audit.jsonl"),
+) -> None:
+    """Rebuild the head file from the log's last entry, and record the rebuild in the log.
+
+    Use it when `galaxy audit verify` reports a missing or unreadable head file
+    and you know only the head was lost, after removing entries on purpose, or
+    to sign the head once GALAXY_AUDIT_KEY is set. The hash chain itself must be
+    intact. The rebuild appends an audit.head_rebuilt entry saying by whom
+    (user@host), when, from which last entry and what was wrong, so it stays
+    visible in the history. With GALAXY_AUDIT_KEY set the new head is signed.
+    """
+    from galaxy_lib.core.audit import AuditLog
+
+    path = resolve_path(file)
+    entry = AuditLog(path).rebuild_head(reason=reason)
+    if entry is None:
+        typer.echo(f"The head file already matches the log; nothing to rebuild ({path}).")
+        return
+    p = entry.payload
+    typer.secho(
+        f"Head rebuilt from entry {p['rebuilt_from']['seq']}"
+        + (" and signed" if p["signed"] else "")
+        + f"; recorded as entry {entry.seq} ({entry.kind}, by {p['by']}).",
+        fg=typer.colors.GREEN,
+    )
+    typer.echo(f"  It was: {p['problem']}.")
 
 
 @audit_app.command("show", epilog="Example:\n\n  galaxy audit show -n 50")
@@ -368,8 +450,15 @@ def audit_show(
         table.add_column(col)
     for e in AuditLog(path).tail(n):
         p = e.payload
-        table.add_row(str(e.seq), e.ts[:19].replace("T", " "), e.kind, str(p.get("job", "")),
-                      str(p.get("run_id", "")), str(p.get("status", "")), e.hash[:12])
+        table.add_row(
+            str(e.seq),
+            e.ts[:19].replace("T", " "),
+            e.kind,
+            str(p.get("job", "")),
+            str(p.get("run_id", "")),
+            str(p.get("status", "")),
+            e.hash[:12],
+        )
     Console(width=max(120, Console().width)).print(table)
 
 
@@ -387,8 +476,10 @@ def audit_show(
 )
 @_friendly
 def world_build(
-    size: Annotated[str, typer.Option("--size", help="ci (seconds), demo (under a minute) or bench (millions of events).")] = "ci",
-    out: Annotated[Optional[Path], typer.Option("--out", help="Store folder (default data/<size>).")] = None,
+    size: Annotated[
+        str, typer.Option("--size", help="ci (seconds), demo (under a minute) or bench (millions of events).")
+    ] = "ci",
+    out: Annotated[Path | None, typer.Option("--out", help="Store folder (default data/<size>).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same world.")] = 42,
     if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when the world already exists.")] = False,
 ) -> None:
@@ -400,11 +491,10 @@ def world_build(
     if size not in ("ci", "demo", "bench"):
         raise ConfigError(f"--size must be ci, demo or bench, got {size!r}.")
     target = resolve_path(out or Path("data") / size)
-    from galaxy_lib.pipeline.staging import stage_world, staging_is_current
-    from galaxy_lib.simulate import ensure_world
     from galaxy_lib.core.store import DataStore
     from galaxy_lib.governance.pii import get_salt
-    from galaxy_lib.simulate import build_world
+    from galaxy_lib.pipeline.staging import stage_world, staging_is_current
+    from galaxy_lib.simulate import build_world, ensure_world
 
     store = DataStore(target)
     if if_missing and staging_is_current(store):
@@ -424,8 +514,7 @@ def world_build(
     typer.echo(f"Building the {size} world (seed {seed}) into {target} ...")
     with store.lock(timeout=3600):  # a notebook's ensure_world waits instead of reading a half-built world
         summary = build_world(target, size=size, seed=seed)
-        typer.echo(f"Simulated in {summary.seconds:.1f} s: "
-                   + ", ".join(f"{t} {n:,}" for t, n in summary.rows.items()))
+        typer.echo(f"Simulated in {summary.seconds:.1f} s: " + ", ".join(f"{t} {n:,}" for t, n in summary.rows.items()))
         report = stage_world(store, salt)
     typer.echo(f"Staged: {report}")
     typer.echo(f"World ready at {target}.")
@@ -436,24 +525,41 @@ def world_build(
     epilog=(
         "Examples:\n\n"
         "  galaxy ingest ~/exports/spend.csv --table spend --data-dir data/demo\n\n"
-        "  galaxy ingest media.parquet --table spend --map spend=cost --map week=week_start"
+        "  galaxy ingest media.parquet --table spend --map spend=cost --map week=week_start\n\n"
+        "  galaxy ingest costs.csv --table spend --map week=Date --map channel=Medium --map spend=Cost\n\n"
+        "  galaxy ingest touchpoints.csv --table touchpoints --channels my_channels.yaml"
     ),
 )
 @_friendly
 def ingest(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file to load.", show_default=False)],
     table: Annotated[str, typer.Option("--table", help="Target table (spend, kpi, touchpoints, ...).")],
-    map_: Annotated[Optional[list[str]], typer.Option("--map", help="canonical=source column mapping (repeatable).")] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="canonical=source column mapping (repeatable).")
+    ] = None,
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Data store to load into.")] = Path("data/demo"),
+    channels: Annotated[
+        Path | None,
+        typer.Option(
+            "--channels",
+            help="Channel-name map, YAML of canonical: [aliases] (default parameters/channels.yaml).",
+        ),
+    ] = None,
 ) -> None:
     """Load your own file into the raw zone: contract-checked, bad rows quarantined with reasons.
 
     A missing required column stops the load with the --map that fixes it; bad
     rows (negative spend, unparseable dates, duplicate keys) go to
     quarantine/<table>/ and are counted here.
+
+    A spend file needs only date, channel and spend: without a geo column it is
+    national (geo = national), without impressions or clicks those are unknown
+    (null); a KPI file without geo is national too. Channel names are put in
+    canonical form with the channel map (TV, tv and Television are one channel);
+    names the map does not know are kept and listed.
     """
-    from galaxy_lib.pipeline.ingest import ingest_file
     from galaxy_lib.core.store import DataStore
+    from galaxy_lib.pipeline.ingest import ingest_file
 
     mapping: dict[str, str] = {}
     for item in map_ or []:
@@ -466,10 +572,18 @@ def ingest(
         raise FileNotFoundError(f"No file to ingest at {path.resolve()}")
     store_root = resolve_path(data_dir)
     try:
-        result = ingest_file(path, table, DataStore(store_root), mapping or None)
+        result = ingest_file(
+            path,
+            table,
+            DataStore(store_root),
+            mapping or None,
+            channels=resolve_path(channels) if channels is not None else None,
+        )
     except Exception as err:
         if type(err).__name__ == "ContractError" and "mapping" in str(err):
-            raise type(err)(f"{err} On the command line: --map <canonical>=<your column>, e.g. --map spend=cost.") from None
+            raise type(err)(
+                f"{err} On the command line: --map <canonical>=<your column>, e.g. --map spend=cost."
+            ) from None
         raise
     typer.echo(str(result))
     if result.rows_quarantined:

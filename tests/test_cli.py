@@ -10,8 +10,9 @@ import yaml
 from typer.testing import CliRunner
 
 from galaxy_lib.cli import app, parse_param_args, parse_value
-from galaxy_lib.core.audit import AuditLog
+from galaxy_lib.core.audit import AUDIT_KEY_ENV, HEAD_REBUILT, AuditLog
 from galaxy_lib.core.config import ConfigError
+from galaxy_lib.core.store import DataStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "tiny.ipynb"
@@ -51,6 +52,11 @@ def test_parse_param_args_in_any_order():
         (("run", "--help"), "-p NAME VALUE"),
         (("schedule", "--help"), "--once"),
         (("audit", "verify", "--help"), "hash chain"),
+        (("audit", "verify", "--help"), "GALAXY_AUDIT_KEY"),
+        (("audit", "rebuild-head", "--help"), "record the rebuild in the log"),
+        (("audit", "--help"), "rebuild-head"),
+        (("ingest", "--help"), "--channels"),
+        (("ingest", "--help"), "geo = national"),
         (("audit", "show", "--help"), "latest audit-log entries"),
         (("world", "build", "--help"), "--if-missing"),
         (("ingest", "--help"), "canonical=source"),
@@ -97,6 +103,11 @@ def test_bad_schedule_file_is_a_clear_error(tmp_path):
 
 
 # -- audit -------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _no_audit_key(monkeypatch):
+    monkeypatch.delenv(AUDIT_KEY_ENV, raising=False)
+
+
 def test_audit_verify_and_show(tmp_path):
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path)
@@ -112,6 +123,70 @@ def test_audit_verify_and_show(tmp_path):
     result = _invoke("audit", "verify", "--file", path)
     assert result.exit_code == 1
     assert "BROKEN: entry 3 was changed" in result.output
+
+
+def test_audit_truncation_without_head_fails_until_a_recorded_rebuild(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    for i in range(5):
+        log.append("run.finished", {"job": f"job{i}"})
+    ok = _invoke("audit", "verify", "--file", path)
+    assert ok.exit_code == 0 and "matches its head file" in ok.output
+    assert ok.output.count("not signed") == 1  # said once
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:3]))
+    log.head_path.unlink()
+    broken = _invoke("audit", "verify", "--file", path)
+    assert broken.exit_code == 1
+    out = " ".join(broken.output.split())
+    assert "BROKEN: the head file audit.jsonl.head is missing while the log holds 3 entries" in out
+    assert "galaxy audit rebuild-head" in out
+    rebuilt = _invoke("audit", "rebuild-head", "--file", path, "--reason", "restored from backup")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "Head rebuilt from entry 3; recorded as entry 4 (audit.head_rebuilt" in " ".join(rebuilt.output.split())
+    entry = log.tail(1)[0]
+    assert entry.kind == HEAD_REBUILT and entry.payload["reason"] == "restored from backup"
+    assert _invoke("audit", "verify", "--file", path).exit_code == 0
+    again = _invoke("audit", "rebuild-head", "--file", path)
+    assert again.exit_code == 0 and "nothing to rebuild" in again.output
+
+
+def test_audit_signed_head_needs_the_key(tmp_path, monkeypatch):
+    path = tmp_path / "audit.jsonl"
+    monkeypatch.setenv(AUDIT_KEY_ENV, "k1")
+    AuditLog(path).append("run.finished", {"job": "a"})
+    ok = _invoke("audit", "verify", "--file", path)
+    assert ok.exit_code == 0 and "matches its signed head file" in ok.output and "Note" not in ok.output
+    monkeypatch.setenv(AUDIT_KEY_ENV, "k2")
+    wrong = _invoke("audit", "verify", "--file", path)
+    assert wrong.exit_code == 1 and "does not match GALAXY_AUDIT_KEY" in wrong.output
+    monkeypatch.delenv(AUDIT_KEY_ENV)
+    without = _invoke("audit", "verify", "--file", path)
+    assert without.exit_code == 1 and "GALAXY_AUDIT_KEY is not set" in " ".join(without.output.split())
+    refused = _invoke("audit", "rebuild-head", "--file", path)  # no silent downgrade to an unsigned head
+    assert refused.exit_code == 2 and "Error (AuditError)" in refused.output and "is signed" in refused.output
+    assert "hmac_sha256" in AuditLog(path).head_path.read_text()
+
+
+# -- ingest ------------------------------------------------------------------------------------
+def test_ingest_a_three_column_spend_file_with_a_channel_map(tmp_path):
+    csv = tmp_path / "costs.csv"
+    csv.write_text("Date,Medium,Cost\n2024-01-01,Telly,100\n2024-01-01,Paid Search,50\n2024-01-08,Radio,5\n")
+    channels = tmp_path / "channels.yaml"
+    channels.write_text("tv: [Telly]\nsearch: [paid search]\n")
+    store = tmp_path / "store"
+    result = _invoke("ingest", csv, "--table", "spend", "--data-dir", store, "--map", "week=Date",
+                     "--map", "channel=Medium", "--map", "spend=Cost", "--channels", channels)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "3 rows read from costs.csv: 3 accepted into raw.spend, 0 quarantined." in out
+    assert "geo = 'national', impressions = null (unknown), clicks = null (unknown)" in out
+    assert f"Channels not in the channel map in {channels} (kept as they are): 'Radio'" in out
+    stored = DataStore(store).read("raw", "spend")
+    assert sorted(stored["channel"]) == ["Radio", "search", "tv"] and (stored["geo"] == "national").all()
+    bad = _invoke("ingest", csv, "--table", "spend", "--data-dir", store, "--map", "week=Date",
+                  "--map", "channel=Medium", "--map", "spend=Cost", "--channels", tmp_path / "nope.yaml")
+    assert bad.exit_code == 2 and "Channel map" in bad.output and "does not exist" in bad.output
 
 
 def test_reports_rebuilds_the_index(tmp_path):

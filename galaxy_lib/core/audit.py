@@ -2,8 +2,14 @@
 
 Each line is one JSON entry::
 
-    {"seq": 7, "ts": "...", "kind": "run.finished", "payload": {...},
-     "prev_hash": "<hash of entry 6>", "hash": "<sha256(prev_hash + canonical JSON of seq, ts, kind, payload)>"}
+    {
+        "seq": 7,
+        "ts": "...",
+        "kind": "run.finished",
+        "payload": {...},
+        "prev_hash": "<hash of entry 6>",
+        "hash": "<sha256(prev_hash + canonical JSON of seq, ts, kind, payload)>",
+    }
 
 Changing any byte of an entry breaks its own hash; changing an entry *and*
 recomputing its hash breaks the next entry's ``prev_hash``; removing or
@@ -12,18 +18,37 @@ leaves a valid shorter chain, so every append also records the newest ``seq``
 and ``hash`` in a small head file (``audit.jsonl.head``) that :meth:`AuditLog.verify`
 compares with the end of the log.
 
+**The head file.** A log with entries and no head file fails verification (the
+last entries could have been removed together with it), and appending to it is
+refused. When the head file is known to be lost, :meth:`AuditLog.rebuild_head`
+(``galaxy audit rebuild-head``) rebuilds it from the intact chain and appends an
+``audit.head_rebuilt`` entry saying by whom, when (the entry's time) and from
+which last entry, so the rebuild itself stays in the record.
+
+**Signing.** With ``GALAXY_AUDIT_KEY`` set, the head file carries an
+HMAC-SHA256 of its content (``{"seq", "hash"}`` as canonical JSON) under that
+key, and verification checks it: without the key nobody can rewrite the head to
+match a truncated log. A signed head verified or appended to without the key, a
+head whose signature does not match the key, and an unsigned head while a key is
+set all fail, naming the problem. Without a key the head is unsigned and
+verification says so (:attr:`AuditVerification.note`).
+
 Appends take a file lock, so concurrent processes (two schedulers, parallel jobs)
 produce one valid chain. This is a tamper-*evidence* log for one machine: anyone
-who can rewrite every line and the head file can forge it; ship the head hash
-elsewhere (e.g. print it in a signed report) if that matters.
+who holds the key (or, without a key, anyone) and can rewrite every line and the
+head file can forge it; keep the key out of the reports folder, and ship the head
+hash elsewhere (e.g. print it in a signed report) if that matters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
+import hmac
 import json
 import os
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +58,27 @@ from filelock import FileLock
 
 from galaxy_lib.core.jsonio import canonical_json, to_jsonable, write_json_atomic
 
-__all__ = ["AuditLog", "AuditEntry", "AuditVerification", "AuditError", "GENESIS_HASH", "entry_hash"]
+__all__ = [
+    "AUDIT_KEY_ENV",
+    "GENESIS_HASH",
+    "HEAD_REBUILT",
+    "AuditEntry",
+    "AuditError",
+    "AuditLog",
+    "AuditVerification",
+    "entry_hash",
+    "head_signature",
+]
 
 #: ``prev_hash`` of the first entry.
 GENESIS_HASH = "0" * 64
+#: Environment variable holding the key that signs the head file (HMAC-SHA256).
+AUDIT_KEY_ENV = "GALAXY_AUDIT_KEY"
+#: Kind of the entry :meth:`AuditLog.rebuild_head` appends.
+HEAD_REBUILT = "audit.head_rebuilt"
 _KEYS = ("seq", "ts", "kind", "payload", "prev_hash", "hash")
+_SIGNATURE = "hmac_sha256"
+_REBUILD = "`galaxy audit rebuild-head`"
 
 
 class AuditError(RuntimeError):
@@ -56,6 +97,7 @@ class AuditEntry:
     hash: str
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the entry as the JSON object written to the log."""
         return {k: getattr(self, k) for k in _KEYS}
 
 
@@ -66,15 +108,20 @@ class AuditVerification:
     Attributes
     ----------
     ok
-        True when the chain is intact (and matches the head file when there is one).
+        True when the chain is intact and matches the head file (and its signature).
     entries
         Number of entries that verified before the first problem (all of them when ok).
     first_bad_seq, first_bad_line
-        Sequence number and 1-based line of the first problem (None when ok).
+        Sequence number and 1-based line of the first problem (None when ok, or when
+        the problem is the head file itself: missing, unreadable or wrongly signed).
     reason
         What is wrong, e.g. ``"entry 7 was changed (line 7: ...)"``; empty when ok.
     head_checked
         Whether the end of the log was compared with the head file.
+    head_signed
+        Whether the head file carries a signature that matched ``GALAXY_AUDIT_KEY``.
+    note
+        Something to know although the log verified, e.g. that its head is unsigned.
     """
 
     ok: bool
@@ -83,6 +130,18 @@ class AuditVerification:
     first_bad_line: int | None = None
     reason: str = ""
     head_checked: bool = False
+    head_signed: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The head file as read: the last entry it records, its signature, or why it cannot be read."""
+
+    seq: int = -1
+    hash: str = ""
+    signature: str | None = None
+    problem: str = ""
 
 
 def entry_hash(prev_hash: str, seq: int, ts: str, kind: str, payload: Any) -> str:
@@ -91,8 +150,23 @@ def entry_hash(prev_hash: str, seq: int, ts: str, kind: str, payload: Any) -> st
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+def head_signature(key: str | bytes, seq: int, last_hash: str) -> str:
+    """HMAC-SHA256 (hex) of the head content ``{"seq": seq, "hash": last_hash}`` as canonical JSON under ``key``."""
+    secret = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    body = canonical_json({"seq": seq, "hash": last_hash}).encode("utf-8")
+    return hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def _whoami() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
 def _read_last_line(path: Path) -> bytes | None:
-    """The last line of ``path`` (without its newline), reading backwards in blocks; None when empty."""
+    """Return the last line of ``path`` (without its newline), reading backwards in blocks; None when empty."""
     with path.open("rb") as fh:
         fh.seek(0, os.SEEK_END)
         end = fh.tell()
@@ -113,45 +187,135 @@ def _read_last_line(path: Path) -> bytes | None:
             buf = fh.read(step) + buf
             nl = buf.rfind(b"\n")
             if nl != -1:
-                return buf[nl + 1:]
+                return buf[nl + 1 :]
             if pos == 0:
                 return buf
 
 
 class AuditLog:
-    """Append-only hash-chained JSONL log.
+    """Append-only hash-chained JSONL log with a (signed) head file.
 
     Parameters
     ----------
     path
         The log file (``reports/audit.jsonl``). Its lock is ``<path>.lock`` and its
         head file ``<path>.head``.
+    key
+        Key that signs the head file; default ``GALAXY_AUDIT_KEY`` from the
+        environment, read at each call (unset or empty = unsigned head).
 
     Examples
     --------
-    >>> log = AuditLog("reports/audit.jsonl")               # doctest: +SKIP
+    >>> log = AuditLog("reports/audit.jsonl")  # doctest: +SKIP
     >>> log.append("run.finished", manifest.to_dict())
     >>> log.verify().ok
     True
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, key: str | bytes | None = None) -> None:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.head_path = self.path.with_name(self.path.name + ".head")
+        self._explicit_key = key
+
+    # ------------------------------------------------------------------ the head file
+
+    def _key(self) -> str | bytes | None:
+        key = self._explicit_key if self._explicit_key is not None else os.environ.get(AUDIT_KEY_ENV)
+        return key or None
 
     def _lock(self, timeout: float = 120) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.lock_path), timeout=timeout)
 
-    def _read_head(self) -> dict[str, Any] | None:
+    def _read_head(self) -> _Head | None:
         if not self.head_path.exists():
             return None
         try:
             head = json.loads(self.head_path.read_text(encoding="utf-8"))
-            return {"seq": int(head["seq"]), "hash": str(head["hash"])}
-        except (ValueError, KeyError, TypeError):
-            return {"seq": -1, "hash": "unreadable"}
+            signature = head.get(_SIGNATURE)
+            return _Head(int(head["seq"]), str(head["hash"]), None if signature is None else str(signature))
+        except (ValueError, KeyError, TypeError, AttributeError, OSError) as err:
+            return _Head(problem=f"{type(err).__name__}: {err}")
+
+    def _write_head(self, seq: int, last_hash: str) -> None:
+        content: dict[str, Any] = {"seq": seq, "hash": last_hash}
+        key = self._key()
+        if key is not None:
+            content[_SIGNATURE] = head_signature(key, seq, last_hash)
+        write_json_atomic(self.head_path, content, indent=None)
+
+    def _head_file_problem(self, head: _Head | None, entries: int) -> str:
+        """Say what is wrong with the head file itself (missing, unreadable, signature), or return ``""``."""
+        name = self.head_path.name
+        if head is None:
+            if entries == 0:
+                return ""
+            return (
+                f"the head file {name} is missing while the log holds {entries} entries, so entries removed "
+                "from the end of the log cannot be ruled out. If only the head file was lost, rebuild it from "
+                f"the log with {_REBUILD} (the rebuild is recorded in the log)"
+            )
+        if head.problem:
+            return (
+                f"the head file {name} cannot be read ({head.problem}). If the log itself is intact, rebuild "
+                f"the head with {_REBUILD} (the rebuild is recorded in the log)"
+            )
+        key = self._key()
+        if key is None and head.signature is not None:
+            return (
+                f"the head file {name} is signed (HMAC-SHA256) but {AUDIT_KEY_ENV} is not set: set it to the "
+                "key the log is signed with to check the head"
+            )
+        if key is not None and head.signature is None:
+            return (
+                f"the head file {name} is not signed although {AUDIT_KEY_ENV} is set: it was written without "
+                "the key or its signature was removed. If the log was written before the key was set, sign "
+                f"the head with {_REBUILD} (recorded in the log)"
+            )
+        if key is not None and not hmac.compare_digest(str(head.signature), head_signature(key, head.seq, head.hash)):
+            return (
+                f"the signature of the head file {name} does not match {AUDIT_KEY_ENV}: the head file was "
+                "rewritten, or the key is not the one it was signed with"
+            )
+        return ""
+
+    # ------------------------------------------------------------------ writing
+
+    def _append_locked(self, kind: str, payload: dict[str, Any]) -> AuditEntry:
+        """Append under the already held lock: refuse a damaged end, write the entry, then the head."""
+        seq, prev = 0, GENESIS_HASH
+        if self.path.exists():
+            last_raw = _read_last_line(self.path)
+            if last_raw is not None:
+                try:
+                    last = json.loads(last_raw)
+                    seq, prev = int(last["seq"]), str(last["hash"])
+                    ok = entry_hash(last["prev_hash"], last["seq"], last["ts"], last["kind"], last["payload"]) == prev
+                except (ValueError, KeyError, TypeError):
+                    ok = False
+                if not ok:
+                    raise AuditError(f"The last entry of {self.path} is damaged; run `galaxy audit verify`.")
+        head = self._read_head()
+        problem = self._head_file_problem(head, seq)
+        if problem:
+            raise AuditError(f"Not appending to {self.path}: {problem}.")
+        if head is not None and (head.seq, head.hash) != (seq, prev):
+            raise AuditError(
+                f"The end of {self.path} (entry {seq}) does not match its head file (entry {head.seq}): "
+                "entries were removed or added outside the log. Run `galaxy audit verify`."
+            )
+        ts = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        entry = AuditEntry(seq + 1, ts, kind, payload, prev, entry_hash(prev, seq + 1, ts, kind, payload))
+        # Field order seq, ts, kind, payload, prev_hash, hash reads well; the hash itself
+        # is over canonical JSON, so the order on disk does not matter.
+        line = json.dumps(entry.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._write_head(entry.seq, entry.hash)
+        return entry
 
     def append(self, kind: str, payload: Mapping[str, Any]) -> AuditEntry:
         """Append one entry under the file lock and return it.
@@ -159,42 +323,81 @@ class AuditLog:
         Raises
         ------
         AuditError
-            When the end of the log is damaged or disagrees with the head file:
-            appending would extend a chain that no longer verifies.
+            When the end of the log is damaged or disagrees with the head file, the
+            head file is missing from a log with entries, or its signature does not
+            check out: appending would extend a chain that no longer verifies.
         """
         if not isinstance(kind, str) or not kind:
             raise ValueError(f"Audit entry kind must be a non-empty string, got {kind!r}.")
         payload = to_jsonable(dict(payload))
         with self._lock():
-            seq, prev = 0, GENESIS_HASH
-            if self.path.exists():
-                last_raw = _read_last_line(self.path)
-                if last_raw is not None:
-                    try:
-                        last = json.loads(last_raw)
-                        seq, prev = int(last["seq"]), str(last["hash"])
-                        ok = entry_hash(last["prev_hash"], last["seq"], last["ts"], last["kind"], last["payload"]) == prev
-                    except (ValueError, KeyError, TypeError):
-                        ok = False
-                    if not ok:
-                        raise AuditError(f"The last entry of {self.path} is damaged; run `galaxy audit verify`.")
+            return self._append_locked(kind, payload)
+
+    def rebuild_head(self, reason: str = "", by: str | None = None) -> AuditEntry | None:
+        """Rebuild the head file from the log's last entry and record that in the log.
+
+        For a head file that was lost, is unreadable, records more entries than
+        the log (entries removed on purpose), or was written before
+        ``GALAXY_AUDIT_KEY`` was set (it is signed now). The chain itself must be
+        intact: a changed, reordered or damaged entry cannot be repaired this way.
+
+        Parameters
+        ----------
+        reason
+            Why, recorded in the entry (e.g. ``"head lost in a disk restore"``).
+        by
+            Who, recorded in the entry; default ``user@host`` of this process.
+
+        Returns
+        -------
+        AuditEntry or None
+            The appended ``audit.head_rebuilt`` entry (payload: ``by``, ``reason``,
+            ``rebuilt_from`` = the last entry's seq and hash, ``previous_head``,
+            ``problem``, ``signed``; its ``ts`` says when), or ``None`` when the head
+            already matched the log and its signature: nothing to rebuild.
+
+        Raises
+        ------
+        AuditError
+            When the log does not exist or has no entries, its chain is broken, or the
+            head is signed and ``GALAXY_AUDIT_KEY`` is not set.
+        """
+        with self._lock():
+            if not self.path.exists():
+                raise AuditError(f"No audit log at {self.path}: there is nothing to rebuild the head from.")
             head = self._read_head()
-            if head is not None and (head["seq"], head["hash"]) != (seq, prev):
+            chain, last_seq, last_hash = self._check_chain(self.path.read_bytes(), head_checked=False)
+            if chain is not None:
                 raise AuditError(
-                    f"The end of {self.path} (entry {seq}) does not match its head file (entry {head['seq']}): "
-                    "entries were removed or added outside the log. Run `galaxy audit verify`."
+                    f"Cannot rebuild the head of {self.path}: {chain.reason}. The chain itself is "
+                    "broken; rebuilding the head would not repair it."
                 )
-            ts = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
-            entry = AuditEntry(seq + 1, ts, kind, payload, prev, entry_hash(prev, seq + 1, ts, kind, payload))
-            # Field order seq, ts, kind, payload, prev_hash, hash reads well; the hash itself
-            # is over canonical JSON, so the order on disk does not matter.
-            line = json.dumps(entry.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
-            write_json_atomic(self.head_path, {"seq": entry.seq, "hash": entry.hash}, indent=None)
-            return entry
+            if last_seq == 0:
+                raise AuditError(f"{self.path} has no entries: there is no last entry to rebuild the head from.")
+            state = self._check_head(head, last_seq, last_hash)
+            if state.ok:
+                return None
+            if self._key() is None and head is not None and head.signature is not None:
+                raise AuditError(
+                    f"The head file {self.head_path.name} is signed: set {AUDIT_KEY_ENV} to rebuild it "
+                    "(without the key it would be replaced by an unsigned head)."
+                )
+            if head is None or head.problem:
+                previous: Any = "missing" if head is None else "unreadable"
+            else:
+                previous = {"seq": head.seq, "hash": head.hash, "signed": head.signature is not None}
+            self._write_head(last_seq, last_hash)
+            payload = {
+                "by": by or _whoami(),
+                "reason": reason,
+                "rebuilt_from": {"seq": last_seq, "hash": last_hash},
+                "previous_head": previous,
+                "problem": state.reason,
+                "signed": self._key() is not None,
+            }
+            return self._append_locked(HEAD_REBUILT, to_jsonable(payload))
+
+    # ------------------------------------------------------------------ reading
 
     def entries(self) -> Iterator[AuditEntry]:
         """Iterate over the entries (raises ``ValueError`` on a line that is not an entry; use :meth:`verify`)."""
@@ -208,10 +411,12 @@ class AuditLog:
                     d = json.loads(line)
                     yield AuditEntry(**{k: d[k] for k in _KEYS})
                 except (ValueError, KeyError, TypeError) as err:
-                    raise ValueError(f"{self.path} line {i} is not an audit entry ({err}); run `galaxy audit verify`.") from None
+                    raise ValueError(
+                        f"{self.path} line {i} is not an audit entry ({err}); run `galaxy audit verify`."
+                    ) from None
 
     def tail(self, n: int = 20) -> list[AuditEntry]:
-        """The last ``n`` entries, oldest first."""
+        """Return the last ``n`` entries, oldest first."""
         out: list[AuditEntry] = []
         for e in self.entries():
             out.append(e)
@@ -219,16 +424,11 @@ class AuditLog:
                 out.pop(0)
         return out
 
-    def verify(self) -> AuditVerification:
-        """Check the whole chain and report the first entry that was changed, removed, reordered or damaged."""
-        if not self.path.exists():
-            head = self._read_head()
-            if head and head["seq"] > 0:
-                return AuditVerification(False, 0, 1, None, f"the audit log {self.path} was deleted (its head file records {head['seq']} entries)")
-            return AuditVerification(True, 0)
-        with self._lock():  # a consistent snapshot: no append in flight
-            raw = self.path.read_bytes()
-            head = self._read_head()
+    # ------------------------------------------------------------------ verifying
+
+    @staticmethod
+    def _check_chain(raw: bytes, head_checked: bool) -> tuple[AuditVerification | None, int, str]:
+        """Check the chain alone: (the first problem or None, last seq, last hash)."""
         lines = raw.split(b"\n")
         if lines and lines[-1] == b"":
             lines.pop()
@@ -243,8 +443,8 @@ class AuditLog:
                 parsed.append((i, None))
         seqs_present = {d["seq"] for _, d in parsed if d is not None}
 
-        def bad(seq: int, line: int | None, reason: str, good: int) -> AuditVerification:
-            return AuditVerification(False, good, seq, line, reason, head is not None)
+        def bad(seq: int, line: int | None, reason: str, good: int) -> tuple[AuditVerification, int, str]:
+            return AuditVerification(False, good, seq, line, reason, head_checked), -1, ""
 
         expected, prev_hash = 1, GENESIS_HASH
         for i, d in parsed:
@@ -256,27 +456,107 @@ class AuditLog:
                 return bad(seq, i, f"entry {seq} was changed (line {i}: its content does not match its hash)", good)
             if seq > expected:
                 if expected in seqs_present:
-                    return bad(expected, i, f"entries were reordered: line {i} holds entry {seq} where entry {expected} belongs", good)
-                what = f"entry {expected} was removed" if seq == expected + 1 else f"entries {expected}-{seq - 1} were removed"
+                    return bad(
+                        expected,
+                        i,
+                        f"entries were reordered: line {i} holds entry {seq} where entry {expected} belongs",
+                        good,
+                    )
+                what = (
+                    f"entry {expected} was removed"
+                    if seq == expected + 1
+                    else f"entries {expected}-{seq - 1} were removed"
+                )
                 return bad(expected, i, f"{what} (line {i} holds entry {seq})", good)
             if seq < expected:
-                return bad(seq, i, f"entry {seq} appears again at line {i} where entry {expected} belongs: entries were reordered or duplicated", good)
+                return bad(
+                    seq,
+                    i,
+                    f"entry {seq} appears again at line {i} where entry {expected} belongs: "
+                    "entries were reordered or duplicated",
+                    good,
+                )
             if d["prev_hash"] != prev_hash:
                 if seq == 1:
                     return bad(1, i, "entry 1 was changed (line 1: it does not start the chain)", 0)
-                return bad(seq - 1, i - 1, f"entry {seq - 1} was changed (line {i - 1}: its hash no longer matches the one entry {seq} recorded)", good - 1)
+                return bad(
+                    seq - 1,
+                    i - 1,
+                    f"entry {seq - 1} was changed (line {i - 1}: its hash no longer matches "
+                    f"the one entry {seq} recorded)",
+                    good - 1,
+                )
             prev_hash = d["hash"]
             expected += 1
-        last_seq = expected - 1
-        if head is not None:
-            if head["seq"] > last_seq:
-                first = last_seq + 1
-                what = f"entry {first} was removed" if head["seq"] == first else f"entries {first}-{head['seq']} were removed"
-                return bad(first, None, f"{what} from the end of the log (the head file records {head['seq']} entries)", last_seq)
-            if head["seq"] < last_seq:
-                return bad(head["seq"] + 1, head["seq"] + 1,
-                           f"entries after {head['seq']} were added outside the audit log (the head file records {head['seq']} entries)",
-                           head["seq"])
-            if head["hash"] != prev_hash:
-                return bad(last_seq, len(parsed), f"entry {last_seq} was changed (line {len(parsed)}: it does not match the head file)", last_seq - 1)
-        return AuditVerification(True, last_seq, head_checked=head is not None)
+        return None, expected - 1, prev_hash
+
+    def _check_head(self, head: _Head | None, last_seq: int, last_hash: str) -> AuditVerification:
+        """Compare an intact chain's end (``last_seq``, ``last_hash``) with the head file and its signature."""
+        problem = self._head_file_problem(head, last_seq)
+        if problem:
+            return AuditVerification(False, last_seq, None, None, problem, head is not None)
+        if head is None:  # an empty log without a head: nothing to compare
+            return AuditVerification(True, 0)
+        if head.seq > last_seq:
+            first = last_seq + 1
+            what = f"entry {first} was removed" if head.seq == first else f"entries {first}-{head.seq} were removed"
+            return AuditVerification(
+                False,
+                last_seq,
+                first,
+                None,
+                f"{what} from the end of the log (the head file records {head.seq} entries)",
+                True,
+            )
+        if head.seq < last_seq:
+            return AuditVerification(
+                False,
+                head.seq,
+                head.seq + 1,
+                head.seq + 1,
+                f"entries after {head.seq} were added outside the audit log (the head file records {head.seq} entries)",
+                True,
+            )
+        if head.hash != last_hash:
+            return AuditVerification(
+                False,
+                last_seq - 1,
+                last_seq,
+                last_seq,
+                f"entry {last_seq} was changed (line {last_seq}: it does not match the head file)",
+                True,
+            )
+        signed = head.signature is not None
+        note = (
+            ""
+            if signed
+            else (
+                f"the head file is not signed; set {AUDIT_KEY_ENV} and run {_REBUILD} to sign it, "
+                "so the head cannot be rewritten to match a shortened log"
+            )
+        )
+        return AuditVerification(True, last_seq, head_checked=True, head_signed=signed, note=note)
+
+    def verify(self) -> AuditVerification:
+        """Check the whole chain and the head file.
+
+        Reports the first entry that was changed, removed, reordered or damaged; entries
+        removed from the end (the head file records more); a missing or unreadable head
+        file of a log with entries; and a head signature that does not check out with
+        ``GALAXY_AUDIT_KEY`` (or a signed head without the key, or an unsigned one with it).
+        """
+        if not self.path.exists():
+            head = self._read_head()
+            if head is not None and (head.seq > 0 or head.problem):
+                recorded = f"records {head.seq} entries" if not head.problem else "is still there"
+                return AuditVerification(
+                    False, 0, 1, None, f"the audit log {self.path} was deleted (its head file {recorded})", True
+                )
+            return AuditVerification(True, 0)
+        with self._lock():  # a consistent snapshot: no append in flight
+            raw = self.path.read_bytes()
+            head = self._read_head()
+        chain, last_seq, last_hash = self._check_chain(raw, head_checked=head is not None)
+        if chain is not None:
+            return chain
+        return self._check_head(head, last_seq, last_hash)

@@ -103,8 +103,7 @@ class ChannelMap(GalaxyConfig):
                     f"aliases of {name!r} must be a list of names (e.g. {name}: [TV, Television]), "
                     f"got {type(aliases).__name__}"
                 )
-            out[str(name)] = [str(a) if isinstance(a, (int, float)) and not isinstance(a, bool) else a
-                              for a in aliases]
+            out[str(name)] = [str(a) if isinstance(a, (int, float)) and not isinstance(a, bool) else a for a in aliases]
         return out
 
     @model_validator(mode="after")

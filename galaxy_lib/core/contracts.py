@@ -247,26 +247,63 @@ _email_experiment = pa.DataFrameSchema(
 CONTRACTS: dict[str, TableContract] = {
     c.name: c
     for c in (
-        TableContract("customers", _customers_raw, ("customer_id",), ("signup_date",),
-                      "One row per customer; raw zone holds e-mail and phone (PII)."),
-        TableContract("consent", _consent, ("customer_id", "purpose"), ("granted_at", "withdrawn_at"),
-                      "Consent per customer and purpose with grant and withdrawal timestamps (TCF 2.2)."),
-        TableContract("touchpoints", _touchpoints, ("event_id",), ("ts", "ingested_at"),
-                      "Marketing touchpoint events: channel, campaign, creative, event and ingestion time."),
-        TableContract("conversions", _conversions, ("conversion_id",), ("ts", "ingested_at"),
-                      "Conversions with revenue."),
-        TableContract("spend", _spend, ("week", "geo", "channel"), ("week",),
-                      "Weekly media spend, impressions and clicks per channel and geo.",
-                      defaults={"geo": NATIONAL_GEO, "impressions": None, "clicks": None}),
-        TableContract("kpi", _kpi, ("week", "geo"), ("week",),
-                      "Weekly revenue and conversions per geo with control variables.",
-                      defaults={"geo": NATIONAL_GEO}),
-        TableContract("lift_tests", _lift_tests, ("test_id",), ("start_week", "end_week"),
-                      "Geo lift-test results: spend change and measured incremental revenue."),
-        TableContract("creatives", _creatives, ("creative_id",), (),
-                      "Creatives with metadata, image file and delivery counts."),
-        TableContract("email_experiment", _email_experiment, ("customer_id",), (),
-                      "Randomised e-mail campaign: treatment flag and outcome per customer."),
+        TableContract(
+            "customers",
+            _customers_raw,
+            ("customer_id",),
+            ("signup_date",),
+            "One row per customer; raw zone holds e-mail and phone (PII).",
+        ),
+        TableContract(
+            "consent",
+            _consent,
+            ("customer_id", "purpose"),
+            ("granted_at", "withdrawn_at"),
+            "Consent per customer and purpose with grant and withdrawal timestamps (TCF 2.2).",
+        ),
+        TableContract(
+            "touchpoints",
+            _touchpoints,
+            ("event_id",),
+            ("ts", "ingested_at"),
+            "Marketing touchpoint events: channel, campaign, creative, event and ingestion time.",
+        ),
+        TableContract(
+            "conversions", _conversions, ("conversion_id",), ("ts", "ingested_at"), "Conversions with revenue."
+        ),
+        TableContract(
+            "spend",
+            _spend,
+            ("week", "geo", "channel"),
+            ("week",),
+            "Weekly media spend, impressions and clicks per channel and geo.",
+            defaults={"geo": NATIONAL_GEO, "impressions": None, "clicks": None},
+        ),
+        TableContract(
+            "kpi",
+            _kpi,
+            ("week", "geo"),
+            ("week",),
+            "Weekly revenue and conversions per geo with control variables.",
+            defaults={"geo": NATIONAL_GEO},
+        ),
+        TableContract(
+            "lift_tests",
+            _lift_tests,
+            ("test_id",),
+            ("start_week", "end_week"),
+            "Geo lift-test results: spend change and measured incremental revenue.",
+        ),
+        TableContract(
+            "creatives", _creatives, ("creative_id",), (), "Creatives with metadata, image file and delivery counts."
+        ),
+        TableContract(
+            "email_experiment",
+            _email_experiment,
+            ("customer_id",),
+            (),
+            "Randomised e-mail campaign: treatment flag and outcome per customer.",
+        ),
     )
 }
 

@@ -76,6 +76,7 @@ __all__ = [
 
 # --------------------------------------------------------------------------- configs and results
 
+
 class IngestConfig(GalaxyConfig):
     """What to ingest, as written in a parameter file.
 
@@ -155,8 +156,10 @@ class IngestResult:
     channels_source: str = ""
 
     def __str__(self) -> str:
-        head = (f"{self.rows_in:,} rows read from {self.path.name}: {self.rows_accepted:,} accepted into "
-                f"{self.zone}.{self.table}, {self.rows_quarantined:,} quarantined")
+        head = (
+            f"{self.rows_in:,} rows read from {self.path.name}: {self.rows_accepted:,} accepted into "
+            f"{self.zone}.{self.table}, {self.rows_quarantined:,} quarantined"
+        )
         lines = [head + (":" if self.reasons else ".")]
         lines += [f"  {rule}: {n:,} (e.g. {self.examples.get(rule, '')})" for rule, n in self.reasons.items()]
         if self.filled:
@@ -164,16 +167,20 @@ class IngestResult:
             lines.append(f"Not in the file, filled with the contract's defaults: {shown}.")
         if self.unknown_channels:
             where = f" in {self.channels_source}" if self.channels_source else ""
-            lines.append(f"Channels not in the channel map{where} (kept as they are): "
-                         f"{', '.join(map(repr, self.unknown_channels))}; add them as aliases of a channel or as "
-                         "channels of their own.")
+            lines.append(
+                f"Channels not in the channel map{where} (kept as they are): "
+                f"{', '.join(map(repr, self.unknown_channels))}; add them as aliases of a channel or as "
+                "channels of their own."
+            )
         return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- files and mapping
 
-def apply_mapping(df: pd.DataFrame, contract: TableContract, mapping: dict[str, str] | None,
-                  source: str = "the file") -> pd.DataFrame:
+
+def apply_mapping(
+    df: pd.DataFrame, contract: TableContract, mapping: dict[str, str] | None, source: str = "the file"
+) -> pd.DataFrame:
     """Rename the user's columns to canonical names and check every mandatory column is there.
 
     Parameters
@@ -289,6 +296,7 @@ def _already_stored(store: DataStore, zone: str, contract: TableContract, accept
 
 
 # --------------------------------------------------------------------------- the entry point
+
 
 def ingest_file(
     path: str | Path | IngestConfig,
@@ -407,15 +415,30 @@ def ingest_file(
         if len(accepted):
             store.append_part(zone, table, to_arrow(accepted))
         n_q = quarantine_rows(
-            store, table, rejected.drop(columns=["_row", "_rule", "_reason"]),
-            rule=rejected["_rule"], reason=rejected["_reason"], source=source,
+            store,
+            table,
+            rejected.drop(columns=["_row", "_rule", "_reason"]),
+            rule=rejected["_rule"],
+            reason=rejected["_reason"],
+            source=source,
             row_numbers=rejected["_row"],
         )
     if rows_in != len(accepted) + n_q:
         raise AssertionError(f"ingest lost rows: {rows_in} in, {len(accepted)} accepted, {n_q} quarantined")
     reasons = {str(k): int(v) for k, v in rejected["_rule"].value_counts().items()} if n_q else {}
-    examples = ({str(k): str(v) for k, v in rejected.groupby("_rule", sort=False)["_reason"].first().items()}
-                if n_q else {})
-    return IngestResult(table=table, rows_in=rows_in, rows_accepted=len(accepted), rows_quarantined=n_q,
-                        reasons=reasons, path=path, zone=zone, examples=examples, filled=filled,
-                        unknown_channels=unknown, channels_source=channel_map.source)
+    examples = (
+        {str(k): str(v) for k, v in rejected.groupby("_rule", sort=False)["_reason"].first().items()} if n_q else {}
+    )
+    return IngestResult(
+        table=table,
+        rows_in=rows_in,
+        rows_accepted=len(accepted),
+        rows_quarantined=n_q,
+        reasons=reasons,
+        path=path,
+        zone=zone,
+        examples=examples,
+        filled=filled,
+        unknown_channels=unknown,
+        channels_source=channel_map.source,
+    )

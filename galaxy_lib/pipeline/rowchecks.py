@@ -93,6 +93,7 @@ class RowCheck:
 
 # --------------------------------------------------------------------------- formatting
 
+
 def _fmt_value(column: str, value: Any) -> str:
     """Show a value in a reason; personal data is masked (reasons end up in reports)."""
     if value is None or (not isinstance(value, (list, tuple, np.ndarray)) and pd.isna(value)):
@@ -170,6 +171,7 @@ def describe_failure(column: str, check: str, value: Any) -> str:
 
 # --------------------------------------------------------------------------- steps
 
+
 @cache
 def _row_schema(table: str):
     """Return the table's pandera schema without dtype checks on string columns.
@@ -244,9 +246,7 @@ def _run_contract(frame: pd.DataFrame, table: str) -> tuple[pd.DataFrame, dict[A
             fc = err.failure_cases
             rows = fc[fc["index"].notna()]
             if rows.empty:
-                problems = "; ".join(
-                    f"{r.column or '<table>'}: {r.check} ({r.failure_case})" for r in fc.itertuples()
-                )
+                problems = "; ".join(f"{r.column or '<table>'}: {r.check} ({r.failure_case})" for r in fc.itertuples())
                 raise ContractError(f"Table {table!r} breaks its contract as a whole: {problems}") from None
             for r in rows.itertuples():
                 failures.setdefault(r.index, []).append((str(r.column), str(r.check), r.failure_case))
@@ -338,8 +338,11 @@ def check_rows(
             bad = values.notna() & (values != np.floor(values))
             if bad.any():
                 rule_name = f"coerce_dtype('{contract.schema.columns[col].dtype}')"
-                reject(bad, rule_name, lambda where, c=col, r=rule_name: [
-                    describe_failure(c, r, v) for v in df.loc[where, c]])
+                reject(
+                    bad,
+                    rule_name,
+                    lambda where, c=col, r=rule_name: [describe_failure(c, r, v) for v in df.loc[where, c]],
+                )
     # 1. dates
     for col in contract.date_columns:
         if col not in work:
@@ -348,8 +351,13 @@ def check_rows(
         work[col] = parsed
         if bad.any():
             hint = f" (expected format {date_format!r})" if date_format else ""
-            reject(bad, RULE_UNPARSEABLE_DATE, lambda where, c=col, h=hint: [
-                f"unparseable date in column {c!r}: {str(v)!r}{h}" for v in df.loc[where, c]])
+            reject(
+                bad,
+                RULE_UNPARSEABLE_DATE,
+                lambda where, c=col, h=hint: [
+                    f"unparseable date in column {c!r}: {str(v)!r}{h}" for v in df.loc[where, c]
+                ],
+            )
     # 2. duplicate keys
     key = list(contract.key)
     if duplicate_reasons is not None:
@@ -362,9 +370,14 @@ def check_rows(
         if dup.any():
             first = keys.reset_index().groupby(key, sort=False, dropna=False)["index"].transform("first")
             first.index = keys.index
-            reject(dup.reindex(df.index, fill_value=False), RULE_DUPLICATE_KEY, lambda where: [
-                f"duplicate key {format_key(contract, tuple(keys.loc[i]))}; first seen at row {rows[first[i]]}"
-                for i in where])
+            reject(
+                dup.reindex(df.index, fill_value=False),
+                RULE_DUPLICATE_KEY,
+                lambda where: [
+                    f"duplicate key {format_key(contract, tuple(keys.loc[i]))}; first seen at row {rows[first[i]]}"
+                    for i in where
+                ],
+            )
     # 3. the pandera contract
     ok = rule.isna()
     accepted, failures = _run_contract(work[ok], contract.name)
@@ -374,8 +387,11 @@ def check_rows(
         texts = {}
         for i, cases in failures.items():
             coerce_cols = {c for c, chk, _ in cases if chk.startswith("coerce_dtype")}
-            parts = [describe_failure(c, chk, v) for c, chk, v in cases
-                     if not (chk.startswith("dtype(") and c in coerce_cols)]
+            parts = [
+                describe_failure(c, chk, v)
+                for c, chk, v in cases
+                if not (chk.startswith("dtype(") and c in coerce_cols)
+            ]
             texts[i] = " | ".join(dict.fromkeys(parts))
         mask = pd.Series(False, index=df.index)
         mask[idx] = True

@@ -1,4 +1,4 @@
-"""The hash-chained audit log: chaining, tamper detection, concurrent appends."""
+"""The hash-chained audit log: chaining, tamper detection, the (signed) head file, concurrent appends."""
 
 from __future__ import annotations
 
@@ -8,7 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from galaxy_lib.core.audit import GENESIS_HASH, AuditError, AuditLog, entry_hash
+from galaxy_lib.core.audit import (
+    AUDIT_KEY_ENV,
+    GENESIS_HASH,
+    HEAD_REBUILT,
+    AuditError,
+    AuditLog,
+    entry_hash,
+    head_signature,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_key(monkeypatch):
+    """Tests start without a signing key, whatever the environment holds."""
+    monkeypatch.delenv(AUDIT_KEY_ENV, raising=False)
 
 
 @pytest.fixture()
@@ -141,6 +155,148 @@ def test_append_refuses_to_extend_a_damaged_tail(log):
     _write(log, lines[:-1] + [lines[-1][:-10]])  # torn last line
     with pytest.raises(AuditError, match="newline"):
         log.append("x", {})
+
+
+# -- the head file: truncation stays detectable ------------------------------------------------
+def test_truncation_with_the_head_deleted_fails(log):
+    lines = _lines(log)
+    _write(log, lines[:-3])
+    log.head_path.unlink()
+    v = log.verify()
+    assert not v.ok and v.entries == 7 and v.first_bad_seq is None
+    assert v.reason.startswith("the head file audit.jsonl.head is missing while the log holds 7 entries")
+    assert "galaxy audit rebuild-head" in v.reason  # the way out
+    with pytest.raises(AuditError, match="head file audit.jsonl.head is missing"):
+        log.append("run.finished", {})  # and nobody extends it silently
+    assert len(_lines(log)) == 7
+
+
+def test_an_empty_log_needs_no_head(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    path.write_text("")
+    assert AuditLog(path).verify().ok
+    assert AuditLog(path).append("first", {}).seq == 1
+
+
+def test_an_unreadable_head_fails(log):
+    log.head_path.write_text("{not json")
+    v = log.verify()
+    assert not v.ok and "cannot be read" in v.reason and "rebuild-head" in v.reason
+
+
+def test_rebuild_head_makes_it_verify_and_is_audited(log, monkeypatch):
+    lines = _lines(log)
+    _write(log, lines[:-3])
+    log.head_path.unlink()
+    monkeypatch.setattr("galaxy_lib.core.audit._whoami", lambda: "ops@host1")
+    entry = log.rebuild_head(reason="head lost in a disk restore")
+    assert entry is not None and entry.seq == 8 and entry.kind == HEAD_REBUILT
+    seventh = json.loads(lines[6])
+    assert entry.payload == {
+        "by": "ops@host1", "reason": "head lost in a disk restore",
+        "rebuilt_from": {"seq": 7, "hash": seventh["hash"]}, "previous_head": "missing",
+        "problem": entry.payload["problem"], "signed": False,
+    }
+    assert entry.payload["problem"].startswith("the head file audit.jsonl.head is missing")
+    assert entry.ts  # when
+    v = log.verify()
+    assert v.ok and v.entries == 8 and v.head_checked
+    assert log.tail(1)[0].kind == HEAD_REBUILT
+    assert log.append("run.finished", {}).seq == 9
+    assert log.rebuild_head() is None  # the head matches: nothing to rebuild, nothing recorded
+    assert log.verify().entries == 9
+
+
+def test_rebuild_head_after_a_known_truncation_records_the_old_head(log):
+    lines = _lines(log)
+    _write(log, lines[:-2])
+    assert not log.verify().ok  # the intact head catches it
+    entry = log.rebuild_head(reason="removed two test runs", by="alice")
+    assert entry.payload["previous_head"] == {"seq": 10, "hash": json.loads(lines[-1])["hash"], "signed": False}
+    assert entry.payload["by"] == "alice" and entry.payload["rebuilt_from"]["seq"] == 8
+    assert entry.payload["problem"].startswith("entries 9-10 were removed")
+    assert log.verify().ok
+
+
+def test_rebuild_head_refuses_a_broken_chain(log, tmp_path):
+    lines = _lines(log)
+    lines[3] = lines[3].replace('"job":"job4"', '"job":"jobX"')
+    _write(log, lines)
+    log.head_path.unlink()
+    with pytest.raises(AuditError, match="entry 4 was changed.*would not repair it"):
+        log.rebuild_head()
+    assert not log.head_path.exists()
+    with pytest.raises(AuditError, match="No audit log"):
+        AuditLog(tmp_path / "none.jsonl").rebuild_head()
+
+
+# -- the signed head (GALAXY_AUDIT_KEY) --------------------------------------------------------
+@pytest.fixture()
+def signed(tmp_path, monkeypatch) -> AuditLog:
+    monkeypatch.setenv(AUDIT_KEY_ENV, "s3cret")
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for i in range(1, 6):
+        log.append("run.finished", {"job": f"job{i}"})
+    return log
+
+
+def test_the_head_is_signed_with_the_key(signed):
+    head = json.loads(signed.head_path.read_text())
+    last = json.loads(_lines(signed)[-1])
+    assert head == {"seq": 5, "hash": last["hash"], "hmac_sha256": head_signature("s3cret", 5, last["hash"])}
+    v = signed.verify()
+    assert v.ok and v.head_signed and v.note == ""
+
+
+def test_unsigned_head_is_said_once(log):
+    v = log.verify()
+    assert v.ok and not v.head_signed
+    assert v.note.startswith("the head file is not signed") and AUDIT_KEY_ENV in v.note
+
+
+def test_a_signed_head_rewritten_to_match_a_truncated_log_fails(signed):
+    lines = _lines(signed)
+    _write(signed, lines[:-2])
+    third = json.loads(lines[2])
+    forged = {"seq": 3, "hash": third["hash"], "hmac_sha256": head_signature("guess", 3, third["hash"])}
+    signed.head_path.write_text(json.dumps(forged))
+    v = signed.verify()
+    assert not v.ok and "signature of the head file audit.jsonl.head does not match GALAXY_AUDIT_KEY" in v.reason
+    with pytest.raises(AuditError, match="does not match GALAXY_AUDIT_KEY"):
+        signed.append("x", {})
+    # dropping the signature does not help either
+    signed.head_path.write_text(json.dumps({"seq": 3, "hash": third["hash"]}))
+    v = signed.verify()
+    assert not v.ok and "is not signed although GALAXY_AUDIT_KEY is set" in v.reason
+
+
+def test_a_wrong_key_fails(signed, monkeypatch):
+    monkeypatch.setenv(AUDIT_KEY_ENV, "not-the-key")
+    v = signed.verify()
+    assert not v.ok and "does not match GALAXY_AUDIT_KEY" in v.reason and "key is not the one" in v.reason
+    assert AuditLog(signed.path, key="s3cret").verify().ok
+
+
+def test_a_signed_head_without_the_key_fails_clearly(signed, monkeypatch):
+    monkeypatch.delenv(AUDIT_KEY_ENV)
+    v = signed.verify()
+    assert not v.ok and v.reason.startswith("the head file audit.jsonl.head is signed (HMAC-SHA256) but "
+                                            "GALAXY_AUDIT_KEY is not set")
+    with pytest.raises(AuditError, match="GALAXY_AUDIT_KEY is not set"):
+        signed.append("x", {})  # no silent downgrade to an unsigned head
+    with pytest.raises(AuditError, match="is signed: set GALAXY_AUDIT_KEY to rebuild it"):
+        signed.rebuild_head()
+    assert json.loads(signed.head_path.read_text())["seq"] == 5 and len(_lines(signed)) == 5
+
+
+def test_setting_a_key_later_needs_a_recorded_rebuild(log, monkeypatch):
+    monkeypatch.setenv(AUDIT_KEY_ENV, "new-key")
+    v = log.verify()
+    assert not v.ok and "not signed although GALAXY_AUDIT_KEY is set" in v.reason and "rebuild-head" in v.reason
+    entry = log.rebuild_head(reason="start signing")
+    assert entry.payload["signed"] is True and entry.payload["previous_head"]["signed"] is False
+    v = log.verify()
+    assert v.ok and v.head_signed and v.entries == 11
 
 
 def _append_many(path: str, worker: int, n: int) -> None:
