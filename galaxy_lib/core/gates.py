@@ -43,11 +43,15 @@ RUN_STATUSES: tuple[str, ...] = ("passed", "warn", "failed")
 _RANK = {s: i for i, s in enumerate(GATE_STATUSES)}
 
 
-def _clean(x: float | None) -> float | None:
+def _clean(x: Any) -> float | None:
+    """``x`` as a float, or ``None`` when it is not a measurement (``None``, NaN of any float type, ``pd.NA``)."""
     if x is None:
         return None
-    x = float(x)
-    return None if math.isnan(x) else x
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ def grade(value: float | None, warn_at: float | None, fail_at: float | None, hig
         ``True`` for rates and ages (above a threshold is bad), ``False`` for counts and
         coverages (below a threshold is bad).
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    value = _clean(value)
+    if value is None:
         return "fail"
 
     def beyond(limit: float | None) -> bool:

@@ -37,6 +37,7 @@ __all__ = [
     "FigureEntry",
     "RunMetrics",
     "read_metrics",
+    "describe_problems",
 ]
 
 #: Version of the envelope and of every workflow payload written by this code.
@@ -96,6 +97,11 @@ class RunMetrics(BaseModel, Generic[P]):
         return self.status in ("passed", "warn")
 
 
+def describe_problems(err: ValidationError) -> str:
+    """A validation error as ``key.path: message`` items joined by ``"; "`` (one per problem, each naming its key)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+
+
 class _AnyPayload(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -138,5 +144,6 @@ def read_metrics(path: str | Path, payload: type[P] | None = None) -> RunMetrics
     try:
         return model.model_validate(raw)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise MetricsError(f"{p} does not match the {(payload or RunMetrics).__name__} schema: {problems}") from None
+        raise MetricsError(
+            f"{p} does not match the {(payload or RunMetrics).__name__} schema: {describe_problems(err)}"
+        ) from None

@@ -18,6 +18,7 @@ far as sampling:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -100,11 +101,22 @@ class NotebookParams(GalaxyConfig):
 
 
 def _describe(error: Mapping[str, Any], fields: Mapping[str, str]) -> str:
-    """One line of a library-config error, named by the notebook parameter that feeds the field."""
+    """One line of a library-config error, named by the notebook parameter that feeds the field.
+
+    A rule over several fields (e.g. ``rhat_warn (1.2) must not exceed rhat_fail (1.1)``)
+    has its config field names replaced by the notebook's; when it names none of them,
+    the parameters that feed the config are listed.
+    """
     loc = error.get("loc") or ()
-    field = str(loc[0]) if loc else ""
-    param = fields.get(field, field or "(parameters)")
     message = str(error.get("msg", "")).removeprefix("Value error, ")
-    if not loc:  # a model-level rule over several fields: name them all
-        return f"{message} (parameters: {', '.join(fields.values())})"
-    return f"{param}: {message} (got {error.get('input')!r})"
+    if loc:
+        field = str(loc[0])
+        return f"{fields.get(field, field)}: {message} (got {error.get('input')!r})"
+    renamed = re.sub(
+        r"\b(" + "|".join(map(re.escape, sorted(fields, key=len, reverse=True))) + r")\b",
+        lambda m: fields[m.group(1)],
+        message,
+    ) if fields else message
+    if renamed != message or any(re.search(rf"\b{re.escape(p)}\b", message) for p in fields.values()):
+        return renamed.rstrip(".")
+    return f"{message.rstrip('.')} (parameters: {', '.join(fields.values())})"

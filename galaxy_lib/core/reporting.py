@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from galaxy_lib.core.config import resolve_path
 from galaxy_lib.core.gates import RUN_STATUSES, Gate, run_status
 from galaxy_lib.core.jsonio import to_jsonable, write_json_atomic
-from galaxy_lib.core.metrics import METRICS_SCHEMA_VERSION, MetricsPayload, RunMetrics
+from galaxy_lib.core.metrics import METRICS_SCHEMA_VERSION, MetricsPayload, RunMetrics, describe_problems
 from galaxy_lib.core.paths import find_project_root
 from galaxy_lib.core.templating import render_template
 
@@ -200,7 +200,9 @@ class ReportWriter:
         try:  # the envelope and the payload, as a reader will see them
             RunMetrics[type(payload)].model_validate(doc)
         except ValidationError as err:
-            raise ValueError(f"metrics.json of {self.notebook} does not match its schema: {err}") from None
+            raise ValueError(
+                f"metrics.json of {self.notebook} does not match its schema: {describe_problems(err)}"
+            ) from None
         return write_json_atomic(self.output_dir / "metrics.json", doc)
 
     def publish(

@@ -1,8 +1,7 @@
-"""ReportWriter (metrics.json, tables, figures), strict JSON, and the reports index."""
+"""ReportWriter (typed metrics.json, gates, tables, figures), strict JSON, and the reports index."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -12,8 +11,20 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
+from pydantic import Field
 
-from galaxy_lib.core.reporting import ReportWriter, build_index, canonical_json, status_from_gates, to_jsonable
+from galaxy_lib.core.gates import Gate, measure
+from galaxy_lib.core.jsonio import canonical_json, to_jsonable, write_json_atomic
+from galaxy_lib.core.metrics import METRICS_SCHEMA_VERSION, MetricsPayload, read_metrics
+from galaxy_lib.core.reporting import ReportWriter, build_index
+
+
+class DemoMetrics(MetricsPayload):
+    """A small payload schema, as a workflow's galaxy_lib.schemas module declares one."""
+
+    rows: int = Field(ge=0)
+    share: float | None = None
+    when: str = ""
 
 
 def _read(path: Path) -> dict:
@@ -61,68 +72,105 @@ def test_canonical_json_ignores_key_order():
     assert canonical_json({"b": 1, "a": [1, 2]}) == canonical_json({"a": [1, 2], "b": 1}) == '{"a":[1,2],"b":1}'
 
 
+def test_write_json_atomic_leaves_no_temporary_file(tmp_path):
+    path = write_json_atomic(tmp_path / "sub" / "x.json", {"v": np.float64(np.nan)})
+    assert _read(path) == {"v": None}
+    assert [p.name for p in path.parent.iterdir()] == ["x.json"]
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 # -- ReportWriter ------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class FakeGate:
-    gate: str
-    table: str
-    column: str
-    value: float
-    status: str
-    warn_at: float
-    fail_at: float
-    detail: str = ""
-
-
-class ToDictGate:
-    def to_dict(self):
-        return {"gate": "freshness", "status": "warn", "value": 3.0, "warn_at": 2.0, "fail_at": 7.0}
-
-
-def test_write_takes_the_worst_gate_and_serialises_numpy(tmp_path):
+def test_write_takes_the_worst_gate_and_validates_the_payload(tmp_path):
     rw = ReportWriter(tmp_path / "run", notebook="01_data_inventory.ipynb")
-    rw.metric("rows", np.int64(1200))
-    rw.metrics({"share": np.float64(0.25), "missing": np.nan, "when": pd.Timestamp("2026-01-01")})
-    rw.gate({"gate": "null_rate", "table": "touchpoints", "column": "channel", "value": 0.01, "status": "pass"})
-    rw.gate(ToDictGate())
-    rw.gate(FakeGate("outliers", "spend", "spend", 0.2, "fail", 0.05, 0.1, "robust z > 6"))
-    path = rw.write()
+    rw.gate(measure("null_rate", 0.01, 0.05, 0.2, "1% null", table="touchpoints", column="channel"))
+    rw.gate(Gate("freshness", "spend", "week", 3.0, "warn", 2.0, 7.0, "3 days old"))
+    rw.gate(measure("outliers", 0.2, 0.05, 0.1, "robust z > 6", table="spend", column="spend"))
+    path = rw.write(DemoMetrics(rows=np.int64(1200), share=np.float64(0.25), when="2026-01-01"))
     doc = _read(path)
     assert path == tmp_path / "run" / "metrics.json"
+    assert doc["schema_version"] == METRICS_SCHEMA_VERSION
     assert doc["notebook"] == "01_data_inventory"
     assert doc["status"] == "failed"
-    assert "outliers on spend.spend" in doc["status_reason"] and "robust z > 6" in doc["status_reason"]
-    assert "freshness" not in doc["status_reason"]  # only the failing gates explain a failure
-    assert doc["metrics"] == {"rows": 1200, "share": 0.25, "missing": None, "when": "2026-01-01T00:00:00"}
+    assert doc["status_reason"] == "1 gate(s) failed: outliers on spend.spend = 0.2 (limit 0.1): robust z > 6"
+    assert doc["metrics"] == {"rows": 1200, "share": 0.25, "when": "2026-01-01"}
     assert [g["gate"] for g in doc["gates"]] == ["null_rate", "freshness", "outliers"]
+    assert rw.gates[1].gate == "freshness"
     dt.datetime.fromisoformat(doc["written_at"])
+    assert read_metrics(path, DemoMetrics).metrics.rows == 1200  # what a reader sees
 
 
-@pytest.mark.parametrize(
-    ("statuses", "expected"),
-    [([], "passed"), (["pass"], "passed"), (["pass", "warn"], "warn"), (["warn", "fail", "pass"], "failed")],
-)
-def test_status_from_gates(statuses, expected):
-    assert status_from_gates([{"gate": "g", "status": s} for s in statuses]) == expected
+def test_warn_reason_lists_the_warning_gates(tmp_path):
+    rw = ReportWriter(tmp_path, notebook="x")
+    rw.gate(measure("max_rhat", 1.02, 1.01, 1.05, "R-hat 1.02."))
+    rw.gate(measure("min_ess", 900.0, 400.0, 100.0, "", higher_is_worse=False))
+    doc = _read(rw.write(DemoMetrics(rows=0)))
+    assert (doc["status"], doc["status_reason"]) == ("warn", "1 gate(s) warned: max_rhat = 1.02 (limit 1.01): R-hat 1.02")
+
+
+@pytest.mark.parametrize(("statuses", "status", "reason"), [
+    ([], "passed", "no quality gates recorded"),
+    (["pass"], "passed", "all gates passed"),
+    (["pass", "warn"], "warn", None),
+    (["warn", "fail", "pass"], "failed", None),
+])
+def test_status_is_the_worst_gate(tmp_path, statuses, status, reason):
+    rw = ReportWriter(tmp_path, notebook="x")
+    for i, s in enumerate(statuses):
+        rw.gate(Gate(f"g{i}", None, None, 1.0, s, None, None, ""))
+    doc = _read(rw.write(DemoMetrics(rows=1)))
+    assert doc["status"] == status
+    if reason:
+        assert doc["status_reason"] == reason
 
 
 def test_explicit_status_and_reason_win(tmp_path):
     rw = ReportWriter(tmp_path, notebook="x")
-    rw.gate({"gate": "g", "status": "fail"})
-    doc = _read(rw.write(status="warn", reason="model did not converge"))
+    rw.gate(Gate("g", None, None, 1.0, "fail", None, None, ""))
+    doc = _read(rw.write(DemoMetrics(rows=1), status="warn", reason="model did not converge"))
     assert (doc["status"], doc["status_reason"]) == ("warn", "model did not converge")
 
 
-def test_bad_status_and_bad_gate_are_named(tmp_path):
+def test_gate_refuses_anything_but_a_gate(tmp_path):
     rw = ReportWriter(tmp_path, notebook="x")
+    for bad in ({"gate": "g", "status": "pass"}, ("g", "pass"), None):
+        with pytest.raises(TypeError, match=r"takes a galaxy_lib.core.gates.Gate.*measure\(name, value"):
+            rw.gate(bad)  # type: ignore[arg-type]
+    assert rw.gates == ()
+
+
+def test_write_needs_a_payload_schema_and_a_known_status(tmp_path):
+    rw = ReportWriter(tmp_path, notebook="x")
+    with pytest.raises(TypeError, match=r"metrics schema \(a MetricsPayload\), got dict"):
+        rw.write({"rows": 1})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'ok'"):
-        rw.write(status="ok")
-    with pytest.raises(ValueError, match="expected one of pass, warn, fail"):
-        rw.gate({"gate": "g", "status": "passed"})
-    with pytest.raises(ValueError, match="lacks status"):
-        rw.gate({"gate": "g"})
+        rw.write(DemoMetrics(rows=1), status="ok")
     with pytest.raises(ValueError, match="notebook="):
         ReportWriter(tmp_path)
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_write_refuses_a_payload_that_fails_its_schema(tmp_path):
+    rw = ReportWriter(tmp_path, notebook="x")
+    bad = DemoMetrics.model_construct(rows=-3)  # built without validation, as a buggy workflow might
+    with pytest.raises(ValueError, match=r"metrics.json of x does not match its schema: metrics.rows: Input should be"):
+        rw.write(bad)
+    assert not (tmp_path / "metrics.json").exists()  # nothing written
+
+
+def test_publish_records_everything_and_skips_none(tmp_path):
+    fig = go.Figure(go.Bar(x=["tv"], y=[1]), layout={"title": {"text": "Spend"}})
+    path = ReportWriter(tmp_path, notebook="x").publish(
+        DemoMetrics(rows=2),
+        gates=[measure("g", 0.0, 1.0, 2.0, "fine")],
+        tables={"roi": pd.DataFrame({"channel": ["tv"], "roi": [1.8]}), "absent": None},
+        figures={"spend": fig, "absent": None},
+        reason="fitted on the ci world",
+    )
+    doc = _read(path)
+    assert [t["name"] for t in doc["tables"]] == ["roi"] and [f["name"] for f in doc["figures"]] == ["spend"]
+    assert (doc["status"], doc["status_reason"]) == ("passed", "fitted on the ci world")
+    assert {"roi.csv", "spend.html", "spend.json", "metrics.json"} <= {p.name for p in tmp_path.iterdir()}
+    assert not (tmp_path / "absent.csv").exists()
 
 
 def test_table_writes_csv_and_keeps_a_meaningful_index(tmp_path):
@@ -134,8 +182,12 @@ def test_table_writes_csv_and_keeps_a_meaningful_index(tmp_path):
     back = pd.read_csv(tmp_path / "roi.csv")
     pd.testing.assert_frame_equal(back, df)
     assert list(pd.read_csv(tmp_path / "roi_by_channel.csv").columns) == ["channel", "roi"]
-    doc = _read(rw.write())
-    assert doc["tables"][0] == {"name": "roi", "path": "roi.csv", "rows": 2, "columns": ["channel", "roi"]}
+    rw.table("roi", df)  # written again: listed once, last
+    doc = _read(rw.write(DemoMetrics(rows=2)))
+    assert doc["tables"] == [
+        {"name": "roi_by_channel", "path": "roi_by_channel.csv", "rows": 2, "columns": ["roi"]},
+        {"name": "roi", "path": "roi.csv", "rows": 2, "columns": ["channel", "roi"]},
+    ]
     with pytest.raises(ValueError, match="file name"):
         rw.table("../escape", df)
 
@@ -153,7 +205,7 @@ def test_figure_is_offline_html_plus_json(tmp_path):
     assert len(list(tmp_path.glob("*.js"))) == 1
     back = pio.from_json((tmp_path / "spend.json").read_text())
     assert list(back.data[0].y) == [3, 5]
-    doc = _read(rw.write())
+    doc = _read(rw.write(DemoMetrics(rows=0)))
     assert doc["figures"][0] == {"name": "spend", "html": "spend.html", "json": "spend.json", "title": "Spend"}
     with pytest.raises(TypeError, match="plotly Figure"):
         rw.figure("bad", {"data": []})
@@ -163,7 +215,7 @@ def test_empty_output_dir_means_reports_adhoc(tmp_path, monkeypatch):
     monkeypatch.setenv("GALAXY_HOME", str(tmp_path))
     rw = ReportWriter("", notebook="02_mmm")
     assert rw.output_dir == tmp_path / "reports" / "adhoc" / "02_mmm"
-    assert rw.write().is_file()
+    assert rw.write(DemoMetrics(rows=0)).is_file()
 
 
 # -- index -------------------------------------------------------------------------
