@@ -44,19 +44,16 @@ markov_order: int = 3  # highest Markov order fitted (1 to 3)
 k_min_paths: int = 10  # paths seen by fewer journeys are suppressed in published tables and charts
 calibration_model: str = "markov"  # model calibrated to incrementality; "markov" means the highest order fitted
 calibration_mode: str = "relative"  # relative (re-split by incremental shares) | absolute (same units)
-incremental_path: str = ""  # per-channel incremental estimates (CSV/JSON), a 02_mmm run folder, or latest:mmm; empty: the store's lift tests
+incremental_path: str = ""  # incremental estimates per channel (CSV/JSON), a 02_mmm run, latest:mmm; empty: lift tests
 direct_channel: str = "direct"  # channel skipped by last non-direct attribution
 as_of: str = ""  # consent evaluated at this date (ISO); empty means now
 top_n_paths: int = 15  # journeys drawn in the Sankey chart
 
 # %%
 from galaxy_lib import mta
-from galaxy_lib.core.config import params_from_namespace
-from galaxy_lib.core.reporting import ReportWriter
 from galaxy_lib.mta import analysis, plots
 
-params = params_from_namespace(mta.MtaParams, globals())
-report = ReportWriter(params.output_dir, notebook="03_mta")
+params = mta.MtaParams.from_notebook(globals())
 
 # %% [markdown]
 # ## Journeys
@@ -166,18 +163,12 @@ published.table.head(20)
 # Only this k-suppressed path table leaves the team: no row describes fewer than `k_min_paths`
 # journeys.
 
+# %% [markdown]
+# The run is written to `output_dir`: `metrics.json` with the two gates (quarantined conversions;
+# calibrated credit closer to the truth than last touch, when the truth is known), the credit,
+# calibration and comparison tables, the k-suppressed path table, and the figures above.
+
 # %%
-for gate in analysis.report_gates(summary, comparison, calibration):
-    report.gate(gate)
-report.metrics(analysis.report_metrics(results, calibration, comparison, extra={"inputs": summary}))
-report.table("credit", analysis.credit_long(results))
-report.table("paths_published", published.table)
-report.table("quarantine_rules", inputs.quarantine().groupby("_rule").size().rename("rows"))
-if calibration is not None:
-    report.table("calibration", calibration.table)
-if comparison is not None:
-    report.table("truth_comparison", comparison)
-for name, fig in {"credit_by_model": fig_credit, "journeys_sankey": fig_sankey,
-                  "attributed_vs_incremental": fig_calibration, "credit_vs_truth": fig_truth}.items():
-    report.figure(name, fig)
-print(report.write())
+print(mta.publish(params.output_dir, inputs, results, published, calibration=calibration, comparison=comparison,
+                  figures={"credit_by_model": fig_credit, "journeys_sankey": fig_sankey,
+                           "attributed_vs_incremental": fig_calibration, "credit_vs_truth": fig_truth}))

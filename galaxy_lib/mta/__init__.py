@@ -3,6 +3,7 @@
 Public API (used by ``notebooks/03_mta.py`` and ``bench/mta_vs_channelattribution.py``)::
 
     from galaxy_lib.mta import markov_attribution, shapley_attribution, heuristic_attribution
+
     markov_attribution(paths, order=1)
     shapley_attribution(paths)
     heuristic_attribution(paths, "last_touch")
@@ -11,28 +12,30 @@ Public API (used by ``notebooks/03_mta.py`` and ``bench/mta_vs_channelattributio
 :func:`read_path_table` / :func:`build_journeys`, or a DataFrame in
 ChannelAttribution's format (``path``, ``total_conversions``,
 ``total_conversion_value``, ``total_null``, channels separated by ``" > "``).
+
+The package follows the workflow skeleton (docs/ARCHITECTURE.md):
+
+* :mod:`~galaxy_lib.mta.params`: :class:`MtaParams`, the notebook's parameters;
+* :mod:`~galaxy_lib.mta.data`: :func:`load_inputs` from :mod:`~galaxy_lib.mta.paths`
+  (path tables), :mod:`~galaxy_lib.mta.journeys` (journeys from events) and
+  :mod:`~galaxy_lib.mta.incremental` (calibration targets, the MMM run's ROI);
+* :mod:`~galaxy_lib.mta.models`: one module per model family;
+* :mod:`~galaxy_lib.mta.analysis`: credit, calibration, truth, publishable tables;
+* :mod:`~galaxy_lib.mta.plots`: the figures;
+* :mod:`~galaxy_lib.mta.report`: the gates and :func:`publish`.
 """
 
-from galaxy_lib.mta.data import (
-    DEFAULT_SEPARATOR,
-    PATH_COLUMNS,
+from galaxy_lib.mta.data import MtaInputs, load_inputs
+from galaxy_lib.mta.incremental import (
+    LATEST_MMM_RUN,
     IncrementalEstimate,
-    JourneyData,
-    MtaInputs,
-    MtaParams,
-    PathTable,
-    PathTableError,
-    build_journeys,
     incremental_from_lift_tests,
-    load_inputs,
-    parse_path_table,
-    read_incremental,
     incremental_from_mmm_run,
     latest_mmm_run,
-    LATEST_MMM_RUN,
-    read_path_table,
+    read_incremental,
 )
-from galaxy_lib.mta.model import (
+from galaxy_lib.mta.journeys import JourneyData, build_journeys
+from galaxy_lib.mta.models import (
     HEURISTIC_MODELS,
     AttributionResult,
     HeuristicAttribution,
@@ -45,34 +48,45 @@ from galaxy_lib.mta.model import (
     markov_attribution,
     shapley_attribution,
 )
+from galaxy_lib.mta.params import MtaParams
+from galaxy_lib.mta.paths import (
+    DEFAULT_SEPARATOR,
+    PATH_COLUMNS,
+    PathTable,
+    PathTableError,
+    parse_path_table,
+    read_path_table,
+)
+from galaxy_lib.mta.report import publish
 
 __all__ = [
-    "MtaParams",
-    "MtaInputs",
-    "load_inputs",
-    "IncrementalEstimate",
-    "incremental_from_lift_tests",
-    "read_incremental",
-    "incremental_from_mmm_run",
-    "latest_mmm_run",
-    "LATEST_MMM_RUN",
     "DEFAULT_SEPARATOR",
-    "PATH_COLUMNS",
     "HEURISTIC_MODELS",
+    "LATEST_MMM_RUN",
+    "PATH_COLUMNS",
+    "AttributionResult",
+    "HeuristicAttribution",
+    "IncrementalEstimate",
+    "JourneyData",
+    "MarkovAttribution",
+    "MarkovResult",
+    "MtaInputs",
+    "MtaParams",
     "PathTable",
     "PathTableError",
-    "JourneyData",
-    "parse_path_table",
-    "read_path_table",
-    "build_journeys",
-    "AttributionResult",
-    "MarkovResult",
-    "ShapleyResult",
-    "HeuristicAttribution",
-    "MarkovAttribution",
     "ShapleyAttribution",
-    "heuristic_attribution",
-    "markov_attribution",
-    "shapley_attribution",
+    "ShapleyResult",
+    "build_journeys",
     "fit_all_models",
+    "heuristic_attribution",
+    "incremental_from_lift_tests",
+    "incremental_from_mmm_run",
+    "latest_mmm_run",
+    "load_inputs",
+    "markov_attribution",
+    "parse_path_table",
+    "publish",
+    "read_incremental",
+    "read_path_table",
+    "shapley_attribution",
 ]

@@ -2,14 +2,15 @@
 
 * :func:`credit_table` / :func:`credit_long`: credit per channel for every model.
 * :func:`calibrate`: rescales a model's channel credit to agree with per-channel
-  incremental estimates (:func:`~galaxy_lib.mta.data.incremental_from_lift_tests`,
-  :func:`~galaxy_lib.mta.data.read_incremental`, e.g. the MMM's contribution per channel).
+  incremental estimates (:func:`~galaxy_lib.mta.incremental.incremental_from_lift_tests`,
+  :func:`~galaxy_lib.mta.incremental.read_incremental`, e.g. the MMM's contribution per channel).
 * :func:`compare_to_truth`: distance of every model's channel shares to a known truth
   (the Galaxy world's ``ground_truth["mta"]["channel_credit"]``).
 * :func:`publishable_paths`: the path table with paths seen by fewer than ``k``
   journeys suppressed (k-anonymity, through :mod:`galaxy_lib.governance.kanon`).
 * :func:`top_paths`: the most travelled paths, for the Sankey chart.
-* :func:`report_metrics`: the ``metrics.json`` payload.
+
+The run's gates and its ``metrics.json`` are built in :mod:`galaxy_lib.mta.report`.
 
 Calibration
 -----------
@@ -36,29 +37,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from galaxy_lib.mta.data import IncrementalEstimate, PathTable
-from galaxy_lib.mta.model import AttributionResult, MarkovResult, ShapleyResult
+from galaxy_lib.mta.incremental import IncrementalEstimate
+from galaxy_lib.mta.models import AttributionResult, MarkovResult, ShapleyResult
+from galaxy_lib.mta.paths import PathTable
 
 __all__ = [
     "CalibrationResult",
     "PublishedPaths",
-    "credit_table",
-    "credit_long",
     "calibrate",
-    "compare_to_truth",
     "calibrate_if_available",
-    "shares_with_calibration",
-    "compare_if_known",
     "calibration_columns",
-    "report_gates",
+    "compare_if_known",
+    "compare_to_truth",
+    "credit_long",
+    "credit_table",
     "publishable_paths",
+    "shares_with_calibration",
     "top_paths",
-    "report_metrics",
 ]
 
 _BASES = ("conversions", "revenue")
@@ -71,7 +70,7 @@ def credit_table(results: Mapping[str, AttributionResult], value: str = "convers
     Parameters
     ----------
     results
-        Model name -> result (e.g. from :func:`~galaxy_lib.mta.model.fit_all_models`).
+        Model name -> result (e.g. from :func:`~galaxy_lib.mta.models.fit_all_models`).
     value
         Which credit column: ``conversions``, ``revenue``, ``conversion_share`` or ``revenue_share``.
     """
@@ -85,8 +84,11 @@ def credit_table(results: Mapping[str, AttributionResult], value: str = "convers
 
 
 def credit_long(results: Mapping[str, AttributionResult]) -> pd.DataFrame:
-    """Long table ``model, channel, conversions, revenue, conversion_share, revenue_share``
-    (plus ``removal_effect`` for Markov and ``std_error`` for sampled Shapley)."""
+    """Long table of the credit of every model.
+
+    Columns ``model, channel, conversions, revenue, conversion_share, revenue_share``, plus
+    ``removal_effect`` for Markov and ``std_error`` for sampled Shapley.
+    """
     frames = []
     for name, r in results.items():
         f = r.credit.reset_index()
@@ -133,7 +135,7 @@ class CalibrationResult:
         return self.table["calibrated_share"].rename(f"{self.model}_calibrated")
 
     def as_result(self) -> AttributionResult:
-        """The calibrated credit as an :class:`AttributionResult` (for tables and charts)."""
+        """Return the calibrated credit as an :class:`AttributionResult` (for tables and charts)."""
         t = self.table
         tc, tr = t["calibrated_conversions"].sum(), t["calibrated_revenue"].sum()
         credit = pd.DataFrame(
@@ -303,7 +305,7 @@ def shares_with_calibration(
 
 
 def calibration_columns(shares: pd.DataFrame, calibration: CalibrationResult | None) -> list[str]:
-    """The calibrated model's column and its calibrated column in ``shares`` (for charts)."""
+    """List the calibrated model's column and its calibrated column in ``shares`` (for charts)."""
     if calibration is None:
         return []
     return [c for c in (calibration.model, f"{calibration.model}_calibrated") if c in shares.columns]
@@ -312,45 +314,6 @@ def calibration_columns(shares: pd.DataFrame, calibration: CalibrationResult | N
 def compare_if_known(shares: pd.DataFrame, truth: Mapping[str, float] | None) -> pd.DataFrame | None:
     """:func:`compare_to_truth` when the truth is known (a Galaxy world), else ``None``."""
     return None if truth is None else compare_to_truth(shares, truth)
-
-
-def report_gates(
-    summary: Mapping[str, Any],
-    comparison: pd.DataFrame | None,
-    calibration: CalibrationResult | None,
-    quarantine_warn: float = 0.25,
-    quarantine_fail: float = 0.5,
-) -> list[dict[str, Any]]:
-    """Quality gates of an MTA run (dicts for ``ReportWriter.gate``).
-
-    * ``mta_quarantined_conversions``: share of conversions that could not be attached to
-      a journey (warn / fail above the thresholds);
-    * ``mta_calibrated_vs_last_touch`` (when the truth is known): the calibrated credit must
-      be closer to the true channel credit than last touch (total variation distance).
-    """
-    gates: list[dict[str, Any]] = []
-    conv = float(summary.get("conversions", 0.0) or 0.0)
-    quarantined = float(summary.get("quarantined_conversions", 0) or 0)
-    share = quarantined / (conv + quarantined) if conv + quarantined > 0 else 0.0
-    status = "fail" if share > quarantine_fail else "warn" if share > quarantine_warn else "pass"
-    gates.append({
-        "gate": "mta_quarantined_conversions", "table": "conversions", "column": None, "value": share,
-        "status": status, "warn_at": quarantine_warn, "fail_at": quarantine_fail,
-        "detail": f"{quarantined:.0f} of {conv + quarantined:.0f} conversions had no touch in the lookback window "
-                  f"or came before the first touch ({share:.1%}).",
-    })
-    if comparison is not None and calibration is not None:
-        cal_name = f"{calibration.model}_calibrated"
-        if cal_name in comparison.index and "last_touch" in comparison.index:
-            cal_tv = float(comparison.loc[cal_name, "total_variation"])
-            last_tv = float(comparison.loc["last_touch", "total_variation"])
-            gates.append({
-                "gate": "mta_calibrated_vs_last_touch", "table": "credit", "column": cal_name, "value": cal_tv,
-                "status": "pass" if cal_tv < last_tv else "warn", "warn_at": last_tv, "fail_at": None,
-                "detail": f"Calibrated {calibration.model} puts {cal_tv:.1%} of credit on the wrong channels vs "
-                          f"{last_tv:.1%} for last touch (total variation distance to the true credit).",
-            })
-    return gates
 
 
 # -- publication -----------------------------------------------------------------------------------
@@ -378,6 +341,7 @@ class PublishedPaths:
     OTHER = "(paths with fewer than k journeys)"
 
     def summary(self) -> str:
+        """Say in one sentence what was suppressed (for the notebook)."""
         return (
             f"{self.suppressed_paths} paths seen by fewer than {self.k} journeys "
             f"({self.suppressed_journeys:,.0f} journeys) were merged and not shown."
@@ -435,49 +399,13 @@ def publishable_paths(paths: PathTable, k: int) -> PublishedPaths:
 
 
 def top_paths(paths: PathTable, n: int = 15, by: str = "journeys", min_journeys: int = 1) -> pd.DataFrame:
-    """The ``n`` most frequent paths (``by`` = ``journeys`` or ``conversions``) with at least
-    ``min_journeys`` journeys (pass the publication ``k`` so charts respect it)."""
+    """Return the ``n`` most frequent paths with at least ``min_journeys`` journeys.
+
+    ``by`` is ``journeys`` or ``conversions``; pass the publication ``k`` as ``min_journeys``
+    so charts respect it.
+    """
     if by not in ("journeys", "conversions"):
         raise ValueError(f"by must be 'journeys' or 'conversions' (got {by!r}).")
     df = _path_frame(paths)
     df = df[df["journeys"] >= min_journeys]
     return df.sort_values([by, "path"], ascending=[False, True]).head(int(n)).reset_index(drop=True)
-
-
-# -- metrics.json -----------------------------------------------------------------------------------
-def report_metrics(
-    results: Mapping[str, AttributionResult],
-    calibration: CalibrationResult | None = None,
-    truth_comparison: pd.DataFrame | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The ``metrics`` of ``metrics.json``: credit per channel for every model (conversions,
-    revenue and share), the calibrated credit, and the distance to the truth when known."""
-    credit: dict[str, dict[str, dict[str, float]]] = {}
-    all_results = dict(results)
-    if calibration is not None:
-        cal = calibration.as_result()
-        all_results[cal.model] = cal
-    for name, r in all_results.items():
-        credit[name] = {
-            ch: {
-                "conversions": float(row["conversions"]),
-                "revenue": float(row["revenue"]),
-                "share": float(row["conversion_share"]),
-            }
-            for ch, row in r.credit.iterrows()
-        }
-    out: dict[str, Any] = {"credit": credit, "models": list(all_results)}
-    if calibration is not None:
-        out["calibration"] = {
-            "model": calibration.model,
-            "mode": calibration.mode,
-            "source": calibration.source,
-            "factors": {c: (None if pd.isna(f) else float(f)) for c, f in calibration.table["factor"].items()},
-            "ignored_channels": list(calibration.ignored_channels),
-        }
-    if truth_comparison is not None:
-        out["truth_total_variation"] = {m: float(v) for m, v in truth_comparison["total_variation"].items()}
-    if extra:
-        out.update(extra)
-    return out

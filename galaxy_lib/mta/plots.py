@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from typing import Protocol
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from galaxy_lib.core.plotting import apply_theme, channel_color
 from galaxy_lib.mta.analysis import CalibrationResult
-from galaxy_lib.mta.model import MarkovResult
 
 __all__ = [
-    "credit_by_model",
-    "removal_effects",
-    "journey_sankey",
+    "RemovalEffects",
     "attributed_vs_incremental",
+    "credit_by_model",
     "credit_vs_truth",
+    "journey_sankey",
+    "removal_effects",
 ]
+
+
+class RemovalEffects(Protocol):
+    """What :func:`removal_effects` draws: a fitted Markov result (:class:`~galaxy_lib.mta.models.MarkovResult`)."""
+
+    order: int
+    removal_effects: pd.DataFrame
 
 _MODEL_COLORS = ["#90a4ae", "#546e7a", "#8d6e63", "#26a69a", "#7e57c2", "#ffa726", "#1e88e5", "#1565c0",
                  "#0d47a1", "#e53935", "#2e7d32", "#ad1457"]
 
 
 def credit_by_model(shares: pd.DataFrame, title: str = "Share of conversions credited, by model") -> go.Figure:
-    """Grouped bars: one group per channel, one bar per model.
+    """Draw grouped bars: one group per channel, one bar per model.
 
     Parameters
     ----------
@@ -44,8 +53,15 @@ def credit_by_model(shares: pd.DataFrame, title: str = "Share of conversions cre
     return apply_theme(fig, title)
 
 
-def removal_effects(result: MarkovResult) -> go.Figure:
-    """Horizontal bars of the Markov removal effects (share of conversions lost without the channel)."""
+def removal_effects(result: RemovalEffects) -> go.Figure:
+    """Horizontal bars of the Markov removal effects (share of conversions lost without the channel).
+
+    Parameters
+    ----------
+    result
+        A Markov result: its ``removal_effects`` table (``removal_effect_conversion`` per
+        channel) and its ``order``.
+    """
     re = result.removal_effects["removal_effect_conversion"].sort_values()
     fig = go.Figure(
         go.Bar(
@@ -93,13 +109,13 @@ def journey_sankey(top: pd.DataFrame, separator: str = " > ", max_steps: int = 4
     for path, journeys, conversions in top[["path", "journeys", "conversions"]].itertuples(index=False):
         touches = [t.strip() for t in str(path).split(separator.strip() or " ") if t.strip()]
         if len(touches) > max_steps:
-            touches = ["..."] + touches[-(max_steps - 1):]
+            touches = ["...", *touches[-(max_steps - 1) :]]
         ids = [node(i, t, channel_color(t) if t != "..." else "#cfd8dc") for i, t in enumerate(touches)]
-        for a, b in zip(ids[:-1], ids[1:]):
+        for a, b in itertools.pairwise(ids):
             add(a, b, float(journeys))
         add(ids[-1], node(max_steps, "converted", "#2e7d32"), float(conversions))
         add(ids[-1], node(max_steps, "no conversion", "#b0bec5"), float(journeys) - float(conversions))
-    src, dst, val = zip(*((a, b, v) for (a, b), v in links.items())) if links else ((), (), ())
+    src, dst, val = zip(*((a, b, v) for (a, b), v in links.items()), strict=True) if links else ((), (), ())
     fig = go.Figure(
         go.Sankey(
             arrangement="snap",

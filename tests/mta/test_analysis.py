@@ -1,27 +1,25 @@
-"""Calibration, truth comparison, k-suppression and report metrics."""
+"""Calibration, truth comparison, credit tables and k-suppression."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from galaxy_lib.core.jsonio import to_jsonable
 from galaxy_lib.mta import heuristic_attribution, markov_attribution, parse_path_table
 from galaxy_lib.mta.analysis import (
     PublishedPaths,
     calibrate,
+    calibrate_if_available,
+    calibration_columns,
     compare_to_truth,
     credit_long,
     credit_table,
     publishable_paths,
-    report_metrics,
+    shares_with_calibration,
     top_paths,
 )
-from galaxy_lib.mta.data import IncrementalEstimate, PathTableError, incremental_from_lift_tests, read_incremental
+from galaxy_lib.mta.incremental import IncrementalEstimate
 
 PATHS = parse_path_table(
     pd.DataFrame(
@@ -76,41 +74,6 @@ def test_calibration_errors() -> None:
         calibrate(last, {"search": -1.0})
 
 
-def test_incremental_from_lift_tests() -> None:
-    lt = pd.DataFrame(
-        {
-            "channel": ["search", "search", "video"],
-            "delta_x": [100.0, -50.0, 10.0],
-            "delta_y": [200.0, -80.0, 40.0],
-            "sigma": [20.0, 10.0, 4.0],
-        }
-    )
-    spend = pd.DataFrame({"channel": ["search", "search", "video", "tv"], "spend": [500.0, 500.0, 250.0, 9.0]})
-    est = incremental_from_lift_tests(lt, spend)
-    # search: iROAS 2.0 (se 0.2) and 1.6 (se 0.2) -> equal weights -> 1.8
-    assert est.table.loc["search", "iroas"] == pytest.approx(1.8)
-    assert est.table.loc["search", "incremental"] == pytest.approx(1800.0)
-    assert est.table.loc["video", "incremental"] == pytest.approx(1000.0)
-    assert est.table.loc["search", "iroas_se"] == pytest.approx(np.sqrt(1 / 50))
-    assert est.shares().sum() == pytest.approx(1.0)
-    with pytest.raises(PathTableError, match="lacks columns"):
-        incremental_from_lift_tests(lt.drop(columns="sigma"), spend)
-
-
-def test_read_incremental(tmp_path: Path) -> None:
-    f = tmp_path / "mmm.json"
-    f.write_text(json.dumps({"channels": {"search": {"total_contribution": 10.0}, "video": {"incremental": 5}}}))
-    est = read_incremental(f)
-    assert est.table["incremental"].to_dict() == {"search": 10.0, "video": 5.0}
-    c = tmp_path / "inc.csv"
-    c.write_text("channel,incremental,std_error\nsearch,3,1\nsocial,4,1\n")
-    assert read_incremental(c).table.loc["social", "incremental"] == 4.0
-    c.write_text("channel,incremental\nsearch,-3\n")
-    with pytest.raises(PathTableError, match="bad channels: \\['search'\\]"):
-        read_incremental(c)
-    assert isinstance(read_incremental(f), IncrementalEstimate)
-
-
 def test_compare_to_truth() -> None:
     shares = pd.DataFrame({"a": [0.5, 0.5, 0.0], "b": [0.2, 0.3, 0.5]}, index=["x", "y", "z"])
     out = compare_to_truth(shares, {"x": 0.2, "y": 0.3, "z": 0.5})
@@ -149,13 +112,15 @@ def test_top_paths_and_tables() -> None:
     assert set(long["model"]) == set(results) and "removal_effect" in long.columns
 
 
-def test_report_metrics_is_json_ready() -> None:
-    results = {"linear": heuristic_attribution(PATHS, "linear"), "markov_order_1": markov_attribution(PATHS)}
-    cal = calibrate(results["markov_order_1"], {"search": 1.0, "video": 1.0})
-    truth = {c: 1 / len(PATHS.channels) for c in PATHS.channels}
-    cmp = compare_to_truth(credit_table(results), truth)
-    m = report_metrics(results, cal, cmp, extra={"journeys": 164})
-    assert set(m["credit"]) == {"linear", "markov_order_1", "markov_order_1_calibrated"}
-    assert m["credit"]["linear"]["search"]["conversions"] == pytest.approx(8 + 5 + 3)
-    assert m["calibration"]["factors"]["email"] == 1.0
-    json.dumps(to_jsonable(m), allow_nan=False)
+def test_calibration_from_an_estimate_and_the_shares_table() -> None:
+    results = {"last_touch": heuristic_attribution(PATHS, "last_touch"), "markov_order_1": markov_attribution(PATHS)}
+    est = IncrementalEstimate(table=pd.DataFrame({"incremental": {"search": 1.0, "video": 3.0}}), unit="revenue",
+                              source="test")
+    assert calibrate_if_available(results, "markov_order_1", None) is None
+    cal = calibrate_if_available(results, "markov_order_1", est)
+    assert cal.source == "test" and cal.basis == "revenue"
+    shares = shares_with_calibration(results, cal)
+    assert list(shares.columns) == ["last_touch", "markov_order_1", "markov_order_1_calibrated"]
+    assert np.allclose(shares.sum(), 1.0)
+    assert calibration_columns(shares, cal) == ["markov_order_1", "markov_order_1_calibrated"]
+    assert calibration_columns(shares, None) == []

@@ -121,7 +121,7 @@ def test_time_decay_uses_days_from_events(store: DataStore) -> None:
 
 
 def test_missing_tables_and_bad_lookback(tmp_path: Path, store: DataStore) -> None:
-    with pytest.raises(FileNotFoundError, match="staged.touchpoints is missing"):
+    with pytest.raises(FileNotFoundError, match=r"staged\.touchpoints is missing"):
         build_journeys(DataStore(tmp_path / "empty"))
     with pytest.raises(ValueError, match="lookback_days must be > 0"):
         build_journeys(store, lookback_days=0)

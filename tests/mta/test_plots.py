@@ -46,9 +46,10 @@ def test_sankey_flows_conserve_journeys() -> None:
     fig = journey_sankey(top, max_steps=3)
     s = fig.data[0]
     labels = list(s.node.label)
-    into_end = sum(v for t, v in zip(s.link.target, s.link.value) if labels[t] in ("converted", "no conversion"))
+    links = list(zip(s.link.target, s.link.value, strict=True))
+    into_end = sum(v for t, v in links if labels[t] in ("converted", "no conversion"))
     assert into_end == top["journeys"].sum()
-    conv = sum(v for t, v in zip(s.link.target, s.link.value) if labels[t] == "converted")
+    conv = sum(v for t, v in links if labels[t] == "converted")
     assert conv == top["conversions"].sum()
     assert "..." in labels  # the six-touch path is shortened
 
@@ -57,9 +58,9 @@ def test_attributed_vs_incremental_and_truth() -> None:
     last = heuristic_attribution(PATHS, "last_touch")
     cal = calibrate(last, {"search": 1.0, "video": 1.0, "social": 2.0})
     fig = attributed_vs_incremental(cal)
-    assert dict(zip(fig.data[1].x, fig.data[1].y)) == {"search": 0.25, "social": 0.5, "video": 0.25}
+    assert dict(zip(fig.data[1].x, fig.data[1].y, strict=True)) == {"search": 0.25, "social": 0.5, "video": 0.25}
     truth = {"search": 0.2, "video": 0.5, "social": 0.3}
     fig2 = credit_vs_truth(credit_table({"last_touch": last}), truth)
     marker = fig2.data[-1]
     assert marker.name == "true credit"
-    assert dict(zip(marker.x, marker.y))["video"] == 0.5
+    assert dict(zip(marker.x, marker.y, strict=True))["video"] == 0.5

@@ -1,0 +1,316 @@
+"""Calibration targets: per-channel incremental estimates from lift tests, a file or an MMM run.
+
+Path-based credit is calibrated to what experiments or the MMM say each channel
+really adds (:func:`galaxy_lib.mta.analysis.calibrate`). The estimates come from
+
+* the store's geo lift tests and spend (:func:`incremental_from_lift_tests`);
+* a user's table, CSV / Parquet or JSON (:func:`read_incremental`, read through
+  :func:`galaxy_lib.core.files.read_table_file`);
+* a ``02_mmm`` run (:func:`incremental_from_mmm_run`), read through its schema
+  (:func:`galaxy_lib.core.metrics.read_metrics` with
+  :class:`galaxy_lib.schemas.mmm.MMMMetrics`), never through ``galaxy_lib.mmm``:
+  workflows do not import each other. A run that failed its diagnostics gate is
+  refused; :func:`latest_mmm_run` finds the newest one that passed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from galaxy_lib.core.files import read_table_file
+from galaxy_lib.core.metrics import MetricsError, RunMetrics, read_metrics
+from galaxy_lib.mta.paths import PathTableError
+from galaxy_lib.schemas.mmm import MMMMetrics
+
+__all__ = [
+    "LATEST_MMM_RUN",
+    "MMM_NOTEBOOK",
+    "IncrementalEstimate",
+    "incremental_from_lift_tests",
+    "incremental_from_mmm_run",
+    "latest_mmm_run",
+    "read_incremental",
+]
+
+#: Notebook whose ``metrics.json`` carries the MMM's ROI per channel.
+MMM_NOTEBOOK = "02_mmm"
+
+
+@dataclass(frozen=True, eq=False)
+class IncrementalEstimate:
+    """Incremental effect per channel from an experiment or a model.
+
+    Attributes
+    ----------
+    table
+        Indexed by channel: ``incremental`` (total effect over the period), ``std_error``
+        (NaN when unknown) and, for lift tests, ``iroas``, ``n_tests``, ``spend``.
+    unit
+        ``"revenue"`` or ``"conversions"``.
+    source
+        Where it came from, for the report.
+    """
+
+    table: pd.DataFrame
+    unit: str
+    source: str
+
+    def shares(self) -> pd.Series:
+        """Share of the total incremental effect per channel."""
+        inc = self.table["incremental"]
+        return inc / inc.sum()
+
+
+def incremental_from_lift_tests(lift_tests: pd.DataFrame, spend: pd.DataFrame) -> IncrementalEstimate:
+    """Incremental revenue per channel from geo lift tests, scaled by the channel's spend.
+
+    Each test measures ``delta_y`` (incremental revenue per test week) for a spend change
+    ``delta_x`` (per week): its incremental return on ad spend is ``delta_y / delta_x``
+    with standard error ``sigma / |delta_x|``. Per channel the tests are pooled with
+    inverse-variance weights and the channel's incremental revenue is estimated as
+    ``iROAS x total spend`` of the channel in ``spend``. This is linear: under saturation
+    a test's return is marginal, not average, so treat the result as a calibration
+    target for shares (``mode="relative"``), not as an exact total. Ratios of revenue to
+    spend are the same in geo and national units, so geo tests need no rescaling.
+
+    Parameters
+    ----------
+    lift_tests
+        ``channel``, ``delta_x``, ``delta_y``, ``sigma`` (the ``lift_tests`` contract).
+    spend
+        ``channel``, ``spend`` (the ``spend`` contract, any granularity).
+    """
+    for name, df, cols in (
+        ("lift_tests", lift_tests, ("channel", "delta_x", "delta_y", "sigma")),
+        ("spend", spend, ("channel", "spend")),
+    ):
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise PathTableError(f"{name} lacks columns {missing} (has {list(df.columns)}).")
+    lt = lift_tests.loc[lift_tests["delta_x"].abs() > 0].copy()
+    if lt.empty:
+        raise PathTableError("No lift test with a non-zero spend change (delta_x): nothing to calibrate to.")
+    lt["iroas"] = lt["delta_y"] / lt["delta_x"]
+    lt["w"] = (lt["delta_x"].abs() / lt["sigma"]) ** 2
+    g = lt.assign(wi=lt["w"] * lt["iroas"]).groupby("channel").agg(w=("w", "sum"), wi=("wi", "sum"),
+                                                                    n_tests=("iroas", "size"))
+    total_spend = spend.groupby("channel")["spend"].sum()
+    out = pd.DataFrame(index=pd.Index(g.index, name="channel"))
+    out["iroas"] = g["wi"] / g["w"]
+    out["iroas_se"] = 1.0 / np.sqrt(g["w"])
+    out["n_tests"] = g["n_tests"].astype(int)
+    out["spend"] = total_spend.reindex(out.index).fillna(0.0)
+    out["incremental"] = out["iroas"] * out["spend"]
+    out["std_error"] = out["iroas_se"] * out["spend"]
+    return IncrementalEstimate(table=out, unit="revenue", source=f"lift_tests ({len(lt)} tests)")
+
+
+#: ``incremental_path`` value meaning "the newest 02_mmm run under reports/ that passed its gate".
+#: ``incremental_path`` value meaning "the newest 02_mmm run under reports/ that passed its gate".
+LATEST_MMM_RUN = "latest:mmm"
+#: Half-width of a normal 94% interval in standard deviations.
+_Z94 = 1.8808
+
+
+def _read_mmm_run(p: Path) -> RunMetrics[MMMMetrics]:
+    """Read a ``02_mmm`` run's metrics through :class:`MMMMetrics`, refusing a run that failed its gate.
+
+    The envelope is read first, so a file of another notebook and a failed run are named as
+    such before the payload is checked against the MMM's schema.
+    """
+    try:
+        envelope = read_metrics(p)
+    except MetricsError as err:
+        raise PathTableError(f"incremental_path: {err}") from None
+    if envelope.notebook != MMM_NOTEBOOK:
+        raise PathTableError(f"{p} is not the metrics.json of a {MMM_NOTEBOOK} run (notebook: {envelope.notebook!r}).")
+    refusal = PathTableError(
+        f"the MMM run {p.parent.name} failed its diagnostics gate ({envelope.status_reason or 'no reason given'}); "
+        "its results are withheld. Calibrate to a run that passed (incremental_path: latest:mmm picks one)."
+    )
+    if not envelope.passed:
+        raise refusal
+    try:
+        run = read_metrics(p, MMMMetrics)
+    except MetricsError as err:
+        raise PathTableError(f"incremental_path: {err} Re-run {MMM_NOTEBOOK} with this version.") from None
+    if run.metrics.results_withheld:
+        raise refusal
+    return run
+
+
+def _mmm_estimate(run: RunMetrics[MMMMetrics], p: Path) -> IncrementalEstimate:
+    """Incremental revenue per channel of a validated MMM run (see :func:`incremental_from_mmm_run`)."""
+    rows = {
+        ch: {
+            "incremental": m.roi_mean * m.spend,
+            "std_error": (m.roi_hdi_high - m.roi_hdi_low) / (2 * _Z94) * m.spend,
+            "roi": m.roi_mean,
+            "spend": m.spend,
+        }
+        for ch, m in (run.metrics.channels or {}).items()
+    }
+    if not rows:
+        raise PathTableError(f"{p.name}: the MMM run lists no channels.")
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("channel")
+    return IncrementalEstimate(table=table, unit="revenue", source=f"MMM run {p.parent.name}")
+
+
+def incremental_from_mmm_run(metrics_path: str | Path) -> IncrementalEstimate:
+    """Incremental revenue per channel from a ``02_mmm`` run's ``metrics.json``.
+
+    A channel's MMM contribution over the model's data window is ``roi_mean x spend``
+    (the MMM's own definition of ROI); its standard error is read off the 94% ROI interval
+    under a normal approximation (``(hdi_high - hdi_low) / (2 x 1.88) x spend``). Use it
+    with ``mode="relative"``: the MMM's window and the journeys' lookback differ, so only
+    the shares carry over. The file is read through
+    :class:`galaxy_lib.schemas.mmm.MMMMetrics` (``channels[<channel>].roi_*`` and ``.spend``).
+
+    Parameters
+    ----------
+    metrics_path
+        The run's ``metrics.json`` (or its run folder).
+
+    Returns
+    -------
+    IncrementalEstimate
+        ``incremental``, ``std_error``, ``roi`` and ``spend`` per channel, in revenue.
+
+    Raises
+    ------
+    PathTableError
+        When the file is not a 02_mmm run, does not match the MMM's schema, or the run
+        failed its diagnostics gate (its results are withheld and must not calibrate anything).
+    """
+    p = Path(metrics_path)
+    if p.is_dir():
+        p = p / "metrics.json"
+    return _mmm_estimate(_read_mmm_run(p), p)
+
+
+def latest_mmm_run(reports_dir: str | Path | None = None) -> Path:
+    """Find the ``metrics.json`` of the newest ``02_mmm`` run under ``reports_dir`` whose gate did not fail.
+
+    Parameters
+    ----------
+    reports_dir
+        The reports folder (default: the project's ``reports/``).
+
+    Returns
+    -------
+    Path
+        The run's ``metrics.json``. Runs that cannot be read or do not match
+        :class:`~galaxy_lib.schemas.mmm.MMMMetrics` are skipped.
+
+    Raises
+    ------
+    PathTableError
+        When there is none yet.
+    """
+    from galaxy_lib.core.paths import ProjectPaths
+
+    reports = Path(reports_dir) if reports_dir else ProjectPaths.discover().reports
+    # run folders are named <UTC timestamp>-<suffix>, so the name orders them in time
+    for metrics in sorted(reports.glob("*/*/metrics.json"), key=lambda m: m.parent.name, reverse=True):
+        try:
+            if read_metrics(metrics).notebook != MMM_NOTEBOOK:
+                continue
+            _read_mmm_run(metrics)
+        except (MetricsError, PathTableError):
+            continue
+        return metrics
+    raise PathTableError(
+        f"incremental_path {LATEST_MMM_RUN!r}: no {MMM_NOTEBOOK} run under {reports} passed its gate yet. "
+        f"Run `galaxy run {MMM_NOTEBOOK}` first, or point incremental_path at a file."
+    )
+
+
+def _is_mmm_run(raw: Any) -> bool:
+    return isinstance(raw, dict) and raw.get("notebook") == MMM_NOTEBOOK
+
+
+def _from_json(p: Path) -> IncrementalEstimate | pd.DataFrame:
+    """Read a JSON file: an MMM run's metrics, or ``{"channel": value}`` / ``{"channels": {"ch": {...}}}``."""
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PathTableError(f"{p.name}: cannot read it as JSON: {err}") from None
+    if _is_mmm_run(raw):
+        return _mmm_estimate(_read_mmm_run(p), p)
+    data = raw.get("channels", raw) if isinstance(raw, dict) else None
+    if not isinstance(data, dict):
+        raise PathTableError(f"{p.name}: expected a JSON object channel -> value.")
+    rows = {}
+    for ch, v in data.items():
+        if isinstance(v, Mapping):
+            val = v.get("incremental", v.get("total_contribution", v.get("contribution")))
+        else:
+            val = v
+        if val is None:
+            raise PathTableError(f"{p.name}: channel {ch!r} has no 'incremental' value.")
+        rows[ch] = float(val)
+    table = pd.DataFrame({"incremental": pd.Series(rows)})
+    table["std_error"] = np.nan
+    return table
+
+
+def _from_table(p: Path) -> pd.DataFrame:
+    """Read a CSV / Parquet table ``channel, incremental [, std_error]``."""
+    df = read_table_file(p, "incremental_path", na_strings=True, error=PathTableError)
+    for col in ("channel", "incremental"):
+        if col not in df.columns:
+            raise PathTableError(f"{p.name}: required column {col!r} is missing (columns: {list(df.columns)}).")
+    table = df.set_index("channel")[["incremental"]].astype(float)
+    table["std_error"] = df.set_index("channel")["std_error"].astype(float) if "std_error" in df else np.nan
+    return table
+
+
+def read_incremental(path: str | Path, unit: str = "revenue") -> IncrementalEstimate:
+    """Read per-channel incremental estimates.
+
+    Parameters
+    ----------
+    path
+        A CSV / Parquet table (``channel``, ``incremental`` [, ``std_error``]), a JSON object
+        (``{"channel": value}`` or ``{"channels": {"ch": {"incremental": v}}}``), or a
+        ``02_mmm`` run (its folder or its ``metrics.json``: see :func:`incremental_from_mmm_run`).
+    unit
+        ``"revenue"`` or ``"conversions"``: the unit of a table's or JSON's values (an MMM
+        run is always revenue).
+
+    Returns
+    -------
+    IncrementalEstimate
+
+    Raises
+    ------
+    PathTableError
+        When the file is missing or unreadable, lacks a column, or holds a negative or
+        non-finite estimate.
+    """
+    p = Path(path)
+    if p.is_dir() and (p / "metrics.json").is_file():
+        p = p / "metrics.json"
+    if not p.is_file():
+        raise PathTableError(f"Incremental estimates file {p} does not exist.")
+    if unit not in ("revenue", "conversions"):
+        raise ValueError(f"unit must be 'revenue' or 'conversions' (got {unit!r}).")
+    if p.suffix.lower() == ".json":
+        found = _from_json(p)
+        if isinstance(found, IncrementalEstimate):
+            return found
+        table = found
+    else:
+        table = _from_table(p)
+    table.index.name = "channel"
+    bad = table.index[~np.isfinite(table["incremental"]) | (table["incremental"] < 0)]
+    if len(bad):
+        raise PathTableError(f"{p.name}: incremental must be a non-negative number; bad channels: {list(bad)}.")
+    return IncrementalEstimate(table=table, unit=unit, source=p.name)
