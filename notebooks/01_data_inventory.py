@@ -69,6 +69,14 @@ profiles
 # Event tables are orders of magnitude larger than reference tables, hence the log scale;
 # `contract` must read `ok` for every raw and staged table.
 
+# %%
+unknown_channels = analysis.unknown_channels(store)
+print("Channels not in parameters/channels.yaml:", ", ".join(unknown_channels) or "none")
+
+# %% [markdown]
+# A channel name the map does not know is modelled as a channel of its own: if it is another
+# spelling of a known channel, add it to `parameters/channels.yaml` as an alias and ingest again.
+
 # %% [markdown]
 # ## Quality gates
 # Null rates, cardinality, event latency and spend/CPC outliers on the staged tables; duplicate
@@ -150,5 +158,6 @@ metrics_path = inventory.publish(
     sizes_figure=sizes_figure,
     gate_figure=gate_figure,
     consent_figure=consent_figure,
+    unknown_channels=unknown_channels,
 )
 print(metrics_path)

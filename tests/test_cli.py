@@ -26,8 +26,19 @@ def _invoke(*args: str):
 # -- parsing ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("500", 500), ("0.9", 0.9), ("1e-3", 0.001), ("true", True), ("no", False), ("[tv, search]", ["tv", "search"]),
-     ("null", None), ("", ""), ("data/ci", "data/ci"), ("2024-01-01", "2024-01-01"), ("a: b", {"a": "b"})],
+    [
+        ("500", 500),
+        ("0.9", 0.9),
+        ("1e-3", 0.001),
+        ("true", True),
+        ("no", False),
+        ("[tv, search]", ["tv", "search"]),
+        ("null", None),
+        ("", ""),
+        ("data/ci", "data/ci"),
+        ("2024-01-01", "2024-01-01"),
+        ("a: b", {"a": "b"}),
+    ],
 )
 def test_parse_value_reads_yaml_scalars(text, value):
     assert parse_value(text) == value
@@ -175,8 +186,22 @@ def test_ingest_a_three_column_spend_file_with_a_channel_map(tmp_path):
     channels = tmp_path / "channels.yaml"
     channels.write_text("tv: [Telly]\nsearch: [paid search]\n")
     store = tmp_path / "store"
-    result = _invoke("ingest", csv, "--table", "spend", "--data-dir", store, "--map", "week=Date",
-                     "--map", "channel=Medium", "--map", "spend=Cost", "--channels", channels)
+    result = _invoke(
+        "ingest",
+        csv,
+        "--table",
+        "spend",
+        "--data-dir",
+        store,
+        "--map",
+        "week=Date",
+        "--map",
+        "channel=Medium",
+        "--map",
+        "spend=Cost",
+        "--channels",
+        channels,
+    )
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "3 rows read from costs.csv: 3 accepted into raw.spend, 0 quarantined." in out
@@ -184,8 +209,22 @@ def test_ingest_a_three_column_spend_file_with_a_channel_map(tmp_path):
     assert f"Channels not in the channel map in {channels} (kept as they are): 'Radio'" in out
     stored = DataStore(store).read("raw", "spend")
     assert sorted(stored["channel"]) == ["Radio", "search", "tv"] and (stored["geo"] == "national").all()
-    bad = _invoke("ingest", csv, "--table", "spend", "--data-dir", store, "--map", "week=Date",
-                  "--map", "channel=Medium", "--map", "spend=Cost", "--channels", tmp_path / "nope.yaml")
+    bad = _invoke(
+        "ingest",
+        csv,
+        "--table",
+        "spend",
+        "--data-dir",
+        store,
+        "--map",
+        "week=Date",
+        "--map",
+        "channel=Medium",
+        "--map",
+        "spend=Cost",
+        "--channels",
+        tmp_path / "nope.yaml",
+    )
     assert bad.exit_code == 2 and "Channel map" in bad.output and "does not exist" in bad.output
 
 
@@ -219,11 +258,18 @@ def test_schedule_all_exits_non_zero_when_a_job_fails(tmp_path):
     (tmp_path / "ok.yaml").write_text("mode: pass\n")
     (tmp_path / "bad.yaml").write_text("mode: raise\n")
     path = tmp_path / "schedule.yaml"
-    path.write_text(yaml.safe_dump({
-        "notebooks_dir": str(FIXTURES), "reports_dir": str(tmp_path / "reports"),
-        "jobs": [{"name": "ok", "notebook": "tiny.ipynb", "cron": "0 6 * * *", "parameters": "ok.yaml"},
-                 {"name": "bad", "notebook": "tiny.ipynb", "cron": "0 6 * * *", "parameters": "bad.yaml"}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "notebooks_dir": str(FIXTURES),
+                "reports_dir": str(tmp_path / "reports"),
+                "jobs": [
+                    {"name": "ok", "notebook": "tiny.ipynb", "cron": "0 6 * * *", "parameters": "ok.yaml"},
+                    {"name": "bad", "notebook": "tiny.ipynb", "cron": "0 6 * * *", "parameters": "bad.yaml"},
+                ],
+            }
+        )
+    )
     result = _invoke("schedule", "--all", "--file", path)
     assert result.exit_code == 1, result.output
     assert "1 job(s) failed: bad" in result.output
@@ -245,10 +291,12 @@ def test_world_build_then_ingest_with_quarantine(tmp_path):
     assert again.exit_code == 0 and "nothing to do" in again.output
 
     csv = tmp_path / "spend.csv"
-    csv.write_text("week,geo,channel,cost,impressions,clicks\n"
-                   "2031-01-06,north,tv,100,1000,10\n"
-                   "2031-01-13,north,tv,-5,1000,10\n"
-                   "someday,north,tv,5,1000,10\n")
+    csv.write_text(
+        "week,geo,channel,cost,impressions,clicks\n"
+        "2031-01-06,north,tv,100,1000,10\n"
+        "2031-01-13,north,tv,-5,1000,10\n"
+        "someday,north,tv,5,1000,10\n"
+    )
     missing = _invoke("ingest", csv, "--table", "spend", "--data-dir", world)
     assert missing.exit_code == 2
     assert "required column 'spend' missing" in missing.output and "--map spend=cost" in missing.output

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from galaxy_lib.core.channels import ChannelMap
 from galaxy_lib.core.contracts import CONTRACTS
 from galaxy_lib.core.gates import GATE_STATUSES, Gate, grade, measure
 from galaxy_lib.core.quarantine import quarantine_summary
@@ -26,6 +27,7 @@ from galaxy_lib.inventory.params import InventoryParams
 
 __all__ = [
     "CATEGORICAL_COLUMNS",
+    "CHANNEL_TABLES",
     "FEED_TABLES",
     "consent_gates",
     "consent_table",
@@ -38,6 +40,7 @@ __all__ = [
     "quarantine_table",
     "row_level_gates",
     "spend_outlier_gates",
+    "unknown_channels",
 ]
 
 #: Categorical columns whose cardinality is checked, per staged table.
@@ -54,6 +57,8 @@ CATEGORICAL_COLUMNS: dict[str, tuple[str, ...]] = {
 #: Tables fed continuously, so the age of their newest record says whether a feed stalled.
 #: (Lift tests, creatives and the customer list are not feeds: an old newest row is normal.)
 FEED_TABLES: tuple[str, ...] = ("touchpoints", "conversions", "spend", "kpi")
+#: Staged tables whose channel names are checked against the channel map.
+CHANNEL_TABLES: tuple[str, ...] = ("spend", "touchpoints")
 _STAGED_NAME = {"customer_id": "customer_key"}
 _DROPPED_AT_STAGING = {"email", "phone"}
 #: Graded against this, a consent share fails only when it is 0 (strict grading: below the
@@ -110,6 +115,32 @@ def spend_outlier_gates(spend: pd.DataFrame, params: InventoryParams) -> list[Ga
             cpc = (g["spend"] / g["clicks"]).where(g["clicks"] > 0)
             out.append(quality.outlier_gate(np.log(cpc), f"log_cpc[{channel}]", "spend", params.thresholds))
     return out
+
+
+def unknown_channels(
+    store: DataStore, channels: ChannelMap | None = None, tables: tuple[str, ...] = CHANNEL_TABLES
+) -> list[str]:
+    """List the channels in the staged spend and touchpoints that the channel map does not know (sorted).
+
+    Ingestion keeps such a name as it is, so it is modelled as a channel of its own;
+    listing it lets a new spelling of a known channel be added as an alias.
+
+    Parameters
+    ----------
+    store
+        The data store.
+    channels
+        The channel map; default ``parameters/channels.yaml``
+        (:meth:`galaxy_lib.core.channels.ChannelMap.default`).
+    tables
+        Staged tables whose ``channel`` column is read; absent tables are skipped.
+    """
+    channels = channels if channels is not None else ChannelMap.default()
+    names: set[str] = set()
+    for table in tables:
+        if store.exists("staged", table):
+            names.update(store.query(f"SELECT DISTINCT channel FROM staged.{table}")["channel"].dropna())
+    return channels.unknown(names)
 
 
 def latency_hours(store: DataStore, table: str = "touchpoints", max_rows: int = 200_000) -> pd.Series:

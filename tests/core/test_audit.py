@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing as mp
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_entries_chain_and_verify(log):
     entries = list(log.entries())
     assert [e.seq for e in entries] == list(range(1, 11))
     assert entries[0].prev_hash == GENESIS_HASH
-    for prev, cur in zip(entries, entries[1:]):
+    for prev, cur in itertools.pairwise(entries):
         assert cur.prev_hash == prev.hash
     for e in entries:  # the documented formula, recomputed independently of the writer
         assert e.hash == entry_hash(e.prev_hash, e.seq, e.ts, e.kind, e.payload)
@@ -152,7 +153,7 @@ def test_append_refuses_to_extend_a_damaged_tail(log):
     _write(log, lines[:-1])  # last entry removed: head disagrees
     with pytest.raises(AuditError, match="head file"):
         log.append("x", {})
-    _write(log, lines[:-1] + [lines[-1][:-10]])  # torn last line
+    _write(log, [*lines[:-1], lines[-1][:-10]])  # torn last line
     with pytest.raises(AuditError, match="newline"):
         log.append("x", {})
 
@@ -166,7 +167,7 @@ def test_truncation_with_the_head_deleted_fails(log):
     assert not v.ok and v.entries == 7 and v.first_bad_seq is None
     assert v.reason.startswith("the head file audit.jsonl.head is missing while the log holds 7 entries")
     assert "galaxy audit rebuild-head" in v.reason  # the way out
-    with pytest.raises(AuditError, match="head file audit.jsonl.head is missing"):
+    with pytest.raises(AuditError, match=r"head file audit\.jsonl\.head is missing"):
         log.append("run.finished", {})  # and nobody extends it silently
     assert len(_lines(log)) == 7
 
@@ -193,9 +194,12 @@ def test_rebuild_head_makes_it_verify_and_is_audited(log, monkeypatch):
     assert entry is not None and entry.seq == 8 and entry.kind == HEAD_REBUILT
     seventh = json.loads(lines[6])
     assert entry.payload == {
-        "by": "ops@host1", "reason": "head lost in a disk restore",
-        "rebuilt_from": {"seq": 7, "hash": seventh["hash"]}, "previous_head": "missing",
-        "problem": entry.payload["problem"], "signed": False,
+        "by": "ops@host1",
+        "reason": "head lost in a disk restore",
+        "rebuilt_from": {"seq": 7, "hash": seventh["hash"]},
+        "previous_head": "missing",
+        "problem": entry.payload["problem"],
+        "signed": False,
     }
     assert entry.payload["problem"].startswith("the head file audit.jsonl.head is missing")
     assert entry.ts  # when
@@ -223,7 +227,7 @@ def test_rebuild_head_refuses_a_broken_chain(log, tmp_path):
     lines[3] = lines[3].replace('"job":"job4"', '"job":"jobX"')
     _write(log, lines)
     log.head_path.unlink()
-    with pytest.raises(AuditError, match="entry 4 was changed.*would not repair it"):
+    with pytest.raises(AuditError, match=r"entry 4 was changed.*would not repair it"):
         log.rebuild_head()
     assert not log.head_path.exists()
     with pytest.raises(AuditError, match="No audit log"):
@@ -280,8 +284,9 @@ def test_a_wrong_key_fails(signed, monkeypatch):
 def test_a_signed_head_without_the_key_fails_clearly(signed, monkeypatch):
     monkeypatch.delenv(AUDIT_KEY_ENV)
     v = signed.verify()
-    assert not v.ok and v.reason.startswith("the head file audit.jsonl.head is signed (HMAC-SHA256) but "
-                                            "GALAXY_AUDIT_KEY is not set")
+    assert not v.ok and v.reason.startswith(
+        "the head file audit.jsonl.head is signed (HMAC-SHA256) but GALAXY_AUDIT_KEY is not set"
+    )
     with pytest.raises(AuditError, match="GALAXY_AUDIT_KEY is not set"):
         signed.append("x", {})  # no silent downgrade to an unsigned head
     with pytest.raises(AuditError, match="is signed: set GALAXY_AUDIT_KEY to rebuild it"):

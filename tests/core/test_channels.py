@@ -26,12 +26,17 @@ def test_unknown_names_are_kept_trimmed_and_listed() -> None:
     m = ChannelMap(channels={"tv": ["Television"]})
     assert m.canonical("  Radio ") == "Radio"
     assert m.unknown(["tv", "Radio ", "radio", "Radio", None, float("nan"), pd.NA, "", "  ", "Television"]) == [
-        "Radio", "radio"]
+        "Radio",
+        "radio",
+    ]
 
 
 def test_an_alias_of_two_channels_is_refused_naming_both(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match=r"alias 'television' maps to two channels, 'tv' \(as 'Television'\) "
-                                              r"and 'ctv'"):
+    with pytest.raises(
+        ValidationError,
+        match=r"alias 'television' maps to two channels, 'tv' \(as 'Television'\) "
+        r"and 'ctv'",
+    ):
         ChannelMap(channels={"tv": ["Television"], "ctv": ["television"]})
     # a canonical name is an alias of itself: it may not be another channel's alias
     with pytest.raises(ValidationError, match="alias 'TV' maps to two channels, 'tv'"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -42,6 +41,7 @@ def _assert_adds_up(r: IngestResult) -> None:
 
 # --------------------------------------------------------------------------- the acceptance case
 
+
 def test_missing_column_names_it_and_the_mapping_fix(store: DataStore) -> None:
     with pytest.raises(ContractError) as exc:
         ingest_file(FIXTURES / "spend_missing_column.csv", "spend", store)
@@ -77,7 +77,7 @@ def test_dirty_spend_rows_are_quarantined_with_rule_and_reason(store: DataStore)
 
     q = read_quarantine(store, "spend").sort_values("_row").reset_index(drop=True)
     assert q["_row"].tolist() == [2, 3, 4, 6]
-    by_row = dict(zip(q["_row"], zip(q["_rule"], q["_reason"])))
+    by_row = dict(zip(q["_row"], zip(q["_rule"], q["_reason"], strict=True), strict=True))
     assert by_row[2] == ("greater_than_or_equal_to(0)", "row 2: spend = -120.0 is negative; spend must be >= 0")
     assert by_row[3] == ("unparseable_date", "row 3: unparseable date in column 'week': '2023-13-45'")
     assert by_row[4] == (
@@ -94,7 +94,9 @@ def test_dirty_spend_rows_are_quarantined_with_rule_and_reason(store: DataStore)
 
     good = store.read("raw", "spend").sort_values(["week", "channel"]).reset_index(drop=True)
     assert good[["geo", "channel", "spend"]].values.tolist() == [
-        ["North", "tv", 1000.0], ["South", "display", 300.5], ["South", "tv", 800.0],
+        ["North", "tv", 1000.0],
+        ["South", "display", 300.5],
+        ["South", "tv", 800.0],
     ]
     assert str(good["week"].dtype) == "datetime64[ns]"
 
@@ -127,6 +129,7 @@ def test_summary_counts_rules_per_table(store: DataStore) -> None:
 
 # --------------------------------------------------------------------------- appending
 
+
 def test_ingesting_twice_appends_and_never_doubles(store: DataStore) -> None:
     first = ingest_file(FIXTURES / "spend_dirty.csv", "spend", store)
     again = ingest_file(FIXTURES / "spend_dirty.csv", "spend", store)
@@ -139,8 +142,16 @@ def test_ingesting_twice_appends_and_never_doubles(store: DataStore) -> None:
     assert q["_reason"].str.contains("already stored in raw.spend").sum() == first.rows_accepted
 
     # a file of new weeks extends the table
-    new = pd.DataFrame({"week": ["2023-02-06"], "geo": ["North"], "channel": ["tv"], "spend": ["5"],
-                        "impressions": ["10"], "clicks": ["1"]})
+    new = pd.DataFrame(
+        {
+            "week": ["2023-02-06"],
+            "geo": ["North"],
+            "channel": ["tv"],
+            "spend": ["5"],
+            "impressions": ["10"],
+            "clicks": ["1"],
+        }
+    )
     path = store.root.parent / "more.csv"
     new.to_csv(path, index=False)
     r = ingest_file(path, "spend", store)
@@ -150,10 +161,18 @@ def test_ingesting_twice_appends_and_never_doubles(store: DataStore) -> None:
 
 # --------------------------------------------------------------------------- formats and options
 
+
 def test_parquet_input_and_unsupported_suffix(store: DataStore, tmp_path: Path) -> None:
-    df = pd.DataFrame({"week": pd.to_datetime(["2023-01-02", "2023-01-09"]), "geo": ["N", "N"],
-                       "revenue": [10.0, -1.0], "conversions": [1.0, 2.0], "price_index": [1.0, 1.0],
-                       "holiday": [0, 1]})
+    df = pd.DataFrame(
+        {
+            "week": pd.to_datetime(["2023-01-02", "2023-01-09"]),
+            "geo": ["N", "N"],
+            "revenue": [10.0, -1.0],
+            "conversions": [1.0, 2.0],
+            "price_index": [1.0, 1.0],
+            "holiday": [0, 1],
+        }
+    )
     path = tmp_path / "kpi.parquet"
     df.to_parquet(path)
     r = ingest_file(path, "kpi", store)
@@ -166,8 +185,10 @@ def test_parquet_input_and_unsupported_suffix(store: DataStore, tmp_path: Path) 
 
 def test_date_format_and_wrong_mapping_source(store: DataStore, tmp_path: Path) -> None:
     path = tmp_path / "kpi_uk.csv"
-    path.write_text("Week,geo,revenue,conversions,price_index,holiday\n"
-                    "02/01/2023,N,10,1,1.0,0\n13/01/2023,N,11,1,1.0,1\n2023-01-20,N,12,1,1.0,0\n")
+    path.write_text(
+        "Week,geo,revenue,conversions,price_index,holiday\n"
+        "02/01/2023,N,10,1,1.0,0\n13/01/2023,N,11,1,1.0,1\n2023-01-20,N,12,1,1.0,0\n"
+    )
     with pytest.raises(ContractError, match=r"not in the file: 'week' -> 'week_start'.*'Week'"):
         ingest_file(path, "kpi", store, mapping={"week": "week_start"})
     r = ingest_file(path, "kpi", store, mapping={"week": "Week"}, date_format="%d/%m/%Y")
@@ -178,8 +199,10 @@ def test_date_format_and_wrong_mapping_source(store: DataStore, tmp_path: Path) 
 
 
 def test_ingest_config_from_a_params_file(store: DataStore) -> None:
-    cfg = validate_params(IngestConfig, {"path": str(FIXTURES / "spend_missing_column.csv"), "table": "spend",
-                                         "mapping": {"spend": "cost"}})
+    cfg = validate_params(
+        IngestConfig,
+        {"path": str(FIXTURES / "spend_missing_column.csv"), "table": "spend", "mapping": {"spend": "cost"}},
+    )
     r = ingest_file(cfg, store=store)
     assert (r.table, r.rows_accepted) == ("spend", 3)
     with pytest.raises(ConfigError, match="unknown table 'spends'"):
@@ -206,14 +229,23 @@ def test_pii_tables_only_into_raw_and_reasons_mask_pii(store: DataStore, tmp_pat
 
 # --------------------------------------------------------------------------- the shared row checks
 
+
 def test_check_rows_collects_every_failure_of_a_row() -> None:
     contract = contract_for("creatives")
-    df = pd.DataFrame({
-        "creative_id": ["a", "b", "c", ""], "channel": ["social"] * 4, "format": ["square"] * 4,
-        "headline": ["h"] * 4, "dominant_color": ["blue"] * 4, "has_logo": ["yes", "maybe", "0", "1"],
-        "text_density": ["0.2", "0.3", "1.7", "0.1"], "image_path": ["x.png"] * 4,
-        "impressions": ["10", "10", "-5", "10"], "clicks": ["1", "1", "1", None],
-    })
+    df = pd.DataFrame(
+        {
+            "creative_id": ["a", "b", "c", ""],
+            "channel": ["social"] * 4,
+            "format": ["square"] * 4,
+            "headline": ["h"] * 4,
+            "dominant_color": ["blue"] * 4,
+            "has_logo": ["yes", "maybe", "0", "1"],
+            "text_density": ["0.2", "0.3", "1.7", "0.1"],
+            "image_path": ["x.png"] * 4,
+            "impressions": ["10", "10", "-5", "10"],
+            "clicks": ["1", "1", "1", None],
+        }
+    )
     out = check_rows(df, contract)
     assert len(out.accepted) + len(out.rejected) == 4
     assert out.accepted["creative_id"].tolist() == ["a"]
@@ -233,8 +265,12 @@ def test_check_rows_collects_every_failure_of_a_row() -> None:
     [
         ("spend", "greater_than_or_equal_to(0)", -120.0, "spend = -120.0 is negative; spend must be >= 0"),
         ("age", "in_range(16, 110)", 150, "age = 150 is out of range; age must be between 16 and 110"),
-        ("purpose", "isin(['measurement', 'content'])", "ads",
-         "purpose = 'ads' is not an allowed value; purpose must be one of 'measurement', 'content'"),
+        (
+            "purpose",
+            "isin(['measurement', 'content'])",
+            "ads",
+            "purpose = 'ads' is not an allowed value; purpose must be one of 'measurement', 'content'",
+        ),
         ("price_index", "greater_than(0)", 0.0, "price_index = 0.0 is too small; price_index must be > 0"),
         ("geo", "not_nullable", None, "geo is missing; geo is required"),
         ("age", "coerce_dtype('int64')", "3.5", "age = '3.5' is not a whole number"),
@@ -254,21 +290,25 @@ _junk = st.one_of(
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    weeks=st.lists(st.sampled_from(["2023-01-02", "2023-01-09", "2023-13-45", "", "Jan 16 2023"]),
-                   min_size=1, max_size=12),
+    weeks=st.lists(
+        st.sampled_from(["2023-01-02", "2023-01-09", "2023-13-45", "", "Jan 16 2023"]), min_size=1, max_size=12
+    ),
     data=st.data(),
 )
-def test_nothing_is_silently_dropped(tmp_path_factory: pytest.TempPathFactory, weeks: list[str],
-                                     data: st.DataObject) -> None:
+def test_nothing_is_silently_dropped(
+    tmp_path_factory: pytest.TempPathFactory, weeks: list[str], data: st.DataObject
+) -> None:
     n = len(weeks)
-    df = pd.DataFrame({
-        "week": weeks,
-        "geo": data.draw(st.lists(st.sampled_from(["N", "S", ""]), min_size=n, max_size=n)),
-        "channel": data.draw(st.lists(st.sampled_from(["tv", "search"]), min_size=n, max_size=n)),
-        "spend": data.draw(st.lists(_junk, min_size=n, max_size=n)),
-        "impressions": data.draw(st.lists(_junk, min_size=n, max_size=n)),
-        "clicks": ["1"] * n,
-    })
+    df = pd.DataFrame(
+        {
+            "week": weeks,
+            "geo": data.draw(st.lists(st.sampled_from(["N", "S", ""]), min_size=n, max_size=n)),
+            "channel": data.draw(st.lists(st.sampled_from(["tv", "search"]), min_size=n, max_size=n)),
+            "spend": data.draw(st.lists(_junk, min_size=n, max_size=n)),
+            "impressions": data.draw(st.lists(_junk, min_size=n, max_size=n)),
+            "clicks": ["1"] * n,
+        }
+    )
     folder = tmp_path_factory.mktemp("prop")
     path = folder / "spend.csv"
     df.to_csv(path, index=False)
@@ -288,25 +328,36 @@ def test_nothing_is_silently_dropped(tmp_path_factory: pytest.TempPathFactory, w
 
 
 def test_fractional_values_are_not_truncated_to_integers() -> None:
-    df = pd.DataFrame({"week": pd.to_datetime(["2023-01-02"] * 3), "geo": ["N", "S", "E"],
-                       "revenue": [1.0, 2.0, 3.0], "conversions": [1.0, 1.0, 1.0], "price_index": [1.0, 1.0, 1.0],
-                       "holiday": [0.0, 1.0, 0.5]})
+    df = pd.DataFrame(
+        {
+            "week": pd.to_datetime(["2023-01-02"] * 3),
+            "geo": ["N", "S", "E"],
+            "revenue": [1.0, 2.0, 3.0],
+            "conversions": [1.0, 1.0, 1.0],
+            "price_index": [1.0, 1.0, 1.0],
+            "holiday": [0.0, 1.0, 0.5],
+        }
+    )
     out = check_rows(df, contract_for("kpi"))
     assert out.accepted["holiday"].tolist() == [0, 1] and str(out.accepted["holiday"].dtype) == "int64"
     assert out.rejected[["_rule", "_reason"]].values.tolist() == [
-        ["coerce_dtype('int64')", "row 3: holiday = 0.5 is not a whole number"]]
+        ["coerce_dtype('int64')", "row 3: holiday = 0.5 is not a whole number"]
+    ]
 
 
 # --------------------------------------------------------------------------- minimal files and their defaults
 
+
 def _minimal_spend(tmp_path: Path) -> Path:
     path = tmp_path / "media_costs.csv"
-    path.write_text("Date,Medium,Cost\n"
-                    "2023-01-02,TV,1000\n"
-                    "2023-01-02,Paid Search,400\n"
-                    "2023-01-09,tv ,900\n"
-                    "2023-01-09,Television,50\n"
-                    "2023-01-09, Radio ,10\n")
+    path.write_text(
+        "Date,Medium,Cost\n"
+        "2023-01-02,TV,1000\n"
+        "2023-01-02,Paid Search,400\n"
+        "2023-01-09,tv ,900\n"
+        "2023-01-09,Television,50\n"
+        "2023-01-09, Radio ,10\n"
+    )
     return path
 
 
@@ -323,14 +374,19 @@ def test_a_three_column_spend_file_loads_as_national_spend(store: DataStore, tmp
     # 'TV', 'tv ' and 'Television' are one channel: the third copy of (2023-01-09, national, tv) is a duplicate
     assert (r.rows_in, r.rows_accepted, r.rows_quarantined) == (5, 4, 1)
     stored = store.read("raw", "spend").sort_values(["week", "channel"]).reset_index(drop=True)
-    assert stored[["channel", "spend"]].values.tolist() == [["search", 400.0], ["tv", 1000.0],
-                                                           ["Radio", 10.0], ["tv", 900.0]]
+    assert stored[["channel", "spend"]].values.tolist() == [
+        ["search", 400.0],
+        ["tv", 1000.0],
+        ["Radio", 10.0],
+        ["tv", 900.0],
+    ]
     assert (stored["geo"] == "national").all()
     assert stored["impressions"].isna().all() and stored["clicks"].isna().all()
     assert str(stored["impressions"].dtype) == "float64"
     q = read_quarantine(store, "spend")
-    assert q["_reason"].item() == ("row 4: duplicate key (week, geo, channel) = ('2023-01-09', 'national', 'tv'); "
-                                   "first seen at row 3")
+    assert q["_reason"].item() == (
+        "row 4: duplicate key (week, geo, channel) = ('2023-01-09', 'national', 'tv'); first seen at row 3"
+    )
     assert q["channel"].item() == "Television"  # quarantine keeps the value as it arrived
     # the unknown channel is kept (trimmed) and named, with where to add it
     assert r.unknown_channels == ("Radio",)
@@ -339,11 +395,11 @@ def test_a_three_column_spend_file_loads_as_national_spend(store: DataStore, tmp
 
 
 def test_a_national_spend_file_gives_a_correct_mmm_weekly(store: DataStore, tmp_path: Path) -> None:
-    ingest_file(_minimal_spend(tmp_path), "spend", store,
-                mapping={"week": "Date", "channel": "Medium", "spend": "Cost"})
+    ingest_file(
+        _minimal_spend(tmp_path), "spend", store, mapping={"week": "Date", "channel": "Medium", "spend": "Cost"}
+    )
     kpi = tmp_path / "sales.csv"  # a national KPI file: no geo column either
-    kpi.write_text("week,revenue,conversions,price_index,holiday\n"
-                   "2023-01-02,5000,50,1.0,0\n2023-01-09,5200,52,1.0,1\n")
+    kpi.write_text("week,revenue,conversions,price_index,holiday\n2023-01-02,5000,50,1.0,0\n2023-01-09,5200,52,1.0,1\n")
     assert ingest_file(kpi, "kpi", store).filled == {"geo": NATIONAL_GEO}
     report = stage_world(store, salt="test-salt", progress=False)
     assert report.curated["mmm_weekly"] == 4
@@ -358,6 +414,11 @@ def test_a_national_spend_file_gives_a_correct_mmm_weekly(store: DataStore, tmp_
     assert national["revenue"].tolist() == [5000.0, 5200.0]
     cols = ["revenue", "spend_tv", "spend_search", "spend_radio"]
     assert total[cols].values.tolist() == national[cols].values.tolist()
+    # the data inventory names the channel the map does not know
+    from galaxy_lib.inventory.analysis import unknown_channels
+
+    assert unknown_channels(store) == ["Radio"]
+    assert unknown_channels(store, ChannelMap(channels={"radio": []})) == ["search", "tv"]
 
 
 def test_a_column_the_file_has_is_not_defaulted(store: DataStore, tmp_path: Path) -> None:
@@ -371,20 +432,25 @@ def test_a_column_the_file_has_is_not_defaulted(store: DataStore, tmp_path: Path
 
 # --------------------------------------------------------------------------- channel names
 
+
 def test_channel_names_are_canonical_in_every_table(store: DataStore, tmp_path: Path) -> None:
     path = tmp_path / "touchpoints.csv"
-    path.write_text("event_id,customer_id,ts,channel,campaign_id,creative_id,ingested_at\n"
-                    "E1,C00000001,2023-03-01T10:15:00,Paid Search,c1,,2023-03-01T10:20:00\n"
-                    "E2,C00000001,2023-03-02T08:00:00,E-MAIL ,c2,,2023-03-02T08:05:00\n"
-                    "E3,C00000002,2023-03-02T09:00:00,  social,c3,,2023-03-02T09:01:00\n"
-                    "E4,C00000002,2023-03-03T12:30:00,Podcast,c4,,2023-03-03T12:31:00\n")
+    path.write_text(
+        "event_id,customer_id,ts,channel,campaign_id,creative_id,ingested_at\n"
+        "E1,C00000001,2023-03-01T10:15:00,Paid Search,c1,,2023-03-01T10:20:00\n"
+        "E2,C00000001,2023-03-02T08:00:00,E-MAIL ,c2,,2023-03-02T08:05:00\n"
+        "E3,C00000002,2023-03-02T09:00:00,  social,c3,,2023-03-02T09:01:00\n"
+        "E4,C00000002,2023-03-03T12:30:00,Podcast,c4,,2023-03-03T12:31:00\n"
+    )
     r = ingest_file(path, "touchpoints", store)
     assert store.read("raw", "touchpoints")["channel"].tolist() == ["search", "email", "social", "Podcast"]
     assert r.unknown_channels == ("Podcast",)
 
     lift = tmp_path / "lift.csv"
-    lift.write_text("test_id,channel,geo,start_week,end_week,x,delta_x,delta_y,sigma\n"
-                    "T1,Television,North,2023-01-02,2023-02-27,100,50,80,10\n")
+    lift.write_text(
+        "test_id,channel,geo,start_week,end_week,x,delta_x,delta_y,sigma\n"
+        "T1,Television,North,2023-01-02,2023-02-27,100,50,80,10\n"
+    )
     mine = tmp_path / "channels.yaml"
     mine.write_text("linear_tv: [Television]\n")
     r = ingest_file(lift, "lift_tests", store, channels=mine)
@@ -412,11 +478,12 @@ def test_ingest_config_takes_a_channel_map(store: DataStore, tmp_path: Path) -> 
     assert store.read("raw", "spend")["channel"].tolist() == ["tv"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("tv: [Telly]\nctv: [telly]\n")
-    with pytest.raises(ConfigError, match="alias 'telly' .* maps to two channels, 'tv' .* and 'ctv'"):
+    with pytest.raises(ConfigError, match=r"alias 'telly' .* maps to two channels, 'tv' .* and 'ctv'"):
         ingest_file(path, "spend", store, channels=bad)
 
 
 # --------------------------------------------------------------------------- module layout
+
 
 def test_row_checks_live_in_their_own_module_and_stay_importable_from_ingest() -> None:
     for name in rowchecks.__all__:
