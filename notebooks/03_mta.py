@@ -72,8 +72,12 @@ summary
 # ## Credit by model
 
 # %%
-results = mta.fit_all_models(inputs.paths, markov_orders=range(1, params.markov_order + 1),
-                             half_life=params.half_life_days, direct_channels=[params.direct_channel])
+results = mta.fit_all_models(
+    inputs.paths,
+    markov_orders=range(1, params.markov_order + 1),
+    half_life=params.half_life_days,
+    direct_channels=[params.direct_channel],
+)
 shares = analysis.credit_table(results)
 fig_credit = plots.credit_by_model(shares)
 fig_credit
@@ -112,8 +116,9 @@ fig_sankey
 # ## Calibration to incrementality
 
 # %%
-calibration = analysis.calibrate_if_available(results, params.calibrated_model_name, inputs.incremental,
-                                              mode=params.calibration_mode)
+calibration = analysis.calibrate_if_available(
+    results, params.calibrated_model_name, inputs.incremental, mode=params.calibration_mode
+)
 fig_calibration = plots.attributed_vs_incremental(calibration)
 fig_calibration
 
@@ -135,8 +140,9 @@ calibration.table.round(3) if calibration is not None else "No calibration targe
 # %%
 all_shares = analysis.shares_with_calibration(results, calibration)
 comparison = analysis.compare_if_known(all_shares, inputs.truth)
-fig_truth = plots.credit_vs_truth(all_shares, inputs.truth,
-                                  models=["last_touch", *analysis.calibration_columns(all_shares, calibration)])
+fig_truth = plots.credit_vs_truth(
+    all_shares, inputs.truth, models=["last_touch", *analysis.calibration_columns(all_shares, calibration)]
+)
 fig_truth
 
 # %% [markdown]
@@ -169,6 +175,19 @@ published.table.head(20)
 # calibration and comparison tables, the k-suppressed path table, and the figures above.
 
 # %%
-print(mta.publish(params.output_dir, inputs, results, published, calibration=calibration, comparison=comparison,
-                  figures={"credit_by_model": fig_credit, "journeys_sankey": fig_sankey,
-                           "attributed_vs_incremental": fig_calibration, "credit_vs_truth": fig_truth}))
+print(
+    mta.publish(
+        params.output_dir,
+        inputs,
+        results,
+        published,
+        calibration=calibration,
+        comparison=comparison,
+        figures={
+            "credit_by_model": fig_credit,
+            "journeys_sankey": fig_sankey,
+            "attributed_vs_incremental": fig_calibration,
+            "credit_vs_truth": fig_truth,
+        },
+    )
+)

@@ -211,9 +211,15 @@ def calibrate(
         cal_r[known] = att_r[known].sum() * w
     else:
         primary = att_r if basis == "revenue" else att_c
-        ratio = pd.Series(np.divide(inc_k.to_numpy(), primary[known].to_numpy(),
-                                    out=np.full(len(known), np.nan), where=primary[known].to_numpy() > 0),
-                          index=known)
+        ratio = pd.Series(
+            np.divide(
+                inc_k.to_numpy(),
+                primary[known].to_numpy(),
+                out=np.full(len(known), np.nan),
+                where=primary[known].to_numpy() > 0,
+            ),
+            index=known,
+        )
         if basis == "revenue":
             cal_r[known] = inc_k
             cal_c[known] = att_c[known] * ratio.fillna(0.0)
@@ -239,8 +245,9 @@ def calibrate(
         },
         index=pd.Index(channels, name="channel"),
     )
-    return CalibrationResult(model=result.model, table=table, mode=mode, basis=basis, ignored_channels=ignored,
-                             source=source)
+    return CalibrationResult(
+        model=result.model, table=table, mode=mode, basis=basis, ignored_channels=ignored, source=source
+    )
 
 
 # -- truth ---------------------------------------------------------------------------------------
@@ -372,8 +379,9 @@ def publishable_paths(paths: PathTable, k: int) -> PublishedPaths:
     from galaxy_lib.governance.kanon import suppress_small_cells
 
     df = _path_frame(paths).sort_values(["journeys", "path"], ascending=[False, True]).reset_index(drop=True)
-    res = suppress_small_cells(df, count_col="journeys", k=k,
-                               value_cols=["journeys", "conversions", "revenue", "conversion_rate"])
+    res = suppress_small_cells(
+        df, count_col="journeys", k=k, value_cols=["journeys", "conversions", "revenue", "conversion_rate"]
+    )
     small = res.table["suppressed"].to_numpy()
     shown = res.table.loc[~small].drop(columns="suppressed")
     hidden = df.loc[small]

@@ -99,8 +99,11 @@ def incremental_from_lift_tests(lift_tests: pd.DataFrame, spend: pd.DataFrame) -
         raise PathTableError("No lift test with a non-zero spend change (delta_x): nothing to calibrate to.")
     lt["iroas"] = lt["delta_y"] / lt["delta_x"]
     lt["w"] = (lt["delta_x"].abs() / lt["sigma"]) ** 2
-    g = lt.assign(wi=lt["w"] * lt["iroas"]).groupby("channel").agg(w=("w", "sum"), wi=("wi", "sum"),
-                                                                    n_tests=("iroas", "size"))
+    g = (
+        lt.assign(wi=lt["w"] * lt["iroas"])
+        .groupby("channel")
+        .agg(w=("w", "sum"), wi=("wi", "sum"), n_tests=("iroas", "size"))
+    )
     total_spend = spend.groupby("channel")["spend"].sum()
     out = pd.DataFrame(index=pd.Index(g.index, name="channel"))
     out["iroas"] = g["wi"] / g["w"]

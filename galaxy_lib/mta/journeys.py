@@ -242,8 +242,10 @@ def build_journeys(
             f"no touchpoint in the {lookback_days:g} days before the conversion (after any previous conversion)",
         )
         quarantine_parts.append(orphans.drop(columns=["first_ts"]))
-    quarantine = pd.concat(quarantine_parts, ignore_index=True) if quarantine_parts else pd.DataFrame(
-        columns=["_rule", "_reason"]
+    quarantine = (
+        pd.concat(quarantine_parts, ignore_index=True)
+        if quarantine_parts
+        else pd.DataFrame(columns=["_rule", "_reason"])
     )
     if len(quarantine):
         quarantine["_source"] = "events"
@@ -267,5 +269,3 @@ def build_journeys(
         lookback_days=float(lookback_days),
         purpose=purpose,
     )
-
-

@@ -21,6 +21,7 @@ from galaxy_lib.mta.incremental import LATEST_MMM_RUN
 
 __all__ = ["MtaParams"]
 
+
 class MtaParams(NotebookParams):
     """Parameters of ``notebooks/03_mta`` (validated in the cell after the parameters cell).
 

@@ -400,11 +400,16 @@ def parse_path_table(
     if _LAG_COLUMN in df.columns:
         lag_col = df[_LAG_COLUMN]
         lag_obj = lag_col.astype(object).where(lag_col.notna(), None).to_numpy()
-        lag_codes, lag_vocab, lag_off = _tokenise(np.array([None if v is None else str(v) for v in lag_obj],
-                                                           dtype=object), separator)
-        lag_num = pd.to_numeric(pd.Series(lag_vocab, dtype=object), errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )[lag_codes] if lag_vocab else np.zeros(0)
+        lag_codes, lag_vocab, lag_off = _tokenise(
+            np.array([None if v is None else str(v) for v in lag_obj], dtype=object), separator
+        )
+        lag_num = (
+            pd.to_numeric(pd.Series(lag_vocab, dtype=object), errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )[lag_codes]
+            if lag_vocab
+            else np.zeros(0)
+        )
         lag_len = np.diff(lag_off)
         flag(lag_len != lengths, "lag_mismatch", "lag_days must hold one number per channel of the path")
         if lag_num.size:
@@ -424,8 +429,12 @@ def parse_path_table(
         quarantine["_source"] = source
         quarantine["_row"] = np.flatnonzero(bad)
     else:
-        quarantine = df.iloc[:0].assign(_rule=pd.Series(dtype=str), _reason=pd.Series(dtype=str),
-                                        _source=pd.Series(dtype=str), _row=pd.Series(dtype=np.int64))
+        quarantine = df.iloc[:0].assign(
+            _rule=pd.Series(dtype=str),
+            _reason=pd.Series(dtype=str),
+            _source=pd.Series(dtype=str),
+            _row=pd.Series(dtype=np.int64),
+        )
     keep = ~bad
     if not keep.any():
         top = pd.Series(np.asarray(rule_names, dtype=object)[rule_of]).value_counts().head(3).to_dict()

@@ -28,8 +28,21 @@ class RemovalEffects(Protocol):
     order: int
     removal_effects: pd.DataFrame
 
-_MODEL_COLORS = ["#90a4ae", "#546e7a", "#8d6e63", "#26a69a", "#7e57c2", "#ffa726", "#1e88e5", "#1565c0",
-                 "#0d47a1", "#e53935", "#2e7d32", "#ad1457"]
+
+_MODEL_COLORS = [
+    "#90a4ae",
+    "#546e7a",
+    "#8d6e63",
+    "#26a69a",
+    "#7e57c2",
+    "#ffa726",
+    "#1e88e5",
+    "#1565c0",
+    "#0d47a1",
+    "#e53935",
+    "#2e7d32",
+    "#ad1457",
+]
 
 
 def credit_by_model(shares: pd.DataFrame, title: str = "Share of conversions credited, by model") -> go.Figure:
@@ -106,6 +119,7 @@ def journey_sankey(top: pd.DataFrame, separator: str = " > ", max_steps: int = 4
     def add(a: int, b: int, value: float) -> None:
         if value > 0:
             links[(a, b)] = links.get((a, b), 0.0) + value
+
     for path, journeys, conversions in top[["path", "journeys", "conversions"]].itertuples(index=False):
         touches = [t.strip() for t in str(path).split(separator.strip() or " ") if t.strip()]
         if len(touches) > max_steps:
@@ -143,10 +157,20 @@ def attributed_vs_incremental(calibration: CalibrationResult | None) -> go.Figur
     cal = t[t["calibrated"]]
     att_share_k = cal["attributed_conversions"] / cal["attributed_conversions"].sum()
     fig = go.Figure()
-    fig.add_bar(name=f"{calibration.model} (attributed)", x=list(cal.index), y=att_share_k.to_numpy(),
-                marker_color="#90a4ae", hovertemplate="%{x}: %{y:.1%}<extra>attributed</extra>")
-    fig.add_bar(name=f"incremental ({calibration.source})", x=list(cal.index), y=cal["incremental_share"].to_numpy(),
-                marker_color="#1e88e5", hovertemplate="%{x}: %{y:.1%}<extra>incremental</extra>")
+    fig.add_bar(
+        name=f"{calibration.model} (attributed)",
+        x=list(cal.index),
+        y=att_share_k.to_numpy(),
+        marker_color="#90a4ae",
+        hovertemplate="%{x}: %{y:.1%}<extra>attributed</extra>",
+    )
+    fig.add_bar(
+        name=f"incremental ({calibration.source})",
+        x=list(cal.index),
+        y=cal["incremental_share"].to_numpy(),
+        marker_color="#1e88e5",
+        hovertemplate="%{x}: %{y:.1%}<extra>incremental</extra>",
+    )
     fig.update_layout(
         barmode="group",
         yaxis_tickformat=".0%",
@@ -167,12 +191,25 @@ def credit_vs_truth(
     channels = list(t.index.union(shares.index))
     fig = go.Figure()
     for i, m in enumerate(cols):
-        fig.add_bar(name=m, x=channels, y=shares[m].reindex(channels).fillna(0.0).to_numpy(),
-                    marker_color=_MODEL_COLORS[(i * 3 + 1) % len(_MODEL_COLORS)],
-                    hovertemplate="%{x}: %{y:.1%}<extra>" + m + "</extra>")
-    fig.add_scatter(name="true credit", x=channels, y=t.reindex(channels).fillna(0.0).to_numpy(), mode="markers",
-                    marker=dict(symbol="line-ew-open", size=38, line=dict(width=3, color="#000000")),
-                    hovertemplate="%{x}: true %{y:.1%}<extra></extra>")
-    fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_title="share of marketing-caused conversions",
-                      xaxis_title="channel")
+        fig.add_bar(
+            name=m,
+            x=channels,
+            y=shares[m].reindex(channels).fillna(0.0).to_numpy(),
+            marker_color=_MODEL_COLORS[(i * 3 + 1) % len(_MODEL_COLORS)],
+            hovertemplate="%{x}: %{y:.1%}<extra>" + m + "</extra>",
+        )
+    fig.add_scatter(
+        name="true credit",
+        x=channels,
+        y=t.reindex(channels).fillna(0.0).to_numpy(),
+        mode="markers",
+        marker=dict(symbol="line-ew-open", size=38, line=dict(width=3, color="#000000")),
+        hovertemplate="%{x}: true %{y:.1%}<extra></extra>",
+    )
+    fig.update_layout(
+        barmode="group",
+        yaxis_tickformat=".0%",
+        yaxis_title="share of marketing-caused conversions",
+        xaxis_title="channel",
+    )
     return apply_theme(fig, "Credit vs the world's true channel credit")

@@ -24,8 +24,14 @@ from galaxy_lib.mta.incremental import IncrementalEstimate
 PATHS = parse_path_table(
     pd.DataFrame(
         {
-            "path": ["video > search", "social > search", "search", "email > direct", "video > social > direct",
-                     "display"],
+            "path": [
+                "video > search",
+                "social > search",
+                "search",
+                "email > direct",
+                "video > social > direct",
+                "display",
+            ],
             "total_conversions": [10, 6, 8, 3, 2, 1],
             "total_conversion_value": [100.0, 60.0, 80.0, 30.0, 20.0, 10.0],
             "total_null": [40, 30, 60, 10, 2, 1],
@@ -42,8 +48,9 @@ def test_relative_calibration_resplits_the_calibrated_channels() -> None:
     k = ["search", "video", "social", "display"]
     # combined credit of the calibrated channels is unchanged, split 1:3:2:2
     assert t.loc[k, "calibrated_conversions"].sum() == pytest.approx(t.loc[k, "attributed_conversions"].sum())
-    np.testing.assert_allclose(t.loc[k, "calibrated_conversions"] / t.loc[k, "calibrated_conversions"].sum(),
-                               [1 / 8, 3 / 8, 2 / 8, 2 / 8])
+    np.testing.assert_allclose(
+        t.loc[k, "calibrated_conversions"] / t.loc[k, "calibrated_conversions"].sum(), [1 / 8, 3 / 8, 2 / 8, 2 / 8]
+    )
     # channels without an estimate keep their credit; TV has no touch and is reported as ignored
     assert t.loc["direct", "calibrated_conversions"] == t.loc["direct", "attributed_conversions"] == 5
     assert t.loc["direct", "factor"] == 1.0 and not t.loc["direct", "calibrated"]
@@ -114,8 +121,9 @@ def test_top_paths_and_tables() -> None:
 
 def test_calibration_from_an_estimate_and_the_shares_table() -> None:
     results = {"last_touch": heuristic_attribution(PATHS, "last_touch"), "markov_order_1": markov_attribution(PATHS)}
-    est = IncrementalEstimate(table=pd.DataFrame({"incremental": {"search": 1.0, "video": 3.0}}), unit="revenue",
-                              source="test")
+    est = IncrementalEstimate(
+        table=pd.DataFrame({"incremental": {"search": 1.0, "video": 3.0}}), unit="revenue", source="test"
+    )
     assert calibrate_if_available(results, "markov_order_1", None) is None
     cal = calibrate_if_available(results, "markov_order_1", est)
     assert cal.source == "test" and cal.basis == "revenue"

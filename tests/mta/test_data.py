@@ -39,12 +39,17 @@ def test_own_path_table_with_incremental_file(tmp_path: Path) -> None:
 
 
 def test_mmm_run_calibrates_the_path_model(tmp_path: Path, mmm_run) -> None:
-    run = mmm_run(tmp_path, "20261101T000000Z-aaaaaa", {"tv": 1.5, "search": 1.0, "video": 3.0},
-                  {"tv": 100.0, "search": 200.0, "video": 100.0})
+    run = mmm_run(
+        tmp_path,
+        "20261101T000000Z-aaaaaa",
+        {"tv": 1.5, "search": 1.0, "video": 3.0},
+        {"tv": 100.0, "search": 200.0, "video": 100.0},
+    )
     # the path model knows search and video only: calibration re-splits by the MMM's shares of those
     table = tmp_path / "paths.csv"
-    table.write_text("path;total_conversions;total_conversion_value;total_null\n"
-                     "search>video;3;30;10\nvideo;2;20;5\nsearch;4;40;20\n")
+    table.write_text(
+        "path;total_conversions;total_conversion_value;total_null\nsearch>video;3;30;10\nvideo;2;20;5\nsearch;4;40;20\n"
+    )
     inputs = load_inputs(MtaParams(paths_path=str(table), separator=">", incremental_path=str(run), markov_order=1))
     cal = calibrate_if_available(fit_all_models(inputs.paths, markov_orders=(1,)), "markov_order_1", inputs.incremental)
     assert cal.shares()["video"] == pytest.approx(300 / 500)
@@ -58,10 +63,13 @@ def test_latest_mmm_run_parameter(tmp_path: Path, mmm_run, monkeypatch) -> None:
     mmm_run(reports, "20261101T000000Z-aaaaaa", {"video": 3.0}, {"video": 10.0})
     mmm_run(reports, "20261103T000000Z-cccccc", {}, {}, passed=False)
     mmm_run(reports, "20261102T000000Z-bbbbbb", {"video": 2.0}, {"video": 10.0})
-    monkeypatch.setattr("galaxy_lib.core.paths.ProjectPaths.discover",
-                        classmethod(lambda cls, *a, **k: type("P", (), {"reports": reports})()))
+    monkeypatch.setattr(
+        "galaxy_lib.core.paths.ProjectPaths.discover",
+        classmethod(lambda cls, *a, **k: type("P", (), {"reports": reports})()),
+    )
     table = tmp_path / "paths.csv"
     table.write_text("path;total_conversions;total_conversion_value;total_null\nvideo;2;20;5\n")
-    inputs = load_inputs(MtaParams(paths_path=str(table), separator=">", incremental_path=LATEST_MMM_RUN,
-                                   markov_order=1))
+    inputs = load_inputs(
+        MtaParams(paths_path=str(table), separator=">", incremental_path=LATEST_MMM_RUN, markov_order=1)
+    )
     assert inputs.incremental.source == "MMM run 20261102T000000Z-bbbbbb"

@@ -68,8 +68,12 @@ def test_read_incremental_tables_go_through_the_shared_reader(tmp_path: Path) ->
 
 
 def test_mmm_run_as_calibration_target(tmp_path: Path, mmm_run) -> None:
-    run = mmm_run(tmp_path, "20261101T000000Z-aaaaaa", {"tv": 1.5, "search": 1.0, "video": 3.0},
-                  {"tv": 100.0, "search": 200.0, "video": 100.0})
+    run = mmm_run(
+        tmp_path,
+        "20261101T000000Z-aaaaaa",
+        {"tv": 1.5, "search": 1.0, "video": 3.0},
+        {"tv": 100.0, "search": 200.0, "video": 100.0},
+    )
     for given in (run, run / "metrics.json"):
         est = read_incremental(given)
         assert est.source == f"MMM run {run.name}" and est.unit == "revenue"

@@ -21,15 +21,22 @@ def d(days: float) -> pd.Timestamp:
 def store(tmp_path: Path) -> DataStore:
     touches = [
         # k1: converts on day 22 after three touches, then two touches 40 days apart and no conversion
-        ("k1", 1, "search"), ("k1", 5, "email"), ("k1", 20, "display"), ("k1", 40, "social"), ("k1", 80, "video"),
+        ("k1", 1, "search"),
+        ("k1", 5, "email"),
+        ("k1", 20, "display"),
+        ("k1", 40, "social"),
+        ("k1", 80, "video"),
         # k2: converts on day 3, before the first touch (day 10)
         ("k2", 10, "direct"),
         # k3: converts on day 50, the only touch is on day 1 (outside a 30-day lookback)
         ("k3", 1, "search"),
         # k4: no measurement consent
-        ("k4", 1, "search"), ("k4", 2, "video"),
+        ("k4", 1, "search"),
+        ("k4", 2, "video"),
         # k5: two conversions, each with its own journey
-        ("k5", 1, "video"), ("k5", 2, "social"), ("k5", 4, "search"),
+        ("k5", 1, "video"),
+        ("k5", 2, "social"),
+        ("k5", 4, "search"),
     ]
     tp = pd.DataFrame(
         {
@@ -77,8 +84,14 @@ def test_journeys_windows_and_nulls(store: DataStore) -> None:
     assert t.loc[("search", "1"), "total_conversion_value"] == 20  # k5's second journey
     # non-converting windows: k1's day-40 and day-80 touches (30-day windows), k2's and k3's touches
     nulls = j.paths.table.groupby("path")["total_null"].sum()
-    assert nulls.to_dict() == {"direct": 1, "search": 1, "search > email > display": 0, "social": 1, "video": 1,
-                               "video > social": 0}
+    assert nulls.to_dict() == {
+        "direct": 1,
+        "search": 1,
+        "search > email > display": 0,
+        "social": 1,
+        "video": 1,
+        "video > social": 0,
+    }
     assert j.null_journeys == 4 and j.conversions == 3 and j.journeys == 7
 
 
@@ -102,8 +115,9 @@ def test_longer_lookback_reaches_older_touches(store: DataStore) -> None:
 
 
 def test_unknown_channels_are_quarantined(store: DataStore) -> None:
-    j = build_journeys(store, lookback_days=30, channels=["search", "email", "display", "social", "direct"],
-                       as_of="2025-01-01")
+    j = build_journeys(
+        store, lookback_days=30, channels=["search", "email", "display", "social", "direct"], as_of="2025-01-01"
+    )
     assert "video" not in j.paths.channels
     bad = j.quarantine[j.quarantine["_rule"] == "unknown_channel"]
     assert len(bad) == 2 and bad["_reason"].str.contains("video").all()  # k4 is excluded by consent first

@@ -23,9 +23,19 @@ def test_params_are_validated() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("lookback_days", 0), ("lookback_days", 400), ("half_life_days", 0), ("k_min_paths", 1), ("top_n_paths", 0),
-     ("separator", ""), ("calibration_mode", "both"), ("world_size", "huge"), ("as_of", "someday"),
-     ("paths_path", "data/no_such_paths.csv"), ("incremental_path", "data/no_such_estimates.csv")],
+    [
+        ("lookback_days", 0),
+        ("lookback_days", 400),
+        ("half_life_days", 0),
+        ("k_min_paths", 1),
+        ("top_n_paths", 0),
+        ("separator", ""),
+        ("calibration_mode", "both"),
+        ("world_size", "huge"),
+        ("as_of", "someday"),
+        ("paths_path", "data/no_such_paths.csv"),
+        ("incremental_path", "data/no_such_estimates.csv"),
+    ],
 )
 def test_each_bound_fails_in_the_first_cell(name: str, value: object) -> None:
     with pytest.raises(ConfigError, match=name):

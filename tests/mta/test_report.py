@@ -26,8 +26,14 @@ from galaxy_lib.schemas.mta import MtaMetrics
 PATHS = parse_path_table(
     pd.DataFrame(
         {
-            "path": ["video > search", "social > search", "search", "email > direct", "video > social > direct",
-                     "display"],
+            "path": [
+                "video > search",
+                "social > search",
+                "search",
+                "email > direct",
+                "video > social > direct",
+                "display",
+            ],
             "total_conversions": [10, 6, 8, 3, 2, 1],
             "total_conversion_value": [100.0, 60.0, 80.0, 30.0, 20.0, 10.0],
             "total_null": [40, 30, 60, 10, 2, 1],
@@ -72,8 +78,9 @@ def _run(calibrated: bool = True):
     truth = {c: 1 / len(PATHS.channels) for c in PATHS.channels}
     shares = shares_with_calibration(results, cal)
     comparison = compare_to_truth(shares, truth) if calibrated else None
-    inputs = MtaInputs(paths=PATHS, journeys=None, truth=truth if calibrated else None, incremental=None,
-                       source="path table test.csv")
+    inputs = MtaInputs(
+        paths=PATHS, journeys=None, truth=truth if calibrated else None, incremental=None, source="path table test.csv"
+    )
     return inputs, results, cal, comparison
 
 
@@ -101,15 +108,27 @@ def test_publish_writes_the_run_folder(tmp_path: Path) -> None:
         "attributed_vs_incremental": attributed_vs_incremental(cal),
         "credit_vs_truth": None,  # skipped
     }
-    path = publish(tmp_path / "run", inputs, results, publishable_paths(PATHS, k=5), calibration=cal,
-                   comparison=comparison, figures=figures)
+    path = publish(
+        tmp_path / "run",
+        inputs,
+        results,
+        publishable_paths(PATHS, k=5),
+        calibration=cal,
+        comparison=comparison,
+        figures=figures,
+    )
     assert path == tmp_path / "run" / "metrics.json"
     run = read_metrics(path, MtaMetrics)
     assert run.notebook == NOTEBOOK == "03_mta"
     assert [g.gate for g in run.gates] == ["mta_quarantined_conversions", "mta_calibrated_vs_last_touch"]
     assert run.status == ("passed" if all(g.status == "pass" for g in run.gates) else "warn")
-    assert [t.name for t in run.tables] == ["credit", "paths_published", "quarantine_rules", "calibration",
-                                           "truth_comparison"]
+    assert [t.name for t in run.tables] == [
+        "credit",
+        "paths_published",
+        "quarantine_rules",
+        "calibration",
+        "truth_comparison",
+    ]
     assert [f.name for f in run.figures] == ["credit_by_model", "journeys_sankey", "attributed_vs_incremental"]
     assert run.metrics.inputs.source == "path table test.csv"
     credit = pd.read_csv(tmp_path / "run" / "credit.csv")

@@ -19,6 +19,7 @@ from galaxy_lib.mta.analysis import calibrate, compare_to_truth, shares_with_cal
 # The synthetic ci world is pseudonymised with the public demo salt; that warning is expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:GALAXY_PII_SALT is not set")
 
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     from galaxy_lib.simulate import ensure_world

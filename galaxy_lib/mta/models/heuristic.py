@@ -74,9 +74,7 @@ class HeuristicAttribution:
             raise ValueError(f"half_life must be > 0 (got {self.half_life!r}).")
         fw, lw = float(self.first_weight), float(self.last_weight)
         if fw < 0 or lw < 0 or fw + lw > 1 + 1e-12:
-            raise ValueError(
-                f"first_weight and last_weight must be >= 0 and sum to at most 1 (got {fw} and {lw})."
-            )
+            raise ValueError(f"first_weight and last_weight must be >= 0 and sum to at most 1 (got {fw} and {lw}).")
 
     def _weights(self, table: PathTable) -> np.ndarray:
         """Weight of every touch within its path (weights of a path sum to 1)."""
@@ -171,7 +169,14 @@ def heuristic_attribution(
     -------
     AttributionResult
     """
-    return HeuristicAttribution(
-        model, half_life=half_life, direct_channels=direct_channels, first_weight=first_weight, last_weight=last_weight
-    ).fit(paths).result_
-
+    return (
+        HeuristicAttribution(
+            model,
+            half_life=half_life,
+            direct_channels=direct_channels,
+            first_weight=first_weight,
+            last_weight=last_weight,
+        )
+        .fit(paths)
+        .result_
+    )

@@ -221,8 +221,10 @@ class MarkovAttribution:
 
     def fit(self, paths: PathTable | pd.DataFrame) -> MarkovAttribution:
         """Build the absorbing chain from the paths and compute every channel's removal effect."""
-        if isinstance(self.order, bool) or not isinstance(self.order, (int, np.integer)) or not (
-            1 <= int(self.order) <= _MAX_ORDER
+        if (
+            isinstance(self.order, bool)
+            or not isinstance(self.order, (int, np.integer))
+            or not (1 <= int(self.order) <= _MAX_ORDER)
         ):
             raise ValueError(f"order must be an integer from 1 to {_MAX_ORDER} (got {self.order!r}).")
         order = int(self.order)
@@ -287,4 +289,3 @@ def markov_attribution(paths: PathTable | pd.DataFrame, order: int = 1) -> Marko
         effects, as ChannelAttribution does) and the removal effects themselves.
     """
     return MarkovAttribution(order=order).fit(paths).result_
-

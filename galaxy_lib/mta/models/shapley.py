@@ -61,6 +61,7 @@ class ShapleyResult(AttributionResult):
     baseline_revenue: float = 0.0
     std_error: pd.DataFrame = field(default_factory=pd.DataFrame)
 
+
 def _channel_sets(table: PathTable) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distinct channel set (bit mask) of every path, aggregated: masks, journeys, conversions, value."""
     bits = np.left_shift(np.int64(1), table.codes.astype(np.int64))
@@ -216,16 +217,21 @@ class ShapleyAttribution:
         if self.baseline_value < 0:
             raise ValueError(f"baseline_value must be >= 0 (got {self.baseline_value!r}).")
 
-    def _permutation(self, n_ch: int, masks: np.ndarray, journeys: np.ndarray, conv_rate: np.ndarray,
-                     value_rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    def _permutation(
+        self, n_ch: int, masks: np.ndarray, journeys: np.ndarray, conv_rate: np.ndarray, value_rate: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
         """Estimate the values by antithetic permutation sampling.
 
         Each random channel order and its reverse form a pair; the pair means are the
         samples whose spread gives the standard errors.
         """
         rng = np.random.default_rng(self.seed)
-        game = _LazyGame(masks, journeys, np.column_stack([conv_rate, value_rate]),
-                         np.array([self.baseline_rate, self.baseline_value], dtype=np.float64))
+        game = _LazyGame(
+            masks,
+            journeys,
+            np.column_stack([conv_rate, value_rate]),
+            np.array([self.baseline_rate, self.baseline_value], dtype=np.float64),
+        )
         n_pairs = max(1, int(self.n_permutations) // 2)
         perms = np.array([rng.permutation(n_ch) for _ in range(n_pairs)])
         bits = np.left_shift(np.int64(1), np.arange(n_ch, dtype=np.int64))
@@ -316,7 +322,10 @@ def shapley_attribution(
     -------
     ShapleyResult
     """
-    return ShapleyAttribution(
-        max_exact_channels=max_exact_channels, n_permutations=n_permutations, baseline_rate=baseline_rate, seed=seed
-    ).fit(paths).result_
-
+    return (
+        ShapleyAttribution(
+            max_exact_channels=max_exact_channels, n_permutations=n_permutations, baseline_rate=baseline_rate, seed=seed
+        )
+        .fit(paths)
+        .result_
+    )

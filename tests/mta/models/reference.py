@@ -21,4 +21,3 @@ ROWS = [
 
 def table() -> pd.DataFrame:
     return pd.DataFrame(ROWS, columns=["path", "total_conversions", "total_conversion_value", "total_null"])
-

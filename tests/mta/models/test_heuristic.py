@@ -71,4 +71,3 @@ def test_unknown_heuristic_and_bad_weights() -> None:
         heuristic_attribution(SMALL, "position_based", first_weight=0.7, last_weight=0.5)
     with pytest.raises(ValueError, match="half_life must be > 0"):
         heuristic_attribution(SMALL, "time_decay", half_life=0)
-

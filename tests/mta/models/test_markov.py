@@ -126,8 +126,9 @@ def test_chunked_and_sparse_paths_give_identical_results(monkeypatch: pytest.Mon
 
     rng = np.random.default_rng(5)
     paths = [" > ".join(rng.choice(list("abcdefg"), size=int(rng.integers(1, 7)))) for _ in range(400)]
-    df = pd.DataFrame({"path": paths, "total_conversions": rng.integers(0, 4, 400),
-                       "total_null": rng.integers(1, 9, 400)})
+    df = pd.DataFrame(
+        {"path": paths, "total_conversions": rng.integers(0, 4, 400), "total_null": rng.integers(1, 9, 400)}
+    )
     df["total_conversion_value"] = df["total_conversions"] * 2.5
     expected = {k: markov_attribution(df, order=k).credit for k in (1, 2, 3)}
     monkeypatch.setattr(markov_mod, "_DENSE_SPAN2", 0)
@@ -144,8 +145,14 @@ def test_markov_rejects_bad_order() -> None:
 
 
 def test_markov_single_channel_gets_everything() -> None:
-    df = pd.DataFrame({"path": ["a", "a > a"], "total_conversions": [3, 1], "total_conversion_value": [6.0, 1.0],
-                       "total_null": [2, 2]})
+    df = pd.DataFrame(
+        {
+            "path": ["a", "a > a"],
+            "total_conversions": [3, 1],
+            "total_conversion_value": [6.0, 1.0],
+            "total_null": [2, 2],
+        }
+    )
     res = markov_attribution(df, order=2)
     assert res.credit.loc["a", "conversions"] == pytest.approx(4.0)
     assert res.removal_effects.loc["a", "removal_effect_conversion"] == pytest.approx(1.0)
@@ -158,8 +165,15 @@ def test_order1_credit_agrees_with_channelattribution() -> None:
     ours = markov_attribution(paths, order=1).credit
     raw = pd.read_csv(CA_DATA, sep=";")
     theirs = ca.markov_model(
-        raw, "path", "total_conversions", var_value="total_conversion_value", var_null="total_null",
-        order=1, sep=">", verbose=False, flg_pro=False,
+        raw,
+        "path",
+        "total_conversions",
+        var_value="total_conversion_value",
+        var_null="total_null",
+        order=1,
+        sep=">",
+        verbose=False,
+        flg_pro=False,
     ).set_index("channel_name")
     big = theirs.index[theirs["total_conversions"] / theirs["total_conversions"].sum() >= 0.05]
     assert len(big) >= 5
@@ -167,4 +181,3 @@ def test_order1_credit_agrees_with_channelattribution() -> None:
     assert (rel < 0.03).all(), rel.to_dict()
     rel_value = (ours.loc[big, "revenue"] / theirs.loc[big, "total_conversion_value"] - 1).abs()
     assert (rel_value < 0.05).all(), rel_value.to_dict()
-

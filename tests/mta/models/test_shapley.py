@@ -103,4 +103,3 @@ def test_shapley_rejects_too_many_channels() -> None:
     df = pd.DataFrame({"path": [path], "total_conversions": [1], "total_conversion_value": [1.0], "total_null": [0]})
     with pytest.raises(PathTableError, match="up to 62 channels"):
         shapley_attribution(df)
-
