@@ -118,7 +118,7 @@ def generate_paths(n_journeys: int, seed: int = 0, chunk: int = 500_000) -> tupl
     )
     info = {
         "journeys": n_journeys,
-        "unique_paths": int(len(df)),
+        "unique_paths": len(df),
         "conversions": float(conv.sum()),
         "generate_seconds": round(time.perf_counter() - t0, 2),
         "generate_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -152,10 +152,17 @@ def worker(tool: str, table: str, order: int, out: str, repeat: int) -> None:
 
         def call() -> dict[str, float]:
             res = ca.markov_model(
-                df, "path", "total_conversions", var_value="total_conversion_value", var_null="total_null",
-                order=order, sep=">", verbose=False, flg_pro=False,
+                df,
+                "path",
+                "total_conversions",
+                var_value="total_conversion_value",
+                var_null="total_null",
+                order=order,
+                sep=">",
+                verbose=False,
+                flg_pro=False,
             )
-            return dict(zip(res["channel_name"], res["total_conversions"]))
+            return dict(zip(res["channel_name"], res["total_conversions"], strict=True))
 
     before = _rss_mb()
     walls, cpus = [], []
@@ -182,8 +189,20 @@ def worker(tool: str, table: str, order: int, out: str, repeat: int) -> None:
 def run_worker(python: str, tool: str, table: Path, order: int, repeat: int) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
-    cmd = [python, str(Path(__file__).resolve()), "--worker", tool, "--table", str(table), "--order", str(order),
-           "--out", out, "--repeat", str(repeat)]
+    cmd = [
+        python,
+        str(Path(__file__).resolve()),
+        "--worker",
+        tool,
+        "--table",
+        str(table),
+        "--order",
+        str(order),
+        "--out",
+        out,
+        "--repeat",
+        str(repeat),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{tool} worker failed (order {order}):\n{proc.stderr[-2000:]}")

@@ -56,15 +56,28 @@ def _parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--size", choices=sorted(SIZE_PRESETS), default="bench",
-                   help="world size preset (ci: 2k customers, demo: 50k, bench: 1M customers / ~14M events)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="world folder to build into (default: a temporary folder, deleted afterwards)")
+    p.add_argument(
+        "--size",
+        choices=sorted(SIZE_PRESETS),
+        default="bench",
+        help="world size preset (ci: 2k customers, demo: 50k, bench: 1M customers / ~14M events)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="world folder to build into (default: a temporary folder, deleted afterwards)",
+    )
     p.add_argument("--seed", type=int, default=42, help="master seed of the world")
-    p.add_argument("--chunk-size", type=int, default=None,
-                   help="customers per Parquet part (multiple of 250; default: the size preset's)")
-    p.add_argument("--memory-limit-mb", type=float, default=2048.0,
-                   help="peak resident memory the build must stay under")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="customers per Parquet part (multiple of 250; default: the size preset's)",
+    )
+    p.add_argument(
+        "--memory-limit-mb", type=float, default=2048.0, help="peak resident memory the build must stay under"
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary world folder")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -89,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         if tmp is not None and not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"\nGalaxy world '{s.size}' (seed {s.seed}, {cfg.n_customers:,} customers, chunk {cfg.chunk_size:,})"
-          f" -> {out}{' (deleted)' if tmp is not None and not args.keep else ''}")
+    print(
+        f"\nGalaxy world '{s.size}' (seed {s.seed}, {cfg.n_customers:,} customers, chunk {cfg.chunk_size:,})"
+        f" -> {out}{' (deleted)' if tmp is not None and not args.keep else ''}"
+    )
     print(f"{'table':<18}{'rows':>14}{'stage':>18}{'stage s':>10}{'rows/s':>14}")
     for name, rows in sorted(s.rows.items(), key=lambda kv: -kv[1]):
         stage = _STAGE_OF[name]
@@ -106,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total rows        {total:,} in {s.seconds:.1f} s wall ({cpu:.1f} s CPU): {total / s.seconds:,.0f} rows/s")
     print(f"events            {events:,} touchpoints+conversions: {events / s.seconds:,.0f} events/s overall")
     print(f"on disk           {disk / 2**20:,.1f} MiB")
-    print(f"peak memory       {peak:,.0f} MiB; limit {args.memory_limit_mb:,.0f} MiB; "
-          f"ratio peak/limit = {ratio:.2f} ({'OK' if ratio <= 1 else 'OVER LIMIT'})")
+    print(
+        f"peak memory       {peak:,.0f} MiB; limit {args.memory_limit_mb:,.0f} MiB; "
+        f"ratio peak/limit = {ratio:.2f} ({'OK' if ratio <= 1 else 'OVER LIMIT'})"
+    )
     return 0 if ratio <= 1 else 1
 
 

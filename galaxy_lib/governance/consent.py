@@ -29,9 +29,9 @@ __all__ = [
     "TCF_PURPOSE_NAMES",
     "ConsentError",
     "ConsentFilterResult",
+    "consent_coverage",
     "consent_valid_at",
     "filter_by_consent",
-    "consent_coverage",
 ]
 
 #: IAB Transparency & Consent Framework 2.2 purposes (id -> name), for reports.

@@ -35,10 +35,10 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = [
-    "DPError",
     "BudgetExceededError",
-    "PrivacySpend",
+    "DPError",
     "PrivacyBudget",
+    "PrivacySpend",
 ]
 
 _TOL = 1e-9
@@ -78,6 +78,7 @@ class PrivacySpend:
     sensitivity: float
 
     def to_dict(self) -> dict[str, float | str]:
+        """Return the entry as a JSON-ready dict for the report's privacy ledger."""
         return {
             "label": self.label,
             "mechanism": self.mechanism,
@@ -108,9 +109,7 @@ def _sum_scale(mechanism: str, lo: float, hi: float, epsilon: float, delta: floa
     pre = _sum_transformation(dp, (lo, hi))
     if mechanism == "laplace":
         return float(dp.binary_search_param(lambda s: pre >> dp.m.then_laplace(s), d_in=1, d_out=epsilon))
-    return float(
-        dp.binary_search_param(lambda s: _gaussian_approx(dp, pre, s, delta), d_in=1, d_out=(epsilon, delta))
-    )
+    return float(dp.binary_search_param(lambda s: _gaussian_approx(dp, pre, s, delta), d_in=1, d_out=(epsilon, delta)))
 
 
 @lru_cache(maxsize=256)
@@ -131,7 +130,9 @@ def _count_measurement(sensitivity: float, epsilon: float):
     scale = sensitivity / epsilon
     meas = dp.m.make_laplace(*space, scale=scale)
     if meas.map(sensitivity) > epsilon + _TOL:  # OpenDP rounds conservatively; recalibrate if it had to
-        scale = float(dp.binary_search_param(lambda s: dp.m.make_laplace(*space, scale=s), d_in=sensitivity, d_out=epsilon))
+        scale = float(
+            dp.binary_search_param(lambda s: dp.m.make_laplace(*space, scale=s), d_in=sensitivity, d_out=epsilon)
+        )
         meas = dp.m.make_laplace(*space, scale=scale)
     return scale, meas
 
@@ -374,9 +375,8 @@ class PrivacyBudget:
         return noisy
 
     def spend_table(self):
-        """The ledger as a pandas DataFrame (one row per query) for the report."""
+        """Return the ledger as a pandas DataFrame (one row per query) for the report."""
         import pandas as pd
 
         cols = ["label", "mechanism", "epsilon", "delta", "scale", "sensitivity"]
         return pd.DataFrame([s.to_dict() for s in self.ledger], columns=cols)
-

@@ -23,9 +23,9 @@ import pandas as pd
 __all__ = [
     "KAnonymityError",
     "SuppressionResult",
-    "suppress_small_cells",
-    "smallest_group_size",
     "is_k_anonymous",
+    "smallest_group_size",
+    "suppress_small_cells",
 ]
 
 
@@ -128,14 +128,16 @@ def suppress_small_cells(
             value_cols = [value_cols]
         missing = [c for c in value_cols if c not in df.columns]
         if missing:
-            raise KAnonymityError(f"value_cols {missing} are not columns of the table (it has: {', '.join(map(str, df.columns))}).")
+            raise KAnonymityError(
+                f"value_cols {missing} are not columns of the table (it has: {', '.join(map(str, df.columns))})."
+            )
         cols = list(value_cols)
     if count_col not in cols:
         cols.insert(0, count_col)
 
     small = (counts < k) | counts.isna()
     out = df.copy()
-    for c in (cols if small.any() else []):
+    for c in cols if small.any() else []:
         if not pd.api.types.is_float_dtype(out[c]) and pd.api.types.is_numeric_dtype(out[c]):
             out[c] = out[c].astype("float64")
         out.loc[small, c] = float("nan") if pd.api.types.is_numeric_dtype(out[c]) else None
@@ -161,14 +163,16 @@ def smallest_group_size(df: pd.DataFrame, quasi_identifiers: Sequence[str]) -> i
         raise KAnonymityError("quasi_identifiers must name at least one column.")
     missing = [c for c in qis if c not in df.columns]
     if missing:
-        raise KAnonymityError(f"quasi_identifiers {missing} are not columns of the table (it has: {', '.join(map(str, df.columns))}).")
+        raise KAnonymityError(
+            f"quasi_identifiers {missing} are not columns of the table (it has: {', '.join(map(str, df.columns))})."
+        )
     if df.empty:
         return 0
     return int(df.groupby(qis, dropna=False, observed=True).size().min())
 
 
 def is_k_anonymous(df: pd.DataFrame, quasi_identifiers: Sequence[str], k: int) -> bool:
-    """True when every combination of quasi-identifier values is shared by at least ``k`` rows.
+    """Tell whether every combination of quasi-identifier values is shared by at least ``k`` rows.
 
     Parameters
     ----------

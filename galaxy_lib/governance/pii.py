@@ -37,21 +37,21 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "DEMO_SALT",
-    "SALT_ENV",
     "DEMO_ENV",
+    "DEMO_SALT",
     "MIN_SALT_LENGTH",
+    "SALT_ENV",
     "SCANNED_SUFFIXES",
-    "SaltError",
-    "PiiLeakError",
     "PiiFinding",
+    "PiiLeakError",
     "PiiScanResult",
+    "SaltError",
     "get_salt",
-    "pseudonymise",
     "mask_value",
-    "scan_text",
+    "pseudonymise",
     "scan_file",
     "scan_folder",
+    "scan_text",
 ]
 
 #: Environment variable holding the secret pseudonymisation salt.
@@ -64,7 +64,16 @@ MIN_SALT_LENGTH = 16
 DEMO_SALT = "galaxy-demo-salt-public-not-secret-v1"
 #: File types a report scan reads (lower-case suffixes).
 SCANNED_SUFFIXES: tuple[str, ...] = (
-    ".ipynb", ".html", ".htm", ".json", ".csv", ".md", ".txt", ".py", ".yaml", ".yml",
+    ".ipynb",
+    ".html",
+    ".htm",
+    ".json",
+    ".csv",
+    ".md",
+    ".txt",
+    ".py",
+    ".yaml",
+    ".yml",
 )
 
 _SALT_FIX = (
@@ -117,8 +126,7 @@ def get_salt(demo: bool = False) -> str:
         salt = salt.strip()
         if len(salt) < MIN_SALT_LENGTH:
             raise SaltError(
-                f"{SALT_ENV} is set but only {len(salt)} characters long "
-                f"(minimum {MIN_SALT_LENGTH}).\n{_SALT_FIX}"
+                f"{SALT_ENV} is set but only {len(salt)} characters long (minimum {MIN_SALT_LENGTH}).\n{_SALT_FIX}"
             )
         return salt
     if demo or _demo_from_env():
@@ -193,6 +201,7 @@ def pseudonymise(values: pd.Series, salt: str) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- scanning
+
 
 @dataclass(frozen=True)
 class PiiFinding:
@@ -423,7 +432,7 @@ def _vendored_bundles() -> list[str]:
 
 
 def _segments(text: str) -> list[tuple[int, str]]:
-    """The parts of ``text`` worth scanning, as (offset, part).
+    r"""Split ``text`` into the parts worth scanning, as (offset, part).
 
     Left out: exact copies of vendored bundles (plotly.js) and base64 payloads
     (plotly typed arrays, embedded images). They are the bulk of a report's HTML
@@ -598,7 +607,9 @@ def scan_folder(
     if not root.exists():
         raise FileNotFoundError(f"Cannot scan {root}: it does not exist.")
     wanted = {s.lower() for s in suffixes}
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+    files = (
+        [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+    )
     matcher = _RawIdMatcher(raw_ids)
     findings: list[PiiFinding] = []
     nbytes = 0

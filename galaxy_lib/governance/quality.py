@@ -33,14 +33,14 @@ from galaxy_lib.core.gates import GATE_STATUSES, Gate, check_threshold_order, gr
 
 __all__ = [
     "Thresholds",
-    "null_rate_gates",
     "cardinality_gates",
-    "latency_gate",
     "duplicate_gate",
-    "robust_z",
-    "outlier_gate",
-    "spend_outlier_gates",
     "freshness_gate",
+    "latency_gate",
+    "null_rate_gates",
+    "outlier_gate",
+    "robust_z",
+    "spend_outlier_gates",
 ]
 
 
@@ -59,7 +59,9 @@ class Thresholds(GalaxyConfig):
         0.5, ge=0, le=1, description="Distinct/non-null share of a categorical column above which it warns."
     )
     max_cardinality_ratio_fail: float = Field(0.9, ge=0, le=1, description="... above which it fails.")
-    latency_p95_hours_warn: float = Field(24.0, ge=0, description="p95 hours from event to ingestion above which it warns.")
+    latency_p95_hours_warn: float = Field(
+        24.0, ge=0, description="p95 hours from event to ingestion above which it warns."
+    )
     latency_p95_hours_fail: float = Field(72.0, ge=0, description="... above which it fails.")
     duplicate_rate_warn: float = Field(0.0, ge=0, le=1, description="Share of duplicate key rows above which it warns.")
     duplicate_rate_fail: float = Field(0.01, ge=0, le=1, description="... above which it fails.")
@@ -73,8 +75,14 @@ class Thresholds(GalaxyConfig):
     def _ordered(self) -> Thresholds:
         check_threshold_order(
             self.__dict__,
-            higher_is_worse=("null_rate", "max_cardinality_ratio", "latency_p95_hours", "duplicate_rate",
-                             "outlier_share", "stale_days"),
+            higher_is_worse=(
+                "null_rate",
+                "max_cardinality_ratio",
+                "latency_p95_hours",
+                "duplicate_rate",
+                "outlier_share",
+                "stale_days",
+            ),
             lower_is_worse=("min_cardinality",),
         )
         return self
@@ -220,7 +228,8 @@ def cardinality_gates(
                     th.max_cardinality_ratio_warn,
                     th.max_cardinality_ratio_fail,
                     f"{table}.{c} has {distinct:,} distinct values in {non_null:,} non-null rows "
-                    f"({_pct(ratio)}; {_thresholds_text(th.max_cardinality_ratio_warn, th.max_cardinality_ratio_fail, _pct)})."
+                    f"({_pct(ratio)}; "
+                    f"{_thresholds_text(th.max_cardinality_ratio_warn, th.max_cardinality_ratio_fail, _pct)})."
                     if non_null
                     else f"{table}.{c} has no non-null values, so its cardinality ratio cannot be measured.",
                 )
@@ -249,8 +258,13 @@ def latency_gate(
     missing = len(df) - len(hours)
     if hours.empty:
         return Gate(
-            "latency_p95_hours", table, ingested_col, float("nan"), "fail",
-            th.latency_p95_hours_warn, th.latency_p95_hours_fail,
+            "latency_p95_hours",
+            table,
+            ingested_col,
+            float("nan"),
+            "fail",
+            th.latency_p95_hours_warn,
+            th.latency_p95_hours_fail,
             f"{table} has no rows with both {ts_col} and {ingested_col}, so latency cannot be measured.",
         )
     p95 = float(np.percentile(hours.to_numpy(), 95))
@@ -265,8 +279,16 @@ def latency_gate(
         status = max(status, "warn", key=GATE_STATUSES.index)
     if missing:
         detail += f" {missing:,} row(s) lack a timestamp and were not measured."
-    return Gate("latency_p95_hours", table, ingested_col, p95, status,
-                      th.latency_p95_hours_warn, th.latency_p95_hours_fail, detail)
+    return Gate(
+        "latency_p95_hours",
+        table,
+        ingested_col,
+        p95,
+        status,
+        th.latency_p95_hours_warn,
+        th.latency_p95_hours_fail,
+        detail,
+    )
 
 
 def duplicate_gate(
@@ -288,9 +310,13 @@ def duplicate_gate(
     rate = dups / n if n else 0.0
     label = ", ".join(keys)
     return Gate(
-        "duplicate_rate", table, label, rate,
+        "duplicate_rate",
+        table,
+        label,
+        rate,
         grade(rate, th.duplicate_rate_warn, th.duplicate_rate_fail),
-        th.duplicate_rate_warn, th.duplicate_rate_fail,
+        th.duplicate_rate_warn,
+        th.duplicate_rate_fail,
         f"{_pct(rate)} of {table} rows ({dups:,} of {n:,}) repeat an earlier key ({label}) "
         f"({_thresholds_text(th.duplicate_rate_warn, th.duplicate_rate_fail, _pct)}).",
     )
@@ -345,8 +371,16 @@ def outlier_gate(
     skipped = len(x) - n
     where = f"{table}.{name}" if table else name
     if n == 0:
-        return Gate("outlier_share", table, name, float("nan"), "fail", th.outlier_share_warn,
-                          th.outlier_share_fail, f"{where} has no finite values, so outliers cannot be measured.")
+        return Gate(
+            "outlier_share",
+            table,
+            name,
+            float("nan"),
+            "fail",
+            th.outlier_share_warn,
+            th.outlier_share_fail,
+            f"{where} has no finite values, so outliers cannot be measured.",
+        )
     outliers = int((np.abs(z[measured]) > th.outlier_z).sum())
     share = outliers / n
     detail = (
@@ -356,8 +390,16 @@ def outlier_gate(
     )
     if skipped:
         detail += f" {skipped:,} missing or infinite value(s) were not measured."
-    return Gate("outlier_share", table, name, share, grade(share, th.outlier_share_warn, th.outlier_share_fail),
-                      th.outlier_share_warn, th.outlier_share_fail, detail)
+    return Gate(
+        "outlier_share",
+        table,
+        name,
+        share,
+        grade(share, th.outlier_share_warn, th.outlier_share_fail),
+        th.outlier_share_warn,
+        th.outlier_share_fail,
+        detail,
+    )
 
 
 def spend_outlier_gates(
@@ -402,16 +444,30 @@ def freshness_gate(
     newest = pd.to_datetime(max_ts).max() if isinstance(max_ts, pd.Series) else pd.Timestamp(max_ts)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None) if as_of is None else pd.Timestamp(as_of)
     if newest is pd.NaT or pd.isna(newest):
-        return Gate("stale_days", table, column, float("nan"), "fail", th.stale_days_warn, th.stale_days_fail,
-                          f"{table or 'the table'} has no timestamps in {column or 'its time column'}, so freshness cannot be measured.")
+        return Gate(
+            "stale_days",
+            table,
+            column,
+            float("nan"),
+            "fail",
+            th.stale_days_warn,
+            th.stale_days_fail,
+            f"{table or 'the table'} has no timestamps in {column or 'its time column'}, "
+            "so freshness cannot be measured.",
+        )
     if (newest.tzinfo is None) != (now.tzinfo is None):
         newest = newest.tz_convert("UTC").tz_localize(None) if newest.tzinfo else newest
         now = now.tz_convert("UTC").tz_localize(None) if now.tzinfo else now
     days = (now - newest).total_seconds() / 86400.0
     where = f"{table}.{column}" if table and column else (table or column or "the data")
     return Gate(
-        "stale_days", table, column, days, grade(days, th.stale_days_warn, th.stale_days_fail),
-        th.stale_days_warn, th.stale_days_fail,
+        "stale_days",
+        table,
+        column,
+        days,
+        grade(days, th.stale_days_warn, th.stale_days_fail),
+        th.stale_days_warn,
+        th.stale_days_fail,
         f"The newest {where} is {_num(days)} day(s) old on {now:%Y-%m-%d} "
         f"({_thresholds_text(th.stale_days_warn, th.stale_days_fail, lambda x: _num(x) + ' days')}).",
     )

@@ -24,4 +24,4 @@ from galaxy_lib.simulate.config import BLOCK_SIZE, SIZE_PRESETS, WorldConfig, Wo
 from galaxy_lib.simulate.ensure import ensure_world
 from galaxy_lib.simulate.world import WorldSummary, build_world
 
-__all__ = ["WorldConfig", "WorldSize", "WorldSummary", "build_world", "ensure_world", "BLOCK_SIZE", "SIZE_PRESETS"]
+__all__ = ["BLOCK_SIZE", "SIZE_PRESETS", "WorldConfig", "WorldSize", "WorldSummary", "build_world", "ensure_world"]

@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["rng_for", "scramble", "format_ids", "NS_PER_WEEK", "NS_PER_DAY", "NS_PER_HOUR"]
+__all__ = ["NS_PER_DAY", "NS_PER_HOUR", "NS_PER_WEEK", "format_ids", "rng_for", "scramble"]
 
 NS_PER_HOUR = 3_600 * 10**9
 NS_PER_DAY = 24 * NS_PER_HOUR

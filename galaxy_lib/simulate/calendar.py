@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from dateutil.easter import easter
 
-__all__ = ["week_starts", "holiday_flags", "fourier_basis", "N_FOURIER"]
+__all__ = ["N_FOURIER", "fourier_basis", "holiday_flags", "week_starts"]
 
 #: Number of yearly Fourier orders in the baseline (sin and cos for each).
 N_FOURIER: int = 2

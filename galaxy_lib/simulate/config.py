@@ -27,7 +27,7 @@ from pydantic import Field, field_validator, model_validator
 
 from galaxy_lib.core.config import GalaxyConfig
 
-__all__ = ["WorldConfig", "WorldSize", "BLOCK_SIZE", "SIZE_PRESETS"]
+__all__ = ["BLOCK_SIZE", "SIZE_PRESETS", "WorldConfig", "WorldSize"]
 
 #: Customers per random-number block (chunk sizes must be a multiple of it).
 BLOCK_SIZE: int = 250
@@ -115,7 +115,7 @@ class WorldConfig(GalaxyConfig):
         return v
 
     @model_validator(mode="after")
-    def _geos_consistent(self) -> "WorldConfig":
+    def _geos_consistent(self) -> WorldConfig:
         if len(self.geos) != len(self.geo_shares):
             raise ValueError(
                 f"geos ({len(self.geos)}) and geo_shares ({len(self.geo_shares)}) must have the same length."
@@ -129,7 +129,7 @@ class WorldConfig(GalaxyConfig):
         return self
 
     @classmethod
-    def for_size(cls, size: WorldSize, seed: int = 42, **overrides: Any) -> "WorldConfig":
+    def for_size(cls, size: WorldSize, seed: int = 42, **overrides: Any) -> WorldConfig:
         """Config of a named size preset, with optional field overrides.
 
         Parameters

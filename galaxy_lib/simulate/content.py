@@ -25,12 +25,12 @@ import pandas as pd
 
 from galaxy_lib.simulate.catalogue import (
     BANNED_PHRASES,
-    Product,
     BRAND_COLOUR,
     MAX_HEADLINE_CHARS,
     PRODUCTS,
     REQUIRED_DISCLAIMERS,
     TONE_RULES,
+    Product,
 )
 
 __all__ = ["write_content"]
@@ -72,12 +72,11 @@ def _brand_guidelines() -> str:
         "Never use these phrases, in any capitalisation. They make claims we cannot "
         "substantiate or put pressure on the customer:",
         "",
-        *[f"- \"{p}\"" for p in BANNED_PHRASES],
+        *[f'- "{p}"' for p in BANNED_PHRASES],
         "",
         "## Required disclaimers",
         "",
-        "When copy mentions one of these topics, the matching disclaimer must appear in "
-        "the same asset:",
+        "When copy mentions one of these topics, the matching disclaimer must appear in the same asset:",
         "",
         "| Topic | Disclaimer |",
         "|---|---|",
@@ -87,15 +86,15 @@ def _brand_guidelines() -> str:
         "",
         f"- Our brand colour is Galaxy {BRAND_COLOUR} (#8E44AD). Backgrounds may use any colour "
         "of the approved palette: red, orange, yellow, green, teal, blue, purple and black.",
-        "- The logo is a white disc with a purple ring and a purple \"G\". Place it in the "
+        '- The logo is a white disc with a purple ring and a purple "G". Place it in the '
         "bottom-right corner at about a fifth of the shorter side, with clear space around it.",
         "- Keep text to less than half of the image; one headline and at most a few lines of body copy.",
         "",
         "## Headlines",
         "",
         f"- At most {MAX_HEADLINE_CHARS} characters, sentence case, no exclamation marks.",
-        "- Lead with the benefit or one concrete fact (\"Boils a cup in 45 seconds\").",
-        "- Numbers are welcome when true (\"Save 20% on the Nova Kettle\" needs the price disclaimer).",
+        '- Lead with the benefit or one concrete fact ("Boils a cup in 45 seconds").',
+        '- Numbers are welcome when true ("Save 20% on the Nova Kettle" needs the price disclaimer).',
         "",
         "### Examples",
         "",
@@ -108,7 +107,7 @@ def _brand_guidelines() -> str:
         "|---|---|",
         "| ACT NOW: 30% off the Nova Kettle | Banned phrase, all caps, pressure |",
         "| The best in the world for kitchen | Unprovable superlative (banned phrase) |",
-        "| Risk-free trial of the Quasar Robot Mop | Banned phrase; say \"Free returns within 30 days\" |",
+        '| Risk-free trial of the Quasar Robot Mop | Banned phrase; say "Free returns within 30 days" |',
         "",
     ]
     return "\n".join(lines)
@@ -139,30 +138,62 @@ def _product_page(p: Product) -> str:
 
 
 _FAQS = (
-    ("How much is delivery?", "Standard UK mainland delivery is free on orders over £40 and £3.95 below that. "
-     "Next-day delivery costs £5.95 when you order by 8pm."),
-    ("Do you deliver outside the UK mainland?", "We deliver to Northern Ireland, the Highlands and islands in "
-     "three to five working days. We do not ship outside the UK yet."),
-    ("How do I return something?", "Start a return in your account within 30 days of delivery. Returns are "
-     "free; we refund to your original payment method within five working days of receiving the item."),
-    ("What warranty do products have?", "Every product has a two-year warranty. Register it in the Galaxy Home "
-     "app within 60 days and we extend it to three years."),
-    ("Can I change or cancel my filter subscription?", "Yes. Change the frequency or cancel any time in your "
-     "account; it renews monthly until cancelled."),
-    ("Which payment methods do you accept?", "Visa, Mastercard, American Express, PayPal, Apple Pay and Google "
-     "Pay. Pay-in-three is available on orders over £99."),
-    ("Does the Galaxy Home app work with my smart speaker?", "The app connects Aurora bulbs and the Comet "
-     "purifier to Alexa and Google Home; set it up under Settings > Integrations."),
-    ("How do you use my data?", "We use your data only for the purposes you consented to (for example "
-     "measurement or personalised content). Change your choices any time under Privacy in your account."),
-    ("How do I unsubscribe from e-mails?", "Use the unsubscribe link at the bottom of any e-mail or switch off "
-     "marketing e-mails under Privacy in your account."),
-    ("Is there a price-match promise?", "We do not price-match, but our prices include VAT and delivery is "
-     "free over £40."),
-    ("How do I clean the Pulsar Blender?", "Add warm water and a drop of washing-up liquid, then run the "
-     "self-cleaning programme for 60 seconds."),
-    ("Where are your products designed?", "Our design team is in Manchester; products are made by audited "
-     "partners and tested in our own lab."),
+    (
+        "How much is delivery?",
+        "Standard UK mainland delivery is free on orders over £40 and £3.95 below that. "
+        "Next-day delivery costs £5.95 when you order by 8pm.",
+    ),
+    (
+        "Do you deliver outside the UK mainland?",
+        "We deliver to Northern Ireland, the Highlands and islands in "
+        "three to five working days. We do not ship outside the UK yet.",
+    ),
+    (
+        "How do I return something?",
+        "Start a return in your account within 30 days of delivery. Returns are "
+        "free; we refund to your original payment method within five working days of receiving the item.",
+    ),
+    (
+        "What warranty do products have?",
+        "Every product has a two-year warranty. Register it in the Galaxy Home "
+        "app within 60 days and we extend it to three years.",
+    ),
+    (
+        "Can I change or cancel my filter subscription?",
+        "Yes. Change the frequency or cancel any time in your account; it renews monthly until cancelled.",
+    ),
+    (
+        "Which payment methods do you accept?",
+        "Visa, Mastercard, American Express, PayPal, Apple Pay and Google "
+        "Pay. Pay-in-three is available on orders over £99.",
+    ),
+    (
+        "Does the Galaxy Home app work with my smart speaker?",
+        "The app connects Aurora bulbs and the Comet "
+        "purifier to Alexa and Google Home; set it up under Settings > Integrations.",
+    ),
+    (
+        "How do you use my data?",
+        "We use your data only for the purposes you consented to (for example "
+        "measurement or personalised content). Change your choices any time under Privacy in your account.",
+    ),
+    (
+        "How do I unsubscribe from e-mails?",
+        "Use the unsubscribe link at the bottom of any e-mail or switch off "
+        "marketing e-mails under Privacy in your account.",
+    ),
+    (
+        "Is there a price-match promise?",
+        "We do not price-match, but our prices include VAT and delivery is free over £40.",
+    ),
+    (
+        "How do I clean the Pulsar Blender?",
+        "Add warm water and a drop of washing-up liquid, then run the self-cleaning programme for 60 seconds.",
+    ),
+    (
+        "Where are your products designed?",
+        "Our design team is in Manchester; products are made by audited partners and tested in our own lab.",
+    ),
 )
 
 
@@ -197,7 +228,7 @@ def _campaign_pages(spend: pd.DataFrame, creatives: pd.DataFrame) -> dict[str, s
             ]
         lines += [f"- CPM: £{1000 * total / imps:.2f}", ""]
         if len(heads):
-            lines += ["## Featured creatives", "", *[f"- \"{h}\"" for h in heads.head(3)], ""]
+            lines += ["## Featured creatives", "", *[f'- "{h}"' for h in heads.head(3)], ""]
         peak = weekly.idxmax()
         lines += [
             "## Notes",
@@ -227,11 +258,12 @@ def _lift_page(lift: pd.DataFrame) -> str:
             f"| {r.test_id} | {r.channel} | {r.geo} | {r.start_week:%d %b %Y} to {r.end_week:%d %b %Y} | "
             f"{_money(r.x)} | {_money(r.delta_x)} | {_money(r.delta_y)} | {_money(r.sigma)} |"
         )
-    return "\n".join(lines + [""])
+    return "\n".join([*lines, ""])
 
 
-def _experiment_page(n_treat: int, n_ctrl: int, conv_treat: int, conv_ctrl: int, rev_treat: float,
-                     rev_ctrl: float) -> str:
+def _experiment_page(
+    n_treat: int, n_ctrl: int, conv_treat: int, conv_ctrl: int, rev_treat: float, rev_ctrl: float
+) -> str:
     rt, rc = conv_treat / max(n_treat, 1), conv_ctrl / max(n_ctrl, 1)
     se = float(np.sqrt(rt * (1 - rt) / max(n_treat, 1) + rc * (1 - rc) / max(n_ctrl, 1)))
     return "\n".join(

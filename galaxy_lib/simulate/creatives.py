@@ -45,10 +45,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from galaxy_lib.simulate.catalogue import BANNED_PHRASES, PRODUCTS
 from galaxy_lib.simulate._util import rng_for
+from galaxy_lib.simulate.catalogue import BANNED_PHRASES, PRODUCTS
 
-__all__ = ["COLORS", "FORMATS", "EFFECTS", "INTERCEPTS", "CreativeSet", "simulate_creatives", "draw_creative"]
+__all__ = ["COLORS", "EFFECTS", "FORMATS", "INTERCEPTS", "CreativeSet", "draw_creative", "simulate_creatives"]
 
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (214, 48, 49),
@@ -224,8 +224,12 @@ def draw_creative(
 
     if has_logo:
         x0 = w - int(0.05 * short) - logo_d
-        draw.ellipse((x0, logo_top, x0 + logo_d, logo_top + logo_d), fill=(255, 255, 255),
-                     outline=LOGO_RING, width=max(2, logo_d // 10))
+        draw.ellipse(
+            (x0, logo_top, x0 + logo_d, logo_top + logo_d),
+            fill=(255, 255, 255),
+            outline=LOGO_RING,
+            width=max(2, logo_d // 10),
+        )
         g_font = _font(int(logo_d * 0.55))
         draw.text((x0 + logo_d / 2, logo_top + logo_d / 2), "G", font=g_font, fill=LOGO_RING, anchor="mm")
     if path is not None:
@@ -235,8 +239,13 @@ def draw_creative(
 
 def _headline(rng: np.random.Generator, violate: bool) -> tuple[str, str | None]:
     p = PRODUCTS[int(rng.integers(len(PRODUCTS)))]
-    fields = {"name": p.name, "tagline": p.tagline, "category": p.category,
-              "pct": int(rng.choice([10, 15, 20, 25, 30])), "n": int(rng.choice([3, 5, 7]))}
+    fields = {
+        "name": p.name,
+        "tagline": p.tagline,
+        "category": p.category,
+        "pct": int(rng.choice([10, 15, 20, 25, 30])),
+        "n": int(rng.choice([3, 5, 7])),
+    }
     if violate:
         text = _VIOLATIONS[int(rng.integers(len(_VIOLATIONS)))].format(**fields)
         phrase = next(b for b in BANNED_PHRASES if b in text.lower())
@@ -254,7 +263,7 @@ def simulate_creatives(seed: int, n_creatives: int, asset_dir: Path | None) -> C
         asset_dir.mkdir(parents=True, exist_ok=True)
     rows, true_ctr, violations = [], {}, {}
     number = 0
-    for channel, count in zip(channels, counts):
+    for channel, count in zip(channels, counts, strict=True):
         for _ in range(count):
             number += 1
             cid = f"CR{number:04d}"
@@ -263,14 +272,23 @@ def simulate_creatives(seed: int, n_creatives: int, asset_dir: Path | None) -> C
             has_logo = bool(rng.random() < 0.65)
             violate = bool(rng.random() < 0.15)
             headline, phrase = _headline(rng, violate)
-            product = next(p for p in PRODUCTS if p.name in headline) if any(
-                p.name in headline for p in PRODUCTS) else PRODUCTS[int(rng.integers(len(PRODUCTS)))]
+            product = (
+                next(p for p in PRODUCTS if p.name in headline)
+                if any(p.name in headline for p in PRODUCTS)
+                else PRODUCTS[int(rng.integers(len(PRODUCTS)))]
+            )
             body = [f"{f}." for f in product.features] + [f"{product.tagline}."] + list(_BODY_EXTRA)
             target = float(rng.uniform(0.12, 0.65))
             rel = f"assets/creatives/{cid}.png"
             _, density = draw_creative(
                 asset_dir / f"{cid}.png" if asset_dir is not None else None,
-                fmt, color, headline, has_logo, target, body, seed=int(rng.integers(2**31)),
+                fmt,
+                color,
+                headline,
+                has_logo,
+                target,
+                body,
+                seed=int(rng.integers(2**31)),
             )
             density = round(density, 3)
             has_number = any(ch.isdigit() for ch in headline)

@@ -56,7 +56,7 @@ from galaxy_lib.core.contracts import CONSENT_PURPOSES
 from galaxy_lib.governance.consent import TCF_PURPOSES
 from galaxy_lib.simulate._util import NS_PER_DAY, NS_PER_HOUR, NS_PER_WEEK, format_ids
 
-__all__ = ["CustomerBlock", "simulate_customers", "consent_table", "TCF_MAP", "GRANT_PROB", "WITHDRAW_PROB"]
+__all__ = ["GRANT_PROB", "TCF_MAP", "WITHDRAW_PROB", "CustomerBlock", "consent_table", "simulate_customers"]
 
 #: Our purpose -> TCF 2.2 purpose ids, as written to ``consent.tcf_purposes`` (one mapping,
 #: owned by governance, so the world's consent strings and the consent filter agree).
@@ -102,6 +102,7 @@ class CustomerBlock:
 
     @property
     def customer_id(self) -> pa.Array:
+        """The customer ids as one Arrow array."""
         return self.table.column("customer_id").combine_chunks()
 
 
@@ -141,8 +142,12 @@ def simulate_customers(
     phone = rng.integers(0, 1000, n)
     # Vectorised string building (pyarrow), as the bench world has a million customers.
     emails = pc.binary_join_element_wise(
-        pa.array(_FIRST).take(pa.array(first)), ".", pa.array(_LAST).take(pa.array(last)),
-        pc.cast(pa.array(suffix), pa.string()), "@example.com", "",
+        pa.array(_FIRST).take(pa.array(first)),
+        ".",
+        pa.array(_LAST).take(pa.array(last)),
+        pc.cast(pa.array(suffix), pa.string()),
+        "@example.com",
+        "",
     )
     phones = format_ids("+44 7700 900", phone, 3)
     signup_date = (signup_ns // NS_PER_DAY) * NS_PER_DAY
@@ -208,7 +213,8 @@ def consent_table(rng: np.random.Generator, block: CustomerBlock, end_ns: int) -
             "purpose": pa.array(purposes[pidx], pa.string()),
             "tcf_purposes": pa.array(tcf[pidx], pa.string()),
             "granted_at": pa.array(np.concatenate(granted)[order], pa.timestamp("ns")),
-            "withdrawn_at": pa.array(np.concatenate(withdrawn)[order], pa.timestamp("ns"),
-                                     mask=~np.concatenate(has_withdrawn)[order]),
+            "withdrawn_at": pa.array(
+                np.concatenate(withdrawn)[order], pa.timestamp("ns"), mask=~np.concatenate(has_withdrawn)[order]
+            ),
         }
     )

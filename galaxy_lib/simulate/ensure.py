@@ -21,8 +21,9 @@ from galaxy_lib.simulate.world import build_world
 __all__ = ["ensure_world"]
 
 
-def ensure_world(data_dir: str | Path, size: str = "ci", seed: int = 42, salt: str | None = None,
-                 progress: bool = True) -> DataStore:
+def ensure_world(
+    data_dir: str | Path, size: str = "ci", seed: int = 42, salt: str | None = None, progress: bool = True
+) -> DataStore:
     """Return the store at ``data_dir``, building and staging the Galaxy world first if needed.
 
     Notebooks call this first. When staging is missing or older than the raw zone

@@ -59,15 +59,15 @@ from galaxy_lib.simulate._util import NS_PER_DAY, NS_PER_HOUR, NS_PER_WEEK, form
 from galaxy_lib.simulate.customers import CustomerBlock
 
 __all__ = [
-    "TOUCH_PARAMS",
     "BASELINE_HAZARD",
+    "CAUSES",
     "NAV_PROB",
     "NAV_SEARCH_SHARE",
-    "JourneyContext",
+    "TOUCH_PARAMS",
     "JourneyBlock",
+    "JourneyContext",
     "build_context",
     "simulate_journeys",
-    "CAUSES",
 ]
 
 #: Per touch channel: weekly base intensity, spend-linked share k, trigger probability p, mean lag (days).
@@ -238,13 +238,15 @@ def simulate_journeys(
     conv_ts = np.concatenate([conv_ts_m, b_ts])
     conv_cause = np.concatenate([chan[trig], np.full(b_cust.size, n_ch)])
     conv_trigger = np.concatenate([trig, np.full(b_cust.size, -1)])
-    lower = np.where(conv_trigger >= 0, ts[np.maximum(conv_trigger, 0)],
-                     np.maximum(block.signup_ns[conv_cust], ctx.start_ns))
+    lower = np.where(
+        conv_trigger >= 0, ts[np.maximum(conv_trigger, 0)], np.maximum(block.signup_ns[conv_cust], ctx.start_ns)
+    )
 
     # -- navigational touches just before conversions (effects, not causes)
     nav = np.flatnonzero(rng.random(conv_cust.size) < NAV_PROB)
-    nav_chan = np.where(rng.random(nav.size) < NAV_SEARCH_SHARE, TOUCH_CHANNELS.index("search"),
-                        TOUCH_CHANNELS.index("direct"))
+    nav_chan = np.where(
+        rng.random(nav.size) < NAV_SEARCH_SHARE, TOUCH_CHANNELS.index("search"), TOUCH_CHANNELS.index("direct")
+    )
     gap = 60e9 + rng.exponential(NAV_GAP_HOURS, nav.size) * NS_PER_HOUR
     gap = np.minimum(gap, 0.9 * (conv_ts[nav] - lower[nav])).astype(np.int64)
     nav_ts = conv_ts[nav] - gap
@@ -264,8 +266,9 @@ def simulate_journeys(
     # campaign: channel x quarter of the touch
     months = all_ts.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)
     quarter = np.clip(months // 3 - ctx.quarter0, 0, ctx.n_quarters - 1)
-    campaign = pa.DictionaryArray.from_arrays(pa.array(all_chan * ctx.n_quarters + quarter, pa.int32()),
-                                              ctx.campaigns).cast(pa.string())
+    campaign = pa.DictionaryArray.from_arrays(
+        pa.array(all_chan * ctx.n_quarters + quarter, pa.int32()), ctx.campaigns
+    ).cast(pa.string())
     # creative: picked in proportion to the creative's clicks, none for search and direct
     creative_idx = np.zeros(all_ts.size, dtype=np.int32)
     has_creative = np.zeros(all_ts.size, dtype=bool)
@@ -273,8 +276,9 @@ def simulate_journeys(
         m = np.flatnonzero(all_chan == k)
         creative_idx[m] = first + np.minimum(np.searchsorted(cdf, rng.random(m.size)), cdf.size - 1)
         has_creative[m] = True
-    creative = pa.DictionaryArray.from_arrays(pa.array(creative_idx, pa.int32(), mask=~has_creative),
-                                              ctx.creative_ids).cast(pa.string())
+    creative = pa.DictionaryArray.from_arrays(
+        pa.array(creative_idx, pa.int32(), mask=~has_creative), ctx.creative_ids
+    ).cast(pa.string())
     cid = block.customer_id
     touch_ingest = all_ts + _ingestion_lag(rng, all_ts.size, 240.0)
     touchpoints = pa.table(
@@ -282,8 +286,9 @@ def simulate_journeys(
             "event_id": event_ids,
             "customer_id": cid.take(pa.array(all_cust)),
             "ts": pa.array(all_ts, pa.timestamp("ns")),
-            "channel": pa.DictionaryArray.from_arrays(pa.array(all_chan, pa.int32()),
-                                                      pa.array(TOUCH_CHANNELS)).cast(pa.string()),
+            "channel": pa.DictionaryArray.from_arrays(pa.array(all_chan, pa.int32()), pa.array(TOUCH_CHANNELS)).cast(
+                pa.string()
+            ),
             "campaign_id": campaign,
             "creative_id": creative,
             "ingested_at": pa.array(touch_ingest, pa.timestamp("ns")),
@@ -294,8 +299,11 @@ def simulate_journeys(
     c_order = np.lexsort((conv_ts, conv_cust))
     conv_cust, conv_ts = conv_cust[c_order], conv_ts[c_order]
     conv_cause, conv_trigger = conv_cause[c_order], conv_trigger[c_order]
-    conv_num = scramble(np.uint64(1 << 47) + np.uint64(block_index) * np.uint64(_BLOCK_EVENTS)
-                        + np.arange(conv_ts.size, dtype=np.uint64))
+    conv_num = scramble(
+        np.uint64(1 << 47)
+        + np.uint64(block_index) * np.uint64(_BLOCK_EVENTS)
+        + np.arange(conv_ts.size, dtype=np.uint64)
+    )
     conv_ids = format_ids("V", conv_num, 15)
     aov = block.avg_order_value[conv_cust]
     revenue = np.round(rng.gamma(4.0, aov / 4.0), 2)
@@ -317,8 +325,9 @@ def simulate_journeys(
             "conversion_id": conv_ids,
             "customer_id": conv_cid,
             "ts": pa.array(conv_ts, pa.timestamp("ns")),
-            "cause": pa.DictionaryArray.from_arrays(pa.array(conv_cause, pa.int32()),
-                                                    pa.array(CAUSES)).cast(pa.string()),
+            "cause": pa.DictionaryArray.from_arrays(pa.array(conv_cause, pa.int32()), pa.array(CAUSES)).cast(
+                pa.string()
+            ),
             "trigger_event_id": event_ids.take(pa.array(trig_sorted, mask=~attributed)),
         }
     )

@@ -46,10 +46,22 @@ import pandas as pd
 from galaxy_lib.core.contracts import MMM_CHANNELS
 from galaxy_lib.simulate.config import WorldConfig
 
-__all__ = ["LiftDesign", "design_lift_tests", "apply_lift_tests", "measure_lift_tests"]
+__all__ = ["LiftDesign", "apply_lift_tests", "design_lift_tests", "measure_lift_tests"]
 
-_CHANNEL_ORDER = ("tv", "social", "search", "display", "video", "social",
-                  "tv", "video", "display", "search", "social", "video")
+_CHANNEL_ORDER = (
+    "tv",
+    "social",
+    "search",
+    "display",
+    "video",
+    "social",
+    "tv",
+    "video",
+    "display",
+    "search",
+    "social",
+    "video",
+)
 
 
 @dataclass(frozen=True)
@@ -158,12 +170,15 @@ def measure_lift_tests(
         diff = channel_contributions(actual, *args) - channel_contributions(planned, *args)
         n_test = d.end - d.start + 1
         horizon = min(n_weeks, d.end + L_MAX)
-        true_dy = float(diff[0, d.start:horizon].sum() / n_test)
+        true_dy = float(diff[0, d.start : horizon].sum() / n_test)
         x = float(planned[0, d.start : d.end + 1].mean())
         delta_x = float(actual[0, d.start : d.end + 1].mean() - x)
         sk = float(s[0]) * p["spend_scale"]
-        curve_dy = float(p["beta"] * s[0] * (logistic_saturation((x + delta_x) / sk, p["lam"])
-                                            - logistic_saturation(x / sk, p["lam"])))
+        curve_dy = float(
+            p["beta"]
+            * s[0]
+            * (logistic_saturation((x + delta_x) / sk, p["lam"]) - logistic_saturation(x / sk, p["lam"]))
+        )
         sigma = abs(true_dy) * float(rng.uniform(0.08, 0.15))
         delta_y = true_dy + float(rng.normal(0, sigma))
         rows.append(

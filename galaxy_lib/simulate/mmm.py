@@ -69,17 +69,17 @@ import numpy as np
 import pandas as pd
 
 from galaxy_lib.core.contracts import MMM_CHANNELS
+from galaxy_lib.simulate._util import rng_for
 from galaxy_lib.simulate.calendar import fourier_basis, holiday_flags, week_starts
 from galaxy_lib.simulate.config import WorldConfig
-from galaxy_lib.simulate._util import rng_for
 
 __all__ = [
     "CHANNEL_PARAMS",
     "L_MAX",
+    "MmmWorld",
+    "channel_contributions",
     "geometric_adstock",
     "logistic_saturation",
-    "channel_contributions",
-    "MmmWorld",
     "simulate_mmm",
 ]
 
@@ -252,8 +252,7 @@ def _national_spend(rng: np.random.Generator, weeks: pd.DatetimeIndex) -> np.nda
     video = video_on * np.exp(rng.normal(0, 0.4, vid_run.max() + 1))[vid_run] * season * rng.lognormal(0, 0.12, n)
 
     budget_cut = np.where(rng.random(n) < 0.06, 0.4, 1.0)
-    search = (np.exp(_ar1(rng, n, 0.8, 0.25)) * season**1.2 * (1 + 0.2 * tv_on) * budget_cut
-              * rng.lognormal(0, 0.12, n))
+    search = np.exp(_ar1(rng, n, 0.8, 0.25)) * season**1.2 * (1 + 0.2 * tv_on) * budget_cut * rng.lognormal(0, 0.12, n)
 
     bursts = np.where(rng.random(n) < 0.12, 1.7, 1.0)
     social = np.exp(_ar1(rng, n, 0.85, 0.22)) * bursts * season * rng.lognormal(0, 0.1, n)
@@ -315,8 +314,9 @@ def simulate_mmm(config: WorldConfig) -> MmmWorld:
     woy = weeks.isocalendar().week.to_numpy().astype(float)
     promo = (rng.random(n_weeks) < 0.10) * -0.06
     price_index = np.round(
-        np.clip(1 + 0.02 * np.sin(2 * np.pi * (woy + 13) / 52.18) + 0.01 * _ar1(rng, n_weeks, 0.6, 0.8) + promo,
-                0.85, 1.15),
+        np.clip(
+            1 + 0.02 * np.sin(2 * np.pi * (woy + 13) / 52.18) + 0.01 * _ar1(rng, n_weeks, 0.6, 0.8) + promo, 0.85, 1.15
+        ),
         4,
     )
     coefs = {k: v * intercept for k, v in rel.items()}
@@ -341,8 +341,16 @@ def simulate_mmm(config: WorldConfig) -> MmmWorld:
     impressions = np.round(spend / cpm * 1000 * rng.lognormal(0, 0.1, spend.shape))
     clicks = np.round(impressions * ctr * rng.lognormal(0, 0.15, spend.shape))
 
-    lift, lift_truth = measure_lift_tests(rng_for(config.seed, "lift-measure"), design, base_spend, spend,
-                                          shares, tuple(config.geos), channel_truth, weeks)
+    lift, lift_truth = measure_lift_tests(
+        rng_for(config.seed, "lift-measure"),
+        design,
+        base_spend,
+        spend,
+        shares,
+        tuple(config.geos),
+        channel_truth,
+        weeks,
+    )
 
     total_revenue = float(revenue.sum())
     for i, c in enumerate(MMM_CHANNELS):
@@ -372,7 +380,7 @@ def simulate_mmm(config: WorldConfig) -> MmmWorld:
             "price_coef": coefs["price_coef"],
             "holiday_effect": coefs["holiday_effect"],
             "noise_sigma_national": sigma,
-            "geo_shares": dict(zip(config.geos, map(float, shares))),
+            "geo_shares": dict(zip(config.geos, map(float, shares), strict=True)),
             "total_baseline": float(baseline.sum()),
         },
         "media_share": float(contributions.sum() / total_revenue),

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from galaxy_lib.simulate.customers import SEGMENTS, CustomerBlock
 
-__all__ = ["BASE_COEFS", "TAU_COEFS", "simulate_experiment", "FORMULA"]
+__all__ = ["BASE_COEFS", "FORMULA", "TAU_COEFS", "simulate_experiment"]
 
 BASE_COEFS: dict[str, float] = {
     "intercept": -3.2,

@@ -40,6 +40,7 @@ from galaxy_lib.core.store import DataStore
 from galaxy_lib.simulate import creatives as creatives_mod
 from galaxy_lib.simulate import journeys as journeys_mod
 from galaxy_lib.simulate import uplift as uplift_mod
+from galaxy_lib.simulate._util import rng_for
 from galaxy_lib.simulate.catalogue import BANNED_PHRASES
 from galaxy_lib.simulate.config import BLOCK_SIZE, WorldConfig, WorldSize
 from galaxy_lib.simulate.content import write_content
@@ -52,13 +53,20 @@ from galaxy_lib.simulate.customers import (
     simulate_customers,
 )
 from galaxy_lib.simulate.mmm import simulate_mmm
-from galaxy_lib.simulate._util import rng_for
 
-__all__ = ["WorldSummary", "build_world", "WORLD_FILES"]
+__all__ = ["WORLD_FILES", "WorldSummary", "build_world"]
 
 #: Files and folders a build owns (removed before a rebuild).
 WORLD_FILES: tuple[str, ...] = (
-    "raw", "staged", "curated", "quarantine", "truth", "assets", "content", "ground_truth.json", "world.json",
+    "raw",
+    "staged",
+    "curated",
+    "quarantine",
+    "truth",
+    "assets",
+    "content",
+    "ground_truth.json",
+    "world.json",
 )
 _STAGES = ("mmm", "creatives", "customers", "consent", "journeys", "email_experiment", "content", "write")
 
@@ -177,8 +185,9 @@ def build_world(
         stage[name] += now - t
         return now
 
-    bar = tqdm(total=cfg.n_customers, unit="cust", desc=f"Galaxy {cfg.size} world", disable=not progress,
-               unit_scale=True)
+    bar = tqdm(
+        total=cfg.n_customers, unit="cust", desc=f"Galaxy {cfg.size} world", disable=not progress, unit_scale=True
+    )
 
     # -- weekly media world -------------------------------------------------------------
     bar.set_postfix_str("mmm")
@@ -222,8 +231,15 @@ def build_world(
         parts: dict[str, list[pa.Table]] = {k: [] for k in (*customer_tables, "truth_conv", "truth_uplift")}
         for b in range(first_block, min(first_block + per_chunk, n_blocks)):
             t = time.perf_counter()
-            block = simulate_customers(rng_for(cfg.seed, "customers", b), b * BLOCK_SIZE + 1, BLOCK_SIZE,
-                                       cfg.geo_shares, cfg.geos, start, cfg.n_weeks)
+            block = simulate_customers(
+                rng_for(cfg.seed, "customers", b),
+                b * BLOCK_SIZE + 1,
+                BLOCK_SIZE,
+                cfg.geo_shares,
+                cfg.geos,
+                start,
+                cfg.n_weeks,
+            )
             t = timed("customers", t)
             consent = consent_table(rng_for(cfg.seed, "consent", b), block, end_ns)
             t = timed("consent", t)
@@ -241,9 +257,10 @@ def build_world(
             cause_counts += jb.cause_counts
             last_counts += jb.last_touch_counts
             touches_by_channel += jb.touch_counts
-            active = pc.and_(pc.less_equal(consent["granted_at"], end_ts),
-                             pc.or_kleene(pc.is_null(consent["withdrawn_at"]),
-                                          pc.greater(consent["withdrawn_at"], end_ts)))
+            active = pc.and_(
+                pc.less_equal(consent["granted_at"], end_ts),
+                pc.or_kleene(pc.is_null(consent["withdrawn_at"]), pc.greater(consent["withdrawn_at"], end_ts)),
+            )
             for purpose in CONSENT_PURPOSES:
                 m = pc.and_(active, pc.equal(consent["purpose"], purpose))
                 coverage[purpose] += int(pc.sum(m).as_py() or 0)
@@ -293,7 +310,7 @@ def build_world(
             "start_week": cfg.start_week.isoformat(),
             "end": pd.Timestamp(end_ns).isoformat(),
             "geos": list(cfg.geos),
-            "geo_shares": dict(zip(cfg.geos, cfg.geo_shares)),
+            "geo_shares": dict(zip(cfg.geos, cfg.geo_shares, strict=True)),
             "mmm_channels": list(MMM_CHANNELS),
             "touch_channels": list(TOUCH_CHANNELS),
             "n_customers": cfg.n_customers,
@@ -303,16 +320,20 @@ def build_world(
         "mta": {
             "channel_credit": {c: float(marketing[i] / max(marketing.sum(), 1)) for i, c in enumerate(TOUCH_CHANNELS)},
             "baseline_share": float(cause_counts[-1] / max(n_conv, 1)),
-            "conversions": {c: int(v) for c, v in zip(journeys_mod.CAUSES, cause_counts)},
-            "last_touch_share": {c: float(last_counts[i] / max(last_counts.sum(), 1))
-                                 for i, c in enumerate(TOUCH_CHANNELS)},
-            "touches": {c: int(v) for c, v in zip(TOUCH_CHANNELS, touches_by_channel)},
+            "conversions": {c: int(v) for c, v in zip(journeys_mod.CAUSES, cause_counts, strict=True)},
+            "last_touch_share": {
+                c: float(last_counts[i] / max(last_counts.sum(), 1)) for i, c in enumerate(TOUCH_CHANNELS)
+            },
+            "touches": {c: int(v) for c, v in zip(TOUCH_CHANNELS, touches_by_channel, strict=True)},
             "trigger_prob": {c: journeys_mod.TOUCH_PARAMS[c]["p"] for c in TOUCH_CHANNELS},
             "lag_days": {c: journeys_mod.TOUCH_PARAMS[c]["lag_days"] for c in TOUCH_CHANNELS},
             "touch_params": journeys_mod.TOUCH_PARAMS,
             "baseline_hazard_per_week": journeys_mod.BASELINE_HAZARD,
-            "navigational": {"prob": journeys_mod.NAV_PROB, "search_share": journeys_mod.NAV_SEARCH_SHARE,
-                             "mean_gap_hours": journeys_mod.NAV_GAP_HOURS},
+            "navigational": {
+                "prob": journeys_mod.NAV_PROB,
+                "search_share": journeys_mod.NAV_SEARCH_SHARE,
+                "mean_gap_hours": journeys_mod.NAV_GAP_HOURS,
+            },
             "truth_table": "truth/conversions.parquet",
             "mechanism": (
                 "Touches: Poisson process per customer and channel with weekly intensity following that week's "
@@ -378,5 +399,12 @@ def build_world(
         "config": json.loads(cfg.model_dump_json()),
     }
     (out / "world.json").write_text(json.dumps(world, indent=2))
-    return WorldSummary(path=out, size=cfg.size, seed=cfg.seed, rows=rows, seconds=seconds,
-                        peak_memory_mb=peak, stage_seconds=dict(stage))
+    return WorldSummary(
+        path=out,
+        size=cfg.size,
+        seed=cfg.seed,
+        rows=rows,
+        seconds=seconds,
+        peak_memory_mb=peak,
+        stage_seconds=dict(stage),
+    )

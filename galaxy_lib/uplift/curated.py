@@ -46,7 +46,11 @@ def build_uplift_features(store: DataStore, as_of: pd.Timestamp | None) -> Curat
         n_exp = con.sql("SELECT count(*) FROM staged.email_experiment").fetchall()[0][0]
     store.write("curated", "uplift_features", result)
     left_out = int(n_exp - result.num_rows)
-    notes = (f"uplift_features: {left_out:,} experiment row(s) have no staged customer and were left out",) if left_out else ()
+    notes = (
+        (f"uplift_features: {left_out:,} experiment row(s) have no staged customer and were left out",)
+        if left_out
+        else ()
+    )
     return CuratedBuild(rows=result.num_rows, notes=notes)
 
 

@@ -58,9 +58,13 @@ def test_uplift_truth_recomputes_from_customer_features(ci_world, experiment):
     seg_t = df["segment"].map({s: TAU_COEFS[f"segment:{s}"] for s in SEGMENTS})
 
     def lin(c, seg):
-        return (c["intercept"] + c["email_engagement"] * df["email_engagement"]
-                + c["log1p_past_purchases"] * np.log1p(df["past_purchases"])
-                + c["age_per_decade"] * (df["age"] - 45) / 10 + seg)
+        return (
+            c["intercept"]
+            + c["email_engagement"] * df["email_engagement"]
+            + c["log1p_past_purchases"] * np.log1p(df["past_purchases"])
+            + c["age_per_decade"] * (df["age"] - 45) / 10
+            + seg
+        )
 
     base = 1 / (1 + np.exp(-lin(BASE_COEFS, seg_b)))
     tau = np.clip(lin(TAU_COEFS, seg_t), -0.9 * base, 0.5)

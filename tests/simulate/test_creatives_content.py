@@ -39,7 +39,7 @@ def test_pngs_show_their_dominant_colour(ci_world, creatives):
     avg = {k: np.mean(v, axis=0) for k, v in means.items()}
     keys = list(avg)
     for i, a in enumerate(keys):
-        for b in keys[i + 1:]:
+        for b in keys[i + 1 :]:
             assert np.abs(avg[a] - avg[b]).max() > 20, (a, b)
 
 
@@ -51,7 +51,7 @@ def test_logo_is_drawn_when_and_only_when_has_logo(ci_world, creatives):
         short = min(w, h)
         d = int(0.22 * short)
         x0, y0 = w - int(0.05 * short) - d, h - int(0.05 * short) - d
-        box = px[y0:y0 + d, x0:x0 + d]
+        box = px[y0 : y0 + d, x0 : x0 + d]
         white = (box == 255).all(axis=2).mean()
         assert (white > 0.3) == row.has_logo, (row.creative_id, white)
 
@@ -65,7 +65,7 @@ def test_text_density_is_what_the_image_shows(ci_world, creatives):
         is_ink = np.abs(px.astype(int) - ink).max(axis=2) < 80  # anti-aliased glyphs
         if row.has_logo:  # ignore the logo box
             short = min(w, h)
-            is_ink[h - int(0.05 * short) - int(0.22 * short):, w - int(0.05 * short) - int(0.22 * short):] = False
+            is_ink[h - int(0.05 * short) - int(0.22 * short) :, w - int(0.05 * short) - int(0.22 * short) :] = False
         rows = np.flatnonzero(is_ink.any(axis=1))
         measured = (rows.max() - int(0.06 * h)) / h
         assert measured == pytest.approx(row.text_density, abs=0.02), row.creative_id
@@ -76,11 +76,15 @@ def test_ctr_follows_the_recorded_logistic_model(ci_world, creatives):
     assert truth["effects"] == EFFECTS and truth["intercepts"] == pytest.approx(INTERCEPTS)
     resid = []
     for row in creatives.itertuples():
-        logit = (INTERCEPTS[row.channel] + EFFECTS["has_logo"] * row.has_logo
-                 + EFFECTS["text_density"] * row.text_density + EFFECTS[f"color:{row.dominant_color}"]
-                 + EFFECTS[f"format:{row.format}"]
-                 + EFFECTS["headline_has_number"] * any(ch.isdigit() for ch in row.headline)
-                 + EFFECTS["headline_banned_phrase"] * any(b in row.headline.lower() for b in BANNED_PHRASES))
+        logit = (
+            INTERCEPTS[row.channel]
+            + EFFECTS["has_logo"] * row.has_logo
+            + EFFECTS["text_density"] * row.text_density
+            + EFFECTS[f"color:{row.dominant_color}"]
+            + EFFECTS[f"format:{row.format}"]
+            + EFFECTS["headline_has_number"] * any(ch.isdigit() for ch in row.headline)
+            + EFFECTS["headline_banned_phrase"] * any(b in row.headline.lower() for b in BANNED_PHRASES)
+        )
         p = truth["true_ctr"][row.creative_id]
         resid.append(np.log(p / (1 - p)) - logit)
         se = np.sqrt(p * (1 - p) / row.impressions)

@@ -46,7 +46,10 @@ def test_no_conversion_is_attributed_to_a_touch_before_the_first_touch(journeys)
     touches, _, causes = journeys
     att = causes.dropna(subset=["trigger_event_id"]).merge(
         touches[["event_id", "customer_id", "ts", "channel"]],
-        left_on="trigger_event_id", right_on="event_id", suffixes=("", "_touch"), validate="one_to_one",
+        left_on="trigger_event_id",
+        right_on="event_id",
+        suffixes=("", "_touch"),
+        validate="one_to_one",
     )
     assert len(att) == causes["trigger_event_id"].notna().sum()
     assert (att["customer_id"] == att["customer_id_touch"]).all()
@@ -80,8 +83,14 @@ def test_navigational_touch_precedes_most_conversions(journeys):
     touches, conv, _ = journeys
     nav = touches[touches["channel"].isin(["search", "direct"])].sort_values("ts")
     c = conv.sort_values("ts")
-    m = pd.merge_asof(c, nav[["customer_id", "ts"]].rename(columns={"ts": "nav_ts"}), left_on="ts",
-                      right_on="nav_ts", by="customer_id", direction="backward")
+    m = pd.merge_asof(
+        c,
+        nav[["customer_id", "ts"]].rename(columns={"ts": "nav_ts"}),
+        left_on="ts",
+        right_on="nav_ts",
+        by="customer_id",
+        direction="backward",
+    )
     within_day = ((m["ts"] - m["nav_ts"]) < pd.Timedelta(days=1)).mean()
     assert 0.55 < within_day < 0.8  # NAV_PROB = 0.65 plus chance organic touches
 

@@ -20,9 +20,8 @@ from galaxy_lib.simulate.mmm import (
 def _spend_cube(world) -> tuple[np.ndarray, list[str], pd.DatetimeIndex]:
     spend = world.table("spend")
     geos = world.truth["world"]["geos"]
-    cube = (
-        spend.pivot_table(index=["channel", "geo"], columns="week", values="spend")
-        .reindex(pd.MultiIndex.from_product([MMM_CHANNELS, geos]))
+    cube = spend.pivot_table(index=["channel", "geo"], columns="week", values="spend").reindex(
+        pd.MultiIndex.from_product([MMM_CHANNELS, geos])
     )
     weeks = pd.DatetimeIndex(cube.columns)
     return cube.to_numpy().reshape(len(MMM_CHANNELS), len(geos), -1), geos, weeks
@@ -32,11 +31,20 @@ def _contributions(world) -> np.ndarray:
     cube, geos, _ = _spend_cube(world)
     shares = np.array([world.truth["world"]["geo_shares"][g] for g in geos])
     ch = world.truth["mmm"]["channels"]
-    return np.stack([
-        channel_contributions(cube[i], shares, ch[c]["adstock_alpha"], ch[c]["lam"], ch[c]["beta"],
-                              ch[c]["spend_scale"], ch[c]["l_max"])
-        for i, c in enumerate(MMM_CHANNELS)
-    ])
+    return np.stack(
+        [
+            channel_contributions(
+                cube[i],
+                shares,
+                ch[c]["adstock_alpha"],
+                ch[c]["lam"],
+                ch[c]["beta"],
+                ch[c]["spend_scale"],
+                ch[c]["l_max"],
+            )
+            for i, c in enumerate(MMM_CHANNELS)
+        ]
+    )
 
 
 def test_roi_recomputed_from_stored_spend_matches_truth(ci_world):
@@ -73,9 +81,13 @@ def test_revenue_is_baseline_plus_media_plus_noise_of_recorded_size(ci_world):
     assert (kpi.groupby("week")["price_index"].nunique() == 1).all()  # national price index
     t = np.arange(156) / 155
     f = b["fourier"]
-    national = (b["intercept"] + b["trend"] * t
-                + fourier_basis(weeks) @ np.array([f["sin_1"], f["cos_1"], f["sin_2"], f["cos_2"]])
-                + b["price_coef"] * (price - 1) + b["holiday_effect"] * holiday)
+    national = (
+        b["intercept"]
+        + b["trend"] * t
+        + fourier_basis(weeks) @ np.array([f["sin_1"], f["cos_1"], f["sin_2"], f["cos_2"]])
+        + b["price_coef"] * (price - 1)
+        + b["holiday_effect"] * holiday
+    )
     shares = np.array([b["geo_shares"][g] for g in geos])
     resid = rev - shares[:, None] * national - _contributions(ci_world).sum(axis=0)
     sigma = b["noise_sigma_national"]
@@ -107,7 +119,7 @@ def test_impressions_and_clicks_follow_spend(ci_world):
     for c in MMM_CHANNELS:
         m = on["channel"] == c
         assert cpm[m].median() == pytest.approx(CHANNEL_PARAMS[c]["cpm"], rel=0.1)
-        ctr = (on.loc[m, "clicks"].sum() / on.loc[m, "impressions"].sum())
+        ctr = on.loc[m, "clicks"].sum() / on.loc[m, "impressions"].sum()
         assert ctr == pytest.approx(CHANNEL_PARAMS[c]["ctr"], rel=0.1, abs=1e-9)
     assert (s.loc[s["spend"] == 0, ["impressions", "clicks"]] == 0).all().all()
 
@@ -122,8 +134,9 @@ def test_adstock_and_saturation_match_pymc_marketing():
     ours = geometric_adstock(x, 0.6, L_MAX, normalize=True)
     theirs = transformers.geometric_adstock(xt, alpha=0.6, l_max=L_MAX, dim="date", normalize=True).eval()
     np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-6)
-    np.testing.assert_allclose(logistic_saturation(x, 1.7),
-                               np.asarray(transformers.logistic_saturation(xt, lam=1.7).eval()), rtol=1e-6)
+    np.testing.assert_allclose(
+        logistic_saturation(x, 1.7), np.asarray(transformers.logistic_saturation(xt, lam=1.7).eval()), rtol=1e-6
+    )
 
 
 def test_geo_curves_add_up_to_the_national_curve(ci_world):
@@ -159,8 +172,11 @@ def test_lift_tests_are_consistent_with_spend_and_truth(ci_world):
         # the steady-state curve difference, from x and delta_x and the recorded parameters
         p = ch[r.channel]
         sk = shares[r.geo] * p["spend_scale"]
-        curve = p["beta"] * shares[r.geo] * (logistic_saturation((r.x + r.delta_x) / sk, p["lam"])
-                                            - logistic_saturation(r.x / sk, p["lam"]))
+        curve = (
+            p["beta"]
+            * shares[r.geo]
+            * (logistic_saturation((r.x + r.delta_x) / sk, p["lam"]) - logistic_saturation(r.x / sk, p["lam"]))
+        )
         assert curve == pytest.approx(t["curve_delta_y"], rel=1e-4)
         if t["relative_change"] > -1:
             # rebuild the planned spend and re-measure the true effect (window + l_max - 1 cool-down weeks)
@@ -172,5 +188,5 @@ def test_lift_tests_are_consistent_with_spend_and_truth(ci_world):
             args = ([shares[r.geo]], p["adstock_alpha"], p["lam"], p["beta"], p["spend_scale"])
             diff = channel_contributions(actual, *args) - channel_contributions(planned, *args)
             first = int(np.flatnonzero(w)[0])
-            measured = diff[0, first: first + weeks + L_MAX - 1].sum() / weeks
+            measured = diff[0, first : first + weeks + L_MAX - 1].sum() / weeks
             assert measured == pytest.approx(t["true_delta_y"], rel=1e-3)
