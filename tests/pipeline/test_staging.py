@@ -1,9 +1,13 @@
-"""Staging raw -> staged -> curated on a hand-made raw store, and on the simulated ci world."""
+"""Staging raw -> staged (row checks, quarantine, pseudonymisation), then the registered curated tables.
+
+The curated tables' contents are tested by their owners (tests/mmm/test_curated.py,
+tests/uplift/test_curated.py), the registry in tests/pipeline/test_curated.py and
+``ensure_world`` in tests/simulate/test_ensure.py.
+"""
 
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,93 +15,13 @@ import pandas as pd
 import pytest
 
 import galaxy_lib.pipeline.staging as staging
-from galaxy_lib.core.contracts import ContractError, PII_COLUMNS
-from galaxy_lib.pipeline.ingest import ingest_file
+from galaxy_lib.core.contracts import PII_COLUMNS, ContractError
 from galaxy_lib.core.quarantine import read_quarantine
-from galaxy_lib.pipeline.staging import (
-    STAGING_MARKER,
-    ensure_world,
-    stage_world,
-    staging_is_current,
-)
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.governance.pii import pseudonymise, scan_text
-
-SALT = "unit-test-salt-0123456789abcdef"
-FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
-WEEKS = pd.to_datetime(["2023-01-02", "2023-01-09", "2023-01-16"])
-
-
-def _ts(values: list[str]) -> pd.Series:
-    return pd.Series(pd.to_datetime(values))
-
-
-def write_raw(root: Path) -> DataStore:
-    """A tiny raw store with one planted problem per table kind.
-
-    * customer C00000005 has an e-mail without '@'        -> customers quarantined
-    * a consent row has purpose 'ads'                       -> consent quarantined
-    * touchpoint E3 appears in part 0 and again in part 1  -> second copy quarantined
-    * spend of (2023-01-09, south, tv) is negative          -> spend quarantined
-    """
-    store = DataStore(root)
-    ids = [f"C0000000{i}" for i in range(1, 6)]
-    store.write("raw", "customers", pd.DataFrame({
-        "customer_id": ids,
-        "email": [f"user{i}@example.com" for i in range(1, 5)] + ["no-at-sign.example.com"],
-        "phone": [f"+44 7700 90012{i}" for i in range(1, 6)],
-        "geo": ["north", "south", "north", "south", "north"],
-        "signup_date": _ts(["2022-01-01", "2022-06-15", "2023-01-01", "2021-03-03", "2022-02-02"]),
-        "age": [30, 41, 25, 60, 33],
-        "segment": ["new", "loyal", "new", "regular", "new"],
-        "past_purchases": [0, 12, 1, 4, 0],
-        "avg_order_value": [50.0, 80.0, 20.0, 65.0, 30.0],
-        "email_engagement": [0.1, 0.5, 0.3, 0.9, 0.2],
-    }))
-    store.write("raw", "consent", pd.DataFrame({
-        "customer_id": ids + ["C00000001"],
-        "purpose": ["measurement"] * 5 + ["ads"],
-        "tcf_purposes": ["7,8,9,10"] * 5 + ["2"],
-        "granted_at": _ts(["2022-01-01"] * 6),
-        "withdrawn_at": _ts([None, "2023-01-05", None, None, None, None]),
-    }))
-    tp = pd.DataFrame({
-        "event_id": ["E1", "E2", "E3", "E4", "E5", "E3", "E6"],
-        "customer_id": ["C00000001", "C00000002", "C00000003", "C00000001", "C00000004", "C00000004", "C00000005"],
-        "ts": _ts(["2023-01-03 10:00", "2023-01-04 11:00", "2023-01-05 12:00", "2023-01-10 09:00",
-                   "2023-01-11 08:00", "2023-01-12 08:00", "2023-01-13 08:00"]),
-        "channel": ["search", "email", "social", "direct", "display", "video", "search"],
-        "campaign_id": ["c1"] * 7,
-        "creative_id": [None, "cr1", "cr2", None, "cr3", "cr4", None],
-        "ingested_at": _ts(["2023-01-20"] * 7),
-    })
-    store.append_part("raw", "touchpoints", tp.iloc[:4])
-    store.append_part("raw", "touchpoints", tp.iloc[4:])
-    store.write("raw", "conversions", pd.DataFrame({
-        "conversion_id": ["X1", "X2"], "customer_id": ["C00000001", "C00000004"],
-        "ts": _ts(["2023-01-06", "2023-01-14"]), "revenue": [99.0, 45.5],
-        "ingested_at": _ts(["2023-01-20", "2023-01-20"]),
-    }))
-    spend = pd.DataFrame(
-        [(w, g, c, s, s * 100, s / 10) for w in WEEKS for g in ("north", "south") for c, s in (("tv", 100.0), ("search", 40.0))],
-        columns=["week", "geo", "channel", "spend", "impressions", "clicks"],
-    )
-    spend["spend"] = spend["spend"] + np.arange(len(spend))  # every cell distinct
-    bad = (spend["week"] == WEEKS[1]) & (spend["geo"] == "south") & (spend["channel"] == "tv")
-    spend.loc[bad, "spend"] = -5.0
-    store.write("raw", "spend", spend)
-    store.write("raw", "kpi", pd.DataFrame({
-        "week": np.repeat(WEEKS, 2), "geo": ["north", "south"] * 3,
-        "revenue": [1000.0, 800.0, 1100.0, 900.0, 1050.0, 700.0],
-        "conversions": [10.0, 8.0, 11.0, 9.0, 10.0, 7.0],
-        "price_index": [1.0, 1.1, 0.9, 1.2, 1.0, 1.0],
-        "holiday": [0, 0, 1, 0, 0, 0],
-    }))
-    store.write("raw", "email_experiment", pd.DataFrame({
-        "customer_id": ids, "treatment": [1, 0, 1, 0, 1], "converted": [1, 0, 0, 1, 0],
-        "revenue": [20.0, 0.0, 0.0, 35.0, 0.0],
-    }))
-    return store
+from galaxy_lib.pipeline.ingest import ingest_file
+from galaxy_lib.pipeline.staging import STAGING_MARKER, stage_world, staging_is_current
+from tests.fixtures.raw_world import INGEST_FIXTURES, SALT, write_raw
 
 
 @pytest.fixture()
@@ -184,47 +108,6 @@ def test_bad_rows_are_quarantined_with_reasons(staged) -> None:
     assert report.notes == ("uplift_features: 1 experiment row(s) have no staged customer and were left out",)
 
 
-def test_mmm_weekly_national_total_is_the_sum_of_geos(staged) -> None:
-    store, _ = staged
-    mmm = store.read("curated", "mmm_weekly")
-    assert list(mmm.columns) == ["week", "geo", "revenue", "conversions", "price_index", "holiday",
-                                 "spend_tv", "impressions_tv", "spend_search", "impressions_search"]
-    geos = mmm[mmm["geo"] != "ALL"]
-    national = mmm[mmm["geo"] == "ALL"].set_index("week")
-    assert len(geos) == 6 and len(national) == 3
-    summed = geos.groupby("week")[["revenue", "conversions", "spend_tv", "spend_search", "impressions_tv"]].sum()
-    pd.testing.assert_frame_equal(national[summed.columns], summed, check_names=False)
-    assert np.allclose(national["price_index"], geos.groupby("week")["price_index"].mean())
-    assert national["holiday"].tolist() == [0, 1, 0]
-    # per-geo values come straight from staged kpi and spend
-    kpi = store.read("staged", "kpi").set_index(["week", "geo"])
-    per = geos.set_index(["week", "geo"])
-    assert np.allclose(per["revenue"], kpi.loc[per.index, "revenue"])
-    spend = store.read("staged", "spend")
-    tv = spend[spend["channel"] == "tv"].set_index(["week", "geo"])["spend"]
-    assert np.allclose(per.loc[tv.index, "spend_tv"], tv)
-    # the quarantined negative spend is not in the table: that cell has no tv spend
-    assert per.loc[(WEEKS[1], "south"), "spend_tv"] == 0.0
-    assert national.loc[WEEKS[1], "spend_tv"] == tv.xs(WEEKS[1], level="week").sum()
-
-
-def test_uplift_features(raw_store: DataStore) -> None:
-    report = stage_world(raw_store, SALT, as_of="2023-03-01", progress=False)
-    assert report.as_of == pd.Timestamp("2023-03-01")
-    up = raw_store.read("curated", "uplift_features")
-    assert list(up.columns) == ["customer_key", "treatment", "converted", "revenue", "age", "segment",
-                                "past_purchases", "avg_order_value", "email_engagement", "geo", "tenure_days"]
-    raw = raw_store.read("raw", "customers").iloc[:4]  # C00000005 was quarantined
-    raw["customer_key"] = pseudonymise(raw["customer_id"], SALT)
-    merged = up.merge(raw, on="customer_key", suffixes=("", "_raw"))
-    assert len(merged) == 4
-    assert (merged["tenure_days"] == (pd.Timestamp("2023-03-01") - merged["signup_date"]).dt.days).all()
-    for col in ("age", "segment", "geo", "past_purchases"):
-        assert (merged[col] == merged[f"{col}_raw"]).all(), col
-    # default as_of: the latest event or signup in the data
-    assert stage_world(raw_store, SALT, progress=False).as_of == pd.Timestamp("2023-01-14")
-
-
 # --------------------------------------------------------------------------- idempotence and streaming
 
 def _snapshot(store: DataStore) -> dict[str, pd.DataFrame]:
@@ -236,7 +119,7 @@ def _snapshot(store: DataStore) -> dict[str, pd.DataFrame]:
 
 
 def test_staging_twice_gives_the_same_result(raw_store: DataStore) -> None:
-    ingest_file(FIXTURES / "touchpoints_dup.csv", "touchpoints", raw_store)  # 1 row quarantined at ingest
+    ingest_file(INGEST_FIXTURES / "touchpoints_dup.csv", "touchpoints", raw_store)  # 1 row quarantined at ingest
     first = stage_world(raw_store, SALT, progress=False)
     before = _snapshot(raw_store)
     parts_before = sorted(p.relative_to(raw_store.root) for p in raw_store.root.glob("*/*/*.parquet"))
@@ -299,145 +182,47 @@ def test_duplicates_on_a_compound_key_across_parts(raw_store: DataStore) -> None
 
 def test_a_raw_part_without_a_required_column_stops_staging(raw_store: DataStore) -> None:
     raw_store.append_part("raw", "conversions", pd.DataFrame({"conversion_id": ["X9"], "customer_id": ["C00000002"],
-                                                               "ts": _ts(["2023-01-09"]), "ingested_at": _ts(["2023-01-10"])}))
+                                                               "ts": pd.to_datetime(["2023-01-09"]), "ingested_at": pd.to_datetime(["2023-01-10"])}))
     with pytest.raises(ContractError, match=r"raw/conversions/part-00001.parquet lacks required column\(s\) 'revenue'"):
         stage_world(raw_store, SALT, progress=False)
 
 
-def test_reserved_national_geo(raw_store: DataStore) -> None:
-    kpi = raw_store.read("raw", "kpi")
-    kpi.loc[0, "geo"] = "ALL"
-    raw_store.write("raw", "kpi", kpi)
-    with pytest.raises(ContractError, match="reserves for the national total"):
-        stage_world(raw_store, SALT, progress=False)
+def test_the_marker_records_the_raw_zone_and_goes_stale_when_it_changes(staged) -> None:
+    store, report = staged
+    assert staging_is_current(store)
+    marker = json.loads((store.root / STAGING_MARKER).read_text())
+    assert marker["tables"]["spend"] == {"rows_in": 12, "rows_staged": 11, "rows_quarantined": 1,
+                                         "reasons": {"greater_than_or_equal_to(0)": 1}}
+    assert marker["curated"] == report.curated == {"mmm_weekly": 9, "uplift_features": 4}
+    assert marker["notes"] == list(report.notes)
+    ingest_file(INGEST_FIXTURES / "touchpoints_dup.csv", "touchpoints", store)
+    assert not staging_is_current(store)
 
 
-# --------------------------------------------------------------------------- ensure_world
-
-def test_ensure_world_builds_once_under_the_lock(tmp_path: Path, monkeypatch) -> None:
-    import galaxy_lib.simulate as simulate
-
-    calls: list[Path] = []
-
-    def fake_build(out_dir, size="ci", seed=42, progress=True):
-        calls.append(Path(out_dir))
-        write_raw(Path(out_dir))
-        (Path(out_dir) / "world.json").write_text(json.dumps({"size": size, "seed": seed}))
-
-    monkeypatch.setattr(simulate, "build_world", fake_build)
-    root = tmp_path / "w"
-    stores, errors = [], []
-
-    def start_notebook() -> None:
-        try:
-            stores.append(ensure_world(root, size="ci", progress=False))
-        except BaseException as err:  # pragma: no cover - surfaced below
-            errors.append(err)
-
-    threads = [threading.Thread(target=start_notebook) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
-    assert len(calls) == 1 and len(stores) == 2
-    assert staging_is_current(stores[0])
-    assert stores[0].exists("curated", "mmm_weekly")
-    marker = json.loads((root / STAGING_MARKER).read_text())
-    assert marker["tables"]["spend"]["rows_quarantined"] == 1
-
-    # already staged: nothing is rebuilt or re-staged
-    mtime = (root / STAGING_MARKER).stat().st_mtime_ns
-    ensure_world(root, size="ci", progress=False)
-    assert len(calls) == 1 and (root / STAGING_MARKER).stat().st_mtime_ns == mtime
-
-    # new raw data makes staging stale: ensure_world stages again, without rebuilding
-    ingest_file(FIXTURES / "touchpoints_dup.csv", "touchpoints", stores[0])
-    assert not staging_is_current(stores[0])
-    ensure_world(root, size="ci", progress=False)
-    assert len(calls) == 1
-    assert "E0000001" in set(stores[0].read("staged", "touchpoints")["event_id"])
-
-    with pytest.warns(UserWarning, match="holds a 'ci' world"):
-        ensure_world(root, size="demo", progress=False)
-
-    # an interrupted simulator build (truth/ written, world.json not yet) is rebuilt, not staged
-    (root / "world.json").unlink()
-    (root / "truth").mkdir()
-    (root / STAGING_MARKER).unlink()
-    ensure_world(root, size="ci", progress=False)
-    assert len(calls) == 2
+def test_staging_an_empty_store_says_how_to_fill_it(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="No raw tables under .*galaxy world build"):
+        stage_world(DataStore(tmp_path / "empty"), SALT, progress=False)
 
 
-def test_ensure_world_stages_a_users_own_store_without_simulating(tmp_path: Path, monkeypatch) -> None:
-    import galaxy_lib.simulate as simulate
-
-    def no_build(*args, **kwargs):  # pragma: no cover - failing is the point
-        raise AssertionError("a store with raw tables must not be replaced by a simulated world")
-
-    monkeypatch.setattr(simulate, "build_world", no_build)
-    store = DataStore(tmp_path / "mine")
-    ingest_file(FIXTURES / "spend_dirty.csv", "spend", store)
-    ensure_world(store.root, salt=SALT, progress=False)
-    assert len(store.read("staged", "spend")) == 3 and staging_is_current(store)
-
-
-# --------------------------------------------------------------------------- the simulated world
+# --------------------------------------------------------------------------- a simulated world
 
 @pytest.fixture(scope="module")
-def ci_world(tmp_path_factory: pytest.TempPathFactory) -> DataStore:
-    return ensure_world(tmp_path_factory.mktemp("ci") / "world", size="ci", seed=7, progress=False)
+def ci_raw(tmp_path_factory: pytest.TempPathFactory) -> DataStore:
+    """The raw zone of a simulated ci world (not staged)."""
+    from galaxy_lib.simulate import build_world
+
+    root = tmp_path_factory.mktemp("ci") / "world"
+    build_world(root, size="ci", seed=7, progress=False)
+    return DataStore(root)
 
 
-def test_ci_world_end_to_end(ci_world: DataStore) -> None:
-    store = ci_world
-    world = json.loads((store.root / "world.json").read_text())
-    truth = json.loads((store.root / "ground_truth.json").read_text())
-    marker = json.loads((store.root / STAGING_MARKER).read_text())
-    for table, n in world["rows"].items():
-        t = marker["tables"][table]
-        assert t["rows_in"] == n and t["rows_staged"] + t["rows_quarantined"] == n, table
-
-    mmm = store.read("curated", "mmm_weekly")
-    national = mmm[mmm["geo"] == "ALL"]
-    assert len(national) == truth["world"]["n_weeks"]
-    assert sorted(mmm.loc[mmm["geo"] != "ALL", "geo"].unique()) == sorted(truth["world"]["geos"])
-    for ch, spec in truth["mmm"]["channels"].items():
-        assert national[f"spend_{ch}"].sum() == pytest.approx(spec["total_spend"], rel=1e-9), ch
-    kpi = store.read("raw", "kpi")
-    assert national["revenue"].sum() == pytest.approx(kpi["revenue"].sum(), rel=1e-12)
-
-    up = store.read("curated", "uplift_features")
-    assert len(up) == world["rows"]["email_experiment"]
-    assert up["tenure_days"].ge(0).all() and up.notna().all().all()
-    tau = pd.read_parquet(store.root / "truth" / "uplift.parquet")
-    assert set(pseudonymise(tau["customer_id"], pii_salt()).tolist()) == set(up["customer_key"])
-
-    raw_ids = store.read("raw", "customers")["customer_id"].tolist()
-    for name, df in _all_tables(store, ("staged", "curated")).items():
-        assert not set(PII_COLUMNS) & set(df.columns), name
-        text = "\n".join(df.select_dtypes(include="object").astype(str).stack().unique())
-        assert scan_text(text, raw_ids=raw_ids) == [], name
-
-
-def pii_salt() -> str:
-    """The salt ensure_world used for the ci world (the demo salt unless GALAXY_PII_SALT is set)."""
-    import warnings
-
-    from galaxy_lib.governance.pii import get_salt
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return get_salt(demo=True)
-
-
-def test_ci_world_touchpoints_stream_part_by_part(ci_world: DataStore, tmp_path: Path, monkeypatch) -> None:
+def test_ci_world_touchpoints_stream_part_by_part(ci_raw: DataStore, tmp_path: Path, monkeypatch) -> None:
     """A multi-part raw table staged in small batches gives the same staged rows as one pass."""
     import shutil
 
-    src = ci_world.root / "raw" / "touchpoints"
+    src = ci_raw.root / "raw" / "touchpoints"
     store = DataStore(tmp_path / "split")
-    raw = ci_world.read("raw", "touchpoints")
+    raw = ci_raw.read("raw", "touchpoints")
     n_parts = 5
     for chunk in np.array_split(np.arange(len(raw)), n_parts):
         store.append_part("raw", "touchpoints", raw.iloc[chunk])
