@@ -59,7 +59,9 @@ draws: int = 300  # kept draws per chain
 sampler: str = "numpyro"  # numpyro (fast, JAX) | pymc
 target_accept: float = 0.95  # NUTS target acceptance; higher means smaller steps and fewer divergences
 random_seed: int = 42  # sampler seed
+rhat_warn: float = 1.01  # gate: largest R-hat above this warns
 rhat_fail: float = 1.05  # gate: largest R-hat above this fails the run
+ess_warn: float = 200.0  # gate: smallest bulk ESS below this warns
 ess_fail: float = 50.0  # gate: smallest bulk ESS below this fails the run
 budget_horizon_periods: int = 13  # budget plan length in periods (13 weeks is a quarter)
 budget_total: float = 0.0  # money over the horizon; 0 keeps the current spend rate
@@ -71,16 +73,18 @@ forecast_periods: int = 13  # periods to forecast after the data
 # %%
 from galaxy_lib import mmm
 from galaxy_lib.apps.mmm import show_budget_planner
-from galaxy_lib.core.config import params_from_namespace
-from galaxy_lib.core.reporting import ReportWriter
 from galaxy_lib.mmm import plots
-from galaxy_lib.mmm.report import publish, world_true_roi
 
-params = params_from_namespace(mmm.MMMParams, globals())
-report = ReportWriter(params.output_dir, notebook="02_mmm")
+params = mmm.MMMParams.from_notebook(globals())
+
+# %% [markdown]
+# Every parameter, and every bound of the model, sampler, gate and budget settings it feeds, was
+# checked in the cell above: a wrong value stops there, naming the parameter and the fix.
+
+# %%
 data = mmm.load_mmm_data(params.to_data_config(), l_max=params.l_max, data_dir=params.data_dir,
                          world_size=params.world_size)
-true_roi = world_true_roi(params.data_dir) if not params.data_path else None
+true_roi = mmm.world_true_roi(params.data_dir) if not params.data_path else None
 print(f"{data.source}: {data.n_periods} periods from {data.dates[0]:%Y-%m-%d}, channels {list(data.channels)}, "
       f"controls {list(data.controls)}, {0 if data.lift_tests is None else len(data.lift_tests)} lift tests")
 print(*data.notes, sep="\n")
@@ -207,12 +211,14 @@ fig_forecast
 # Gates, metrics, tables, figures and the fitted model go to the run folder.
 
 # %%
-recovery = {"recovery": mmm.recovery_against_truth(summary, true_roi)} if true_roi else {}
+recovery = mmm.recovery_against_truth(summary, true_roi) if true_roi else None
 forecast_table = forecasts["recommended split"].assign(plan="recommended split")
-print(publish(
-    report, model, diagnostics, summary=summary, budget=budget, extra_metrics=recovery,
+
+# %%
+mmm.publish(
+    params.output_dir, model, diagnostics, summary=summary, budget=budget, recovery=recovery,
     tables={"decomposition": decomp, "response_curves": curves, "prior_posterior": shift, "forecast": forecast_table},
     figures={"data": fig_data, "ppc": fig_ppc, "roi": fig_roi, "shares": fig_share, "decomposition": fig_decomp,
              "response_curves": fig_curves, "prior_posterior": fig_shift, "budget": fig_budget,
              "forecast": fig_forecast},
-))
+)

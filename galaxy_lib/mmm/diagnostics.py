@@ -1,7 +1,8 @@
 """The diagnostics gate: is a fitted MMM trustworthy enough to publish?
 
-Four checks, each a gate with ``pass`` / ``warn`` / ``fail`` (the format of
-:meth:`galaxy_lib.core.reporting.ReportWriter.gate`):
+Five checks, each a :class:`galaxy_lib.core.gates.Gate` graded by
+:func:`galaxy_lib.core.gates.measure` (``pass`` / ``warn`` / ``fail``; a value that
+could not be measured fails):
 
 * ``mmm_max_rhat``: the largest split R-hat over the model's free parameters
   (ArviZ, rank-normalised). Chains that disagree (R-hat well above 1) did not
@@ -24,22 +25,30 @@ silently published.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from galaxy_lib.core.config import GalaxyConfig
+from galaxy_lib.core.gates import Gate, GateStatus, check_threshold_order, measure, worst_status
+from galaxy_lib.mmm.analysis.intervals import HDI_PROB
 from galaxy_lib.mmm.model import MediaMixModel
 
-__all__ = ["GateThresholds", "MMMDiagnostics", "diagnose", "posterior_predictive"]
+__all__ = ["GATE_TABLE", "GateThresholds", "MMMDiagnostics", "diagnose", "posterior_predictive"]
 
-HDI_PROB: float = 0.94
+#: ``table`` of every MMM gate in ``metrics.json``.
+GATE_TABLE: str = "mmm"
 
 
 class GateThresholds(GalaxyConfig):
-    """Warn / fail limits of the diagnostics gate."""
+    """Warn / fail limits of the diagnostics gate.
+
+    R-hat and the divergence rate are worse when higher (``*_warn`` must not exceed
+    ``*_fail``); ESS, PPC coverage and R-squared are worse when lower (``*_fail``
+    must not exceed ``*_warn``).
+    """
 
     rhat_warn: float = Field(1.01, gt=1.0)
     rhat_fail: float = Field(1.05, gt=1.0)
@@ -51,6 +60,12 @@ class GateThresholds(GalaxyConfig):
     coverage_fail: float = Field(0.70, ge=0, le=1)
     r2_warn: float = Field(0.50, le=1)
     r2_fail: float = Field(0.0, le=1)
+
+    @model_validator(mode="after")
+    def _warn_before_fail(self) -> Self:
+        check_threshold_order(self.model_dump(), higher_is_worse=("rhat", "divergence"),
+                              lower_is_worse=("ess", "coverage", "r2"))
+        return self
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,7 @@ class MMMDiagnostics:
     reasons
         One sentence per gate that warned or failed.
     gates
-        Gate records for :meth:`ReportWriter.gate`.
+        The :class:`~galaxy_lib.core.gates.Gate` of each check.
     parameter_summary
         ArviZ summary of the free parameters (mean, sd, HDI, ESS, R-hat).
     """
@@ -84,9 +99,9 @@ class MMMDiagnostics:
     ppc_coverage: float
     ppc_r2: float
     ppc_mape: float
-    status: str
+    status: GateStatus
     reasons: tuple[str, ...]
-    gates: tuple[dict[str, Any], ...]
+    gates: tuple[Gate, ...]
     parameter_summary: pd.DataFrame = field(repr=False)
 
     @property
@@ -109,13 +124,9 @@ class MMMDiagnostics:
         }
 
 
-def _gate(name: str, value: float, warn: float, fail: float, higher_is_bad: bool, detail: str) -> dict[str, Any]:
-    if higher_is_bad:
-        status = "fail" if value > fail else "warn" if value > warn else "pass"
-    else:
-        status = "fail" if value < fail else "warn" if value < warn else "pass"
-    return {"gate": name, "table": "mmm", "column": None, "value": float(value), "status": status,
-            "warn_at": warn, "fail_at": fail, "detail": detail}
+def _reason(gate: Gate) -> str:
+    """The sentence of a gate that warned or failed, as ``metrics.json["diagnostics"]["gate_reasons"]`` has it."""
+    return f"{gate.gate} = {gate.value:.4g} ({gate.status}: limit {gate.limit}); {gate.detail}"
 
 
 def posterior_predictive(model: MediaMixModel, random_seed: int = 0) -> pd.DataFrame:
@@ -185,23 +196,24 @@ def diagnose(model: MediaMixModel, thresholds: GateThresholds | None = None, ran
     worst = summary["r_hat"].idxmax()
     least = summary["ess_bulk"].idxmin()
     gates = (
-        _gate("mmm_max_rhat", max_rhat, t.rhat_warn, t.rhat_fail, True,
-              f"largest R-hat at {worst}; chains disagree when above {t.rhat_fail} (run more tune/draws)"),
-        _gate("mmm_min_ess", min_ess, t.ess_warn, t.ess_fail, False,
-              f"smallest bulk ESS at {least}; raise draws for steadier intervals"),
-        _gate("mmm_divergences", rate, t.divergence_warn, t.divergence_fail, True,
-              f"{n_div} divergent transition(s) of {diverging.size}; raise target_accept or simplify the model"),
-        _gate("mmm_ppc_coverage", coverage, t.coverage_warn, t.coverage_fail, False,
-              "share of observed periods inside the 94% posterior predictive interval (ideal ~0.94)"),
-        _gate("mmm_ppc_r2", r2, t.r2_warn, t.r2_fail, False,
-              "R-squared of the posterior mean prediction; low with poor coverage means missing structure (controls, trend)"),
+        measure("mmm_max_rhat", max_rhat, t.rhat_warn, t.rhat_fail,
+                f"largest R-hat at {worst}; chains disagree when above {t.rhat_fail} (run more tune/draws)",
+                table=GATE_TABLE),
+        measure("mmm_min_ess", min_ess, t.ess_warn, t.ess_fail,
+                f"smallest bulk ESS at {least}; raise draws for steadier intervals",
+                higher_is_worse=False, table=GATE_TABLE),
+        measure("mmm_divergences", rate, t.divergence_warn, t.divergence_fail,
+                f"{n_div} divergent transition(s) of {diverging.size}; raise target_accept or simplify the model",
+                table=GATE_TABLE),
+        measure("mmm_ppc_coverage", coverage, t.coverage_warn, t.coverage_fail,
+                "share of observed periods inside the 94% posterior predictive interval (ideal ~0.94)",
+                higher_is_worse=False, table=GATE_TABLE),
+        measure("mmm_ppc_r2", r2, t.r2_warn, t.r2_fail,
+                "R-squared of the posterior mean prediction; low with poor coverage means missing structure (controls, trend)",
+                higher_is_worse=False, table=GATE_TABLE),
     )
-    order = {"pass": 0, "warn": 1, "fail": 2}
-    status = max((g["status"] for g in gates), key=order.__getitem__)
-    reasons = tuple(
-        f"{g['gate']} = {g['value']:.4g} ({g['status']}: limit {g['fail_at'] if g['status'] == 'fail' else g['warn_at']}); {g['detail']}"
-        for g in gates if g["status"] != "pass"
-    )
+    status = worst_status(gates)
+    reasons = tuple(_reason(g) for g in gates if g.status != "pass")
     return MMMDiagnostics(
         max_rhat=max_rhat, min_ess=min_ess, divergences=n_div, divergence_rate=rate,
         ppc_coverage=coverage, ppc_r2=r2, ppc_mape=mape, status=status, reasons=reasons,

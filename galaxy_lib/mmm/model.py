@@ -41,7 +41,8 @@ import xarray as xr
 from pydantic import Field
 
 from galaxy_lib.core.config import GalaxyConfig
-from galaxy_lib.mmm.data import MMMData, MMMDataError, validate_frame
+from galaxy_lib.mmm.data import MMMData
+from galaxy_lib.mmm.validation import MMMDataError, validate_frame
 
 __all__ = ["MMMConfig", "MediaMixModel", "ControlScaling", "SAMPLERS", "TREND_CONTROL"]
 

@@ -1,28 +1,39 @@
-"""Publish an MMM run through :class:`galaxy_lib.core.reporting.ReportWriter`.
+"""Publish an MMM run: its gates, the typed ``metrics.json``, tables, figures and the fitted model.
 
-The gate decides what is published. When it passes (or warns), ``metrics.json``
-carries per channel ``roi_mean``, ``roi_hdi_low``, ``roi_hdi_high``, ``mroi_mean``,
-``contribution_share`` (and spend, share of media), the diagnostics and the
-optimiser's recommended allocation, and the result tables and figures are written.
-When it fails, the run is ``failed`` with the gate's reasons, the diagnostics and
-gates are recorded, and the ROI, budget and forecast results are withheld.
+The diagnostics gate decides what is published. When it passes (or warns),
+``metrics.json`` (:class:`galaxy_lib.schemas.mmm.MMMMetrics`) carries per channel
+``roi_mean``, ``roi_hdi_low``, ``roi_hdi_high``, ``mroi_*``, ``contribution_share``,
+``share_of_media`` and ``spend``, the diagnostics, the optimiser's recommended
+allocation and (on a Galaxy world) the recovery of the true ROI, and the result
+tables and figures are written. When it fails, the run is ``failed`` with the
+gate's reasons; the diagnostics, the gates, the diagnostics table and the ``data``
+and ``ppc`` figures are recorded, and the ROI, budget and recovery results are
+withheld (``None`` in the payload, ``results_withheld`` true).
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from galaxy_lib.mmm.analysis import BudgetResult
+from galaxy_lib.core.reporting import ReportWriter
+from galaxy_lib.mmm.analysis.budget import BudgetResult
 from galaxy_lib.mmm.diagnostics import MMMDiagnostics
 from galaxy_lib.mmm.model import MediaMixModel
+from galaxy_lib.schemas.mmm import MMMMetrics
 
-__all__ = ["CHANNEL_METRICS", "channel_metrics", "world_true_roi", "publish"]
+__all__ = ["NOTEBOOK", "MODEL_FILE", "WITHHELD_FIGURES_KEPT", "CHANNEL_METRICS", "channel_metrics", "publish"]
 
-#: Per-channel fields of ``metrics.json["channels"][<channel>]``.
+#: The notebook whose runs this module publishes.
+NOTEBOOK: str = "02_mmm"
+#: File name of the fitted model in the run folder.
+MODEL_FILE: str = "mmm_model.nc"
+#: Figures still published when the gate fails (they show why).
+WITHHELD_FIGURES_KEPT: tuple[str, ...] = ("ppc", "data")
+#: Per-channel fields of ``metrics.json["metrics"]["channels"][<channel>]``.
 CHANNEL_METRICS: tuple[str, ...] = (
     "roi_mean", "roi_hdi_low", "roi_hdi_high", "mroi_mean", "mroi_hdi_low", "mroi_hdi_high",
     "contribution_share", "share_of_media", "spend",
@@ -30,91 +41,85 @@ CHANNEL_METRICS: tuple[str, ...] = (
 
 
 def channel_metrics(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """``{channel: {roi_mean, roi_hdi_low, ...}}`` from :func:`galaxy_lib.mmm.analysis.channel_summary`."""
+    """``{channel: {roi_mean, roi_hdi_low, ...}}`` from :func:`galaxy_lib.mmm.analysis.channel_summary`.
+
+    Parameters
+    ----------
+    summary
+        The channel summary (index ``channel``); marginal-ROI columns are included when present.
+    """
     return {str(ch): {k: float(row[k]) for k in CHANNEL_METRICS if k in row} for ch, row in summary.iterrows()}
 
 
-def world_true_roi(data_dir: str | Path) -> dict[str, float] | None:
-    """True ROI per channel from a Galaxy world's ``ground_truth.json`` (``None`` when there is none).
+def _payload(model: MediaMixModel, diagnostics: MMMDiagnostics, summary: pd.DataFrame | None,
+             budget: BudgetResult | None, recovery: Mapping[str, Any] | None, model_path: str | None) -> MMMMetrics:
+    """The typed ``metrics.json`` payload; results are ``None`` when the gate failed."""
+    config, data = model.config, model.data_
+    withheld = not diagnostics.passed
+    return MMMMetrics(
+        diagnostics=diagnostics.to_metrics(),
+        fit_seconds=model.fit_seconds_,
+        sampler={"sampler": config.sampler, "chains": config.chains, "tune": config.tune, "draws": config.draws},
+        model={"adstock": config.adstock, "l_max": config.l_max, "saturation": config.saturation,
+               "trend": config.trend, "yearly_seasonality": config.yearly_seasonality,
+               "geos": list(data.geos), "controls": list(data.controls)},
+        data={"source": data.source, "periods": data.n_periods, "first": str(data.dates[0].date()),
+              "last": str(data.dates[-1].date()), "channels": list(data.channels),
+              "target": data.target_name, "notes": list(data.notes)},
+        n_lift_tests=model.n_lift_tests_,
+        model_path=model_path,
+        results_withheld=withheld,
+        channels=None if withheld or summary is None else channel_metrics(summary),
+        budget=None if withheld or budget is None else budget.to_metrics(),
+        recovery=None if withheld or not recovery else dict(recovery),
+    )
+
+
+def publish(output_dir: str | Path, model: MediaMixModel, diagnostics: MMMDiagnostics,
+            summary: pd.DataFrame | None = None, budget: BudgetResult | None = None,
+            tables: Mapping[str, pd.DataFrame | None] | None = None, figures: Mapping[str, Any] | None = None,
+            recovery: Mapping[str, Any] | None = None, save_model: bool = True) -> Path:
+    """Write the run folder of notebook ``02_mmm``; return the path of its ``metrics.json``.
 
     Parameters
     ----------
-    data_dir
-        The world store root (relative paths resolve against the project root).
-    """
-    from galaxy_lib.core.config import resolve_path
-
-    path = resolve_path(data_dir) / "ground_truth.json"
-    if not path.is_file():
-        return None
-    truth = json.loads(path.read_text())
-    channels = truth.get("mmm", {}).get("channels", {})
-    return {ch: float(v["roi"]) for ch, v in channels.items() if "roi" in v} or None
-
-
-def publish(report: Any, model: MediaMixModel, diagnostics: MMMDiagnostics, summary: pd.DataFrame | None = None,
-            budget: BudgetResult | None = None, tables: dict[str, pd.DataFrame] | None = None,
-            figures: dict[str, Any] | None = None, extra_metrics: dict[str, Any] | None = None,
-            save_model: bool = True) -> Path:
-    """Write the run: gates, metrics, tables, figures and the fitted model; return ``metrics.json``'s path.
-
-    Parameters
-    ----------
-    report
-        A ``ReportWriter``.
+    output_dir
+        The run folder (empty: ``reports/adhoc/02_mmm``; relative paths from the project root).
     model
-        The fitted model (saved as ``mmm_model.nc`` in the run folder when ``save_model``).
+        The fitted model, saved as ``mmm_model.nc`` in the run folder when ``save_model``.
     diagnostics
-        The gate's result; a ``fail`` withholds ``summary``, ``budget``, ``tables`` and ``figures``
-        except the diagnostics figures named ``ppc`` and ``data``.
+        The gate's result (:func:`galaxy_lib.mmm.diagnose`). A ``fail`` marks the run failed
+        and withholds ``summary``, ``budget``, ``recovery``, ``tables`` and every figure but
+        ``ppc`` and ``data``.
     summary, budget
-        Channel summary and budget result to publish.
+        Channel summary (:func:`~galaxy_lib.mmm.channel_summary`) and budget result
+        (:func:`~galaxy_lib.mmm.optimise_budget`); written as ``channel_summary.csv`` and
+        ``budget_allocation.csv`` and into ``metrics.json``.
     tables, figures
-        Extra artefacts by name.
-    extra_metrics
-        More metrics (e.g. recovery against a known truth).
+        More result tables (``<name>.csv``) and plotly figures (``<name>.html``) by name.
+    recovery
+        ROI recovered against a known truth (:func:`~galaxy_lib.mmm.recovery_against_truth`).
     save_model
-        Save the fitted model with the run (also for a failed gate, so it can be inspected).
+        Save the fitted model with the run (also when the gate fails, so it can be inspected).
+
+    Returns
+    -------
+    Path
+        ``metrics.json`` of the run.
     """
-    for gate in diagnostics.gates:
-        report.gate(gate)
-    data = model.data_
-    report.metrics({
-        "diagnostics": diagnostics.to_metrics(),
-        "fit_seconds": model.fit_seconds_,
-        "sampler": {"sampler": model.config.sampler, "chains": model.config.chains, "tune": model.config.tune,
-                    "draws": model.config.draws},
-        "model": {"adstock": model.config.adstock, "l_max": model.config.l_max, "saturation": model.config.saturation,
-                  "trend": model.config.trend, "yearly_seasonality": model.config.yearly_seasonality,
-                  "geos": list(data.geos), "controls": list(data.controls)},
-        "data": {"source": data.source, "periods": data.n_periods, "first": str(data.dates[0].date()),
-                 "last": str(data.dates[-1].date()), "channels": list(data.channels),
-                 "target": data.target_name, "notes": list(data.notes)},
-        "n_lift_tests": model.n_lift_tests_,
-    })
-    report.table("diagnostics_parameters", diagnostics.parameter_summary)
-    if save_model:
-        path = model.save(Path(report.output_dir) / "mmm_model.nc")
-        report.metric("model_path", path.name)
+    writer = ReportWriter(output_dir, notebook=NOTEBOOK)
+    model_path = model.save(writer.output_dir / MODEL_FILE).name if save_model else None
+    payload = _payload(model, diagnostics, summary, budget, recovery, model_path)
     figures = dict(figures or {})
+    result_tables: dict[str, pd.DataFrame | None] = {"diagnostics_parameters": diagnostics.parameter_summary}
     if not diagnostics.passed:
-        report.metric("results_withheld", True)
-        for name in ("ppc", "data"):
-            if name in figures:
-                report.figure(name, figures[name])
-        return report.write(status="failed", reason="MMM diagnostics gate failed; results withheld: "
-                            + " | ".join(diagnostics.reasons))
-    report.metric("results_withheld", False)
-    if summary is not None:
-        report.metric("channels", channel_metrics(summary))
-        report.table("channel_summary", summary)
-    if budget is not None:
-        report.metric("budget", budget.to_metrics())
-        report.table("budget_allocation", budget.allocation)
-    for name, df in (tables or {}).items():
-        report.table(name, df)
-    for name, fig in figures.items():
-        report.figure(name, fig)
-    if extra_metrics:
-        report.metrics(extra_metrics)
-    return report.write()
+        return writer.publish(
+            payload, gates=diagnostics.gates, tables=result_tables,
+            figures={name: figures[name] for name in WITHHELD_FIGURES_KEPT if name in figures},
+            status="failed",
+            reason="MMM diagnostics gate failed; results withheld: " + " | ".join(diagnostics.reasons),
+        )
+    result_tables["channel_summary"] = summary
+    result_tables["budget_allocation"] = None if budget is None else budget.allocation
+    result_tables.update(tables or {})
+    return writer.publish(payload, gates=diagnostics.gates, tables=result_tables, figures=figures)
