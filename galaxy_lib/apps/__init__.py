@@ -7,4 +7,4 @@ it holds no analysis of its own.
 from galaxy_lib.apps.inventory import gate_explorer
 from galaxy_lib.apps.mmm import budget_planner, show_budget_planner
 
-__all__ = ["gate_explorer", "budget_planner", "show_budget_planner"]
+__all__ = ["budget_planner", "gate_explorer", "show_budget_planner"]

@@ -8,7 +8,7 @@ import pandas as pd
 from galaxy_lib.core.plotting import STATUS_COLORS
 from galaxy_lib.core.templating import render_template
 
-__all__ = ["gate_explorer", "filter_gates"]
+__all__ = ["filter_gates", "gate_explorer"]
 
 _ALL = "all"
 
@@ -23,10 +23,16 @@ def filter_gates(gates: pd.DataFrame, status: str = _ALL, gate: str = _ALL, tabl
 
 
 def _render(rows: pd.DataFrame) -> str:
-    """The matching gates as an HTML table (``apps/templates/gate_table.html.j2``), with a count above it."""
+    """Render the matching gates as an HTML table (``apps/templates/gate_table.html.j2``) under their count."""
     view = [
-        {"status": r.status, "color": STATUS_COLORS[r.status], "gate": r.gate, "table": r.table,
-         "column": r.column, "detail": r.detail}
+        {
+            "status": r.status,
+            "color": STATUS_COLORS[r.status],
+            "gate": r.gate,
+            "table": r.table,
+            "column": r.column,
+            "detail": r.detail,
+        }
         for r in rows.itertuples()
     ]
     return render_template("galaxy_lib.apps", "gate_table.html.j2", rows=view)

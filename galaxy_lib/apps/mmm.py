@@ -16,7 +16,7 @@ from markupsafe import Markup
 from galaxy_lib.core.templating import render_template
 from galaxy_lib.mmm import PlanComparison, ResponseCurves, compare_plans
 
-__all__ = ["budget_planner", "render_comparison", "static_plan_html", "show_budget_planner"]
+__all__ = ["budget_planner", "render_comparison", "show_budget_planner", "static_plan_html"]
 
 #: Class of the static copy shown in printed reports; the live planner hides it.
 STATIC_CLASS = "galaxy-static-only"
@@ -43,30 +43,39 @@ def render_comparison(result: PlanComparison, kpi_name: str = "KPI") -> str:
     channels = result.channels
     widest = max(float(channels[["current_spend", "plan_spend"]].to_numpy().max()), 1e-9)
     rows = [
-        {"channel": str(ch), "current_spend": r.current_spend, "plan_spend": r.plan_spend,
-         "change_pct": r.change_pct, "bar_px": _BAR_PX * r.plan_spend / widest,
-         "kpi_current": r.kpi_current, "kpi_plan": r.kpi_plan}
+        {
+            "channel": str(ch),
+            "current_spend": r.current_spend,
+            "plan_spend": r.plan_spend,
+            "change_pct": r.change_pct,
+            "bar_px": _BAR_PX * r.plan_spend / widest,
+            "kpi_current": r.kpi_current,
+            "kpi_plan": r.kpi_plan,
+        }
         for ch, r in channels.iterrows()
     ]
     return render_template(_TEMPLATES, "plan_comparison.html.j2", result=result, rows=rows, kpi_name=kpi_name)
 
 
 def _live_html(result: PlanComparison, kpi_name: str) -> str:
-    """The live planner's output: the comparison, hiding the static copy a report carries."""
+    """Render the live planner's output: the comparison, hiding the static copy a report carries."""
     comparison = Markup(render_comparison(result, kpi_name))
     return render_template(_TEMPLATES, "plan_live.html.j2", static_class=STATIC_CLASS, comparison=comparison)
 
 
 def _within_curves(curves: ResponseCurves, spend: pd.Series | dict[str, float]) -> dict[str, float]:
-    """A preset's spend per channel, capped at the curves' range (the optimiser may go past 2x the data)."""
+    """Cap a preset's spend per channel at the curves' range (the optimiser may go past 2x the data)."""
     unknown = sorted(set(dict(spend)) - set(curves.channels))
     if unknown:
-        raise ValueError(f"the preset names channel(s) {unknown} the model does not have; channels are {curves.channels}.")
+        raise ValueError(
+            f"the preset names channel(s) {unknown} the model does not have; channels are {curves.channels}."
+        )
     return {ch: min(float(v), curves.max_spend(ch)) for ch, v in dict(spend).items()}
 
 
-def budget_planner(curves: ResponseCurves, recommended: pd.Series | dict[str, float] | None = None,
-                   kpi_name: str = "KPI") -> widgets.VBox:
+def budget_planner(
+    curves: ResponseCurves, recommended: pd.Series | dict[str, float] | None = None, kpi_name: str = "KPI"
+) -> widgets.VBox:
     """What-if planner: one spend slider per channel over the fitted model's response curves.
 
     Parameters
@@ -86,9 +95,15 @@ def budget_planner(curves: ResponseCurves, recommended: pd.Series | dict[str, fl
     """
     sliders = {
         ch: widgets.FloatSlider(
-            value=float(curves.current_spend[ch]), min=0.0, max=curves.max_spend(ch), step=curves.max_spend(ch) / 200,
-            description=str(ch), readout_format=",.0f", continuous_update=False,
-            style={"description_width": "90px"}, layout=widgets.Layout(width="520px"),
+            value=float(curves.current_spend[ch]),
+            min=0.0,
+            max=curves.max_spend(ch),
+            step=curves.max_spend(ch) / 200,
+            description=str(ch),
+            readout_format=",.0f",
+            continuous_update=False,
+            style={"description_width": "90px"},
+            layout=widgets.Layout(width="520px"),
         )
         for ch in curves.channels
     }
@@ -125,7 +140,7 @@ def budget_planner(curves: ResponseCurves, recommended: pd.Series | dict[str, fl
 
 
 def static_plan_html(curves: ResponseCurves, recommended: pd.Series | dict[str, float], kpi_name: str = "KPI") -> str:
-    """The recommended split against today's spend as plain HTML, for reports that cannot run widgets.
+    """Render the recommended split against today's spend as plain HTML, for reports that cannot run widgets.
 
     A scheduled report is static HTML: the live planner cannot render there (it needs a
     kernel), so this copy carries its answer for the preset that matters. It has the class
@@ -136,7 +151,9 @@ def static_plan_html(curves: ResponseCurves, recommended: pd.Series | dict[str, 
     return render_template(_TEMPLATES, "plan_static.html.j2", static_class=STATIC_CLASS, comparison=comparison)
 
 
-def show_budget_planner(curves: ResponseCurves, recommended: pd.Series | dict[str, float], kpi_name: str = "KPI") -> None:
+def show_budget_planner(
+    curves: ResponseCurves, recommended: pd.Series | dict[str, float], kpi_name: str = "KPI"
+) -> None:
     """Display the planner: the static copy for printed reports, then the live widget for dashboards."""
     from IPython.display import HTML, display
 

@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from galaxy_lib.core.paths import find_project_root
 
 __all__ = [
-    "GalaxyConfig",
     "ConfigError",
+    "GalaxyConfig",
     "load_yaml",
-    "validate_params",
-    "resolve_path",
     "params_from_namespace",
+    "resolve_path",
+    "validate_params",
 ]
 
 T = TypeVar("T", bound="GalaxyConfig")
@@ -44,7 +44,9 @@ def _format_validation_error(model: type[BaseModel], err: ValidationError, sourc
         where = ".".join(str(p) for p in e["loc"])
         if e["type"] == "extra_forbidden":
             lines.append(f"  - {where}: unknown parameter. Allowed parameters: {allowed}.")
-        elif not where:  # a rule over several fields; its message names them (e.g. "x_warn (2) must not exceed x_fail (1)")
+        elif (
+            not where
+        ):  # a rule over several fields; its message names them (e.g. "x_warn (2) must not exceed x_fail (1)")
             message = str(e["msg"]).removeprefix("Value error, ")
             lines.extend(f"  - {part.rstrip('.')}." for part in message.split("; "))
         else:

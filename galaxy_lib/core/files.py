@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["TableFileError", "TEXT_SUFFIXES", "PARQUET_SUFFIXES", "read_table_file", "detect_delimiter"]
+__all__ = ["PARQUET_SUFFIXES", "TEXT_SUFFIXES", "TableFileError", "detect_delimiter", "read_table_file"]
 
 TEXT_SUFFIXES: tuple[str, ...] = (".csv", ".txt", ".tsv")
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
@@ -73,7 +73,7 @@ def _first_line(path: Path) -> str:
 
 
 def detect_delimiter(header: str) -> str:
-    """The field delimiter of a header line: the most frequent of ``,``, ``;``, tab and ``|`` (``,`` if none)."""
+    """Detect the field delimiter of a header line: the most frequent of ``,``, ``;``, tab and ``|`` (``,`` if none)."""
     counts = {d: header.count(d) for d in _DELIMITERS}
     best = max(counts, key=counts.__getitem__)
     return best if counts[best] > 0 else ","
@@ -141,6 +141,14 @@ def read_table_file(
             keep_default_na=na_strings,
             na_values=[""],
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError,
-            zipfile.BadZipFile, EOFError, io.UnsupportedOperation) as err:
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        EOFError,
+        io.UnsupportedOperation,
+    ) as err:
         raise error(f"{what}: cannot read {p.name} as {kind.upper()}: {err}") from None

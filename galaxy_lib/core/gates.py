@@ -24,14 +24,14 @@ from typing import Any, Literal
 __all__ = [
     "GATE_STATUSES",
     "RUN_STATUSES",
+    "Gate",
     "GateStatus",
     "RunStatus",
-    "Gate",
+    "check_threshold_order",
     "grade",
     "measure",
-    "worst_status",
     "run_status",
-    "check_threshold_order",
+    "worst_status",
 ]
 
 GateStatus = Literal["pass", "warn", "fail"]
@@ -113,7 +113,9 @@ class Gate:
         return cls(**{name: record.get(name) for name in cls.__dataclass_fields__})
 
 
-def grade(value: float | None, warn_at: float | None, fail_at: float | None, higher_is_worse: bool = True) -> GateStatus:
+def grade(
+    value: float | None, warn_at: float | None, fail_at: float | None, higher_is_worse: bool = True
+) -> GateStatus:
     """Status of ``value`` against strict thresholds; ``None`` / NaN fails (it could not be measured).
 
     Parameters
@@ -174,7 +176,7 @@ def _status_of(result: Gate | Mapping[str, Any]) -> str:
 
 
 def worst_status(gates: Iterable[Gate | Mapping[str, Any]]) -> GateStatus:
-    """The worst status among gates (or their dicts read back from ``metrics.json``); ``"pass"`` when empty."""
+    """Return the worst status among gates (or their dicts read back from ``metrics.json``); ``"pass"`` when empty."""
     worst = "pass"
     for g in gates:
         status = _status_of(g)
@@ -188,8 +190,9 @@ def run_status(gates: Iterable[Gate | Mapping[str, Any]]) -> RunStatus:
     return RUN_STATUSES[_RANK[worst_status(gates)]]  # type: ignore[return-value]
 
 
-def check_threshold_order(values: Mapping[str, Any], higher_is_worse: Iterable[str] = (),
-                          lower_is_worse: Iterable[str] = ()) -> None:
+def check_threshold_order(
+    values: Mapping[str, Any], higher_is_worse: Iterable[str] = (), lower_is_worse: Iterable[str] = ()
+) -> None:
     """Raise ``ValueError`` naming the fields when a warn threshold lies beyond its fail threshold.
 
     Parameters
@@ -209,6 +212,8 @@ def check_threshold_order(values: Mapping[str, Any], higher_is_worse: Iterable[s
     for stem in lower_is_worse:
         warn, fail = values[f"{stem}_warn"], values[f"{stem}_fail"]
         if fail > warn:
-            problems.append(f"{stem}_fail ({fail}) must not exceed {stem}_warn ({warn}): below warn it warns, below fail it fails")
+            problems.append(
+                f"{stem}_fail ({fail}) must not exceed {stem}_warn ({warn}): below warn it warns, below fail it fails"
+            )
     if problems:
         raise ValueError("; ".join(problems) + ".")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["to_jsonable", "canonical_json", "write_json_atomic"]
+__all__ = ["canonical_json", "to_jsonable", "write_json_atomic"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -99,5 +99,3 @@ def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 2) -> Pat
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-

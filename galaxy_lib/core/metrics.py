@@ -3,9 +3,17 @@
 Every run folder holds a ``metrics.json`` written by
 :class:`galaxy_lib.core.reporting.ReportWriter`::
 
-    {"schema_version": 1, "notebook": "02_mmm", "status": "passed",
-     "status_reason": "...", "metrics": {...}, "gates": [...],
-     "tables": [...], "figures": [...], "written_at": "2026-11-30T06:00:00+00:00"}
+    {
+        "schema_version": 1,
+        "notebook": "02_mmm",
+        "status": "passed",
+        "status_reason": "...",
+        "metrics": {...},
+        "gates": [...],
+        "tables": [...],
+        "figures": [...],
+        "written_at": "2026-11-30T06:00:00+00:00",
+    }
 
 :class:`RunMetrics` is that envelope. Its ``metrics`` payload is typed by the
 workflow's schema (``galaxy_lib.schemas.<workflow>``): the writer validates the
@@ -31,13 +39,13 @@ from galaxy_lib.core.gates import Gate
 
 __all__ = [
     "METRICS_SCHEMA_VERSION",
+    "FigureEntry",
     "MetricsError",
     "MetricsPayload",
-    "TableEntry",
-    "FigureEntry",
     "RunMetrics",
-    "read_metrics",
+    "TableEntry",
     "describe_problems",
+    "read_metrics",
 ]
 
 #: Version of the envelope and of every workflow payload written by this code.
@@ -98,7 +106,7 @@ class RunMetrics(BaseModel, Generic[P]):
 
 
 def describe_problems(err: ValidationError) -> str:
-    """A validation error as ``key.path: message`` items joined by ``"; "`` (one per problem, each naming its key)."""
+    """Describe a validation error as ``key.path: message`` items joined by ``"; "``, one per problem."""
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
 
 

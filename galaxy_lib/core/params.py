@@ -26,14 +26,14 @@ from pydantic import AfterValidator, BaseModel, PrivateAttr, ValidationError, mo
 
 from galaxy_lib.core.config import GalaxyConfig, params_from_namespace, resolve_path
 
-__all__ = ["WORLD_SIZES", "NotebookParams", "InputPath", "existing_path_or_empty"]
+__all__ = ["WORLD_SIZES", "InputPath", "NotebookParams", "existing_path_or_empty"]
 
 #: Sizes of the Galaxy world a notebook builds when its ``data_dir`` is empty.
 WORLD_SIZES: tuple[str, ...] = ("ci", "demo", "bench")
 
 
 def existing_path_or_empty(value: str) -> str:
-    """Validator of an optional input path: empty, or an existing file or folder.
+    """Validate an optional input path: empty, or an existing file or folder.
 
     Relative paths are taken from the project root (as the notebooks resolve them),
     so a typo fails in the parameters cell instead of after minutes of work.
@@ -88,11 +88,13 @@ class NotebookParams(GalaxyConfig):
         return self
 
     def config(self, name: str) -> Any:
-        """The library config ``name`` built from the flat parameters (see :attr:`library_configs`)."""
+        """Return the library config ``name`` built from the flat parameters (see :attr:`library_configs`)."""
         try:
             return self._configs[name]
         except KeyError:
-            raise KeyError(f"{type(self).__name__} builds no config {name!r}; it builds {sorted(self._configs)}.") from None
+            raise KeyError(
+                f"{type(self).__name__} builds no config {name!r}; it builds {sorted(self._configs)}."
+            ) from None
 
     @classmethod
     def from_notebook(cls, namespace: Mapping[str, Any]) -> Self:
@@ -112,11 +114,15 @@ def _describe(error: Mapping[str, Any], fields: Mapping[str, str]) -> str:
     if loc:
         field = str(loc[0])
         return f"{fields.get(field, field)}: {message} (got {error.get('input')!r})"
-    renamed = re.sub(
-        r"\b(" + "|".join(map(re.escape, sorted(fields, key=len, reverse=True))) + r")\b",
-        lambda m: fields[m.group(1)],
-        message,
-    ) if fields else message
+    renamed = (
+        re.sub(
+            r"\b(" + "|".join(map(re.escape, sorted(fields, key=len, reverse=True))) + r")\b",
+            lambda m: fields[m.group(1)],
+            message,
+        )
+        if fields
+        else message
+    )
     if renamed != message or any(re.search(rf"\b{re.escape(p)}\b", message) for p in fields.values()):
         return renamed.rstrip(".")
     return f"{message.rstrip('.')} (parameters: {', '.join(fields.values())})"

@@ -37,7 +37,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _check_name(name: str, what: str) -> str:
@@ -67,16 +67,18 @@ class ReportWriter:
     A workflow's ``report.publish`` does this; notebooks call that, not the writer::
 
         rw = ReportWriter(output_dir, notebook="01_data_inventory")
-        rw.gate(gate)                          # a core.gates.Gate
-        rw.table("channel_summary", df)        # channel_summary.csv
-        rw.figure("spend_by_week", fig)        # spend_by_week.html + .json
-        rw.write(InventoryMetrics(...))        # metrics.json; status from the worst gate
+        rw.gate(gate)  # a core.gates.Gate
+        rw.table("channel_summary", df)  # channel_summary.csv
+        rw.figure("spend_by_week", fig)  # spend_by_week.html + .json
+        rw.write(InventoryMetrics(...))  # metrics.json; status from the worst gate
     """
 
     def __init__(self, output_dir: str | Path = "", notebook: str = "") -> None:
         notebook = Path(str(notebook)).name.removesuffix(".ipynb").removesuffix(".py")
         if not notebook:
-            raise ValueError("ReportWriter needs notebook=<name>, e.g. ReportWriter(output_dir, notebook='01_data_inventory').")
+            raise ValueError(
+                "ReportWriter needs notebook=<name>, e.g. ReportWriter(output_dir, notebook='01_data_inventory')."
+            )
         self.notebook = notebook
         if str(output_dir).strip():
             self.output_dir = resolve_path(output_dir)
@@ -114,9 +116,7 @@ class ReportWriter:
         path = self.output_dir / f"{name}.csv"
         df.to_csv(path, index=keep_index)
         self._tables = [t for t in self._tables if t["name"] != name]
-        self._tables.append(
-            {"name": name, "path": path.name, "rows": int(len(df)), "columns": [str(c) for c in df.columns]}
-        )
+        self._tables.append({"name": name, "path": path.name, "rows": len(df), "columns": [str(c) for c in df.columns]})
         return path
 
     def figure(self, name: str, fig: Any) -> Path:
@@ -180,12 +180,15 @@ class ReportWriter:
         """
         if not isinstance(payload, MetricsPayload):
             raise TypeError(
-                f"ReportWriter.write takes the workflow's metrics schema (a MetricsPayload), got {type(payload).__name__}."
+                "ReportWriter.write takes the workflow's metrics schema (a MetricsPayload), "
+                f"got {type(payload).__name__}."
             )
         if status is None:
             status = run_status(self._gates)
         if status not in RUN_STATUSES:
-            raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)} (or None for the gates' worst), got {status!r}.")
+            raise ValueError(
+                f"status must be one of {', '.join(RUN_STATUSES)} (or None for the gates' worst), got {status!r}."
+            )
         doc = {
             "schema_version": METRICS_SCHEMA_VERSION,
             "notebook": self.notebook,
@@ -236,7 +239,7 @@ def _fmt_duration(seconds: Any) -> str:
     s = float(seconds)
     if s < 60:
         return f"{s:.1f} s"
-    m, s = divmod(int(round(s)), 60)
+    m, s = divmod(round(s), 60)
     h, m = divmod(m, 60)
     return f"{h}h {m:02d}m" if h else f"{m}m {s:02d}s"
 
@@ -245,14 +248,14 @@ def _fmt_time(iso: str | None) -> str:
     if not iso:
         return ""
     try:
-        t = dt.datetime.fromisoformat(iso).astimezone(dt.timezone.utc)
+        t = dt.datetime.fromisoformat(iso).astimezone(dt.UTC)
     except ValueError:
         return iso
     return t.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _runner_is_gone(manifest: Mapping[str, Any]) -> bool:
-    """True when a ``running`` manifest's runner process (same host) no longer exists."""
+    """Tell whether a ``running`` manifest's runner process (same host) no longer exists."""
     extra = manifest.get("extra") or {}
     pid, host = extra.get("runner_pid"), extra.get("host")
     if not pid or host != os.uname().nodename:
@@ -273,14 +276,21 @@ def _run_summary(manifest: dict[str, Any], run_dir: Path, reports_dir: Path) -> 
     rel = run_dir.relative_to(reports_dir).as_posix()
     stem = Path(manifest.get("notebook", "")).stem
     links = {}
-    for key, fname in (("report", f"{stem}.html"), ("notebook", f"{stem}.ipynb"), ("metrics", "metrics.json"),
-                       ("manifest", "manifest.json")):
+    for key, fname in (
+        ("report", f"{stem}.html"),
+        ("notebook", f"{stem}.ipynb"),
+        ("metrics", "metrics.json"),
+        ("manifest", "manifest.json"),
+    ):
         if (run_dir / fname).is_file():
             links[key] = f"{rel}/{fname}"
     if manifest.get("status") == "running" and _runner_is_gone(manifest):
-        manifest = {**manifest, "status": "failed",
-                    "status_reason": "the runner process died before recording a result (killed or crashed); "
-                                     "the partial notebook is kept"}
+        manifest = {
+            **manifest,
+            "status": "failed",
+            "status_reason": "the runner process died before recording a result (killed or crashed); "
+            "the partial notebook is kept",
+        }
     error = manifest.get("error") or {}
     reason = manifest.get("status_reason") or ""
     if error.get("message") and error.get("message") not in reason:
@@ -311,7 +321,7 @@ def _excerpt(text: str, limit: int = 300) -> str:
 
 
 def _index_row(run: Mapping[str, Any], colors: Mapping[str, str], reason_limit: int) -> dict[str, Any]:
-    """What the index template shows of one run: formatted texts, the badge colour, the links."""
+    """Prepare what the index template shows of one run: formatted texts, the badge colour, the links."""
     return {
         "job": str(run["job"]),
         "notebook": str(run["notebook"]),
@@ -326,8 +336,13 @@ def _index_row(run: Mapping[str, Any], colors: Mapping[str, str], reason_limit: 
     }
 
 
-def _render_index(runs: list[dict[str, Any]], latest: dict[str, dict[str, Any]], audit: Mapping[str, Any],
-                  audit_found: bool, generated_at: str) -> str:
+def _render_index(
+    runs: list[dict[str, Any]],
+    latest: dict[str, dict[str, Any]],
+    audit: Mapping[str, Any],
+    audit_found: bool,
+    generated_at: str,
+) -> str:
     """``index.html`` from ``core/templates/index.html.j2``: one card per job, one row per run."""
     from galaxy_lib.core.plotting import STATUS_COLORS
 
@@ -371,8 +386,13 @@ def build_index(reports_dir: str | Path | None = None) -> Path:
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
-            manifest = {"job": run_dir.parent.name, "run_id": run_dir.name, "notebook": "", "status": "failed",
-                        "status_reason": f"manifest.json cannot be read: {err}"}
+            manifest = {
+                "job": run_dir.parent.name,
+                "run_id": run_dir.name,
+                "notebook": "",
+                "status": "failed",
+                "status_reason": f"manifest.json cannot be read: {err}",
+            }
         runs.append(_run_summary(manifest, run_dir, reports_dir))
     runs.sort(key=lambda r: (str(r["started_at"] or ""), str(r["run_id"])), reverse=True)
     latest: dict[str, dict[str, Any]] = {}
@@ -390,8 +410,9 @@ def build_index(reports_dir: str | Path | None = None) -> Path:
         audit = {"ok": True, "entries": 0, "reason": "no audit log yet"}
     generated_at = _now_iso()
     with FileLock(str(reports_dir / ".index.lock"), timeout=120):
-        write_json_atomic(reports_dir / "index.json",
-                          {"generated_at": generated_at, "audit": audit, "latest": latest, "runs": runs})
+        write_json_atomic(
+            reports_dir / "index.json", {"generated_at": generated_at, "audit": audit, "latest": latest, "runs": runs}
+        )
         out = reports_dir / "index.html"
         fd, tmp = tempfile.mkstemp(prefix=".index.html.", suffix=".tmp", dir=reports_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -14,20 +14,20 @@ cached); render with :func:`render_template`::
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import jinja2
 
-__all__ = ["TEMPLATE_FOLDER", "template_environment", "render_template"]
+__all__ = ["TEMPLATE_FOLDER", "render_template", "template_environment"]
 
 #: Folder, inside a package, that holds its templates.
 TEMPLATE_FOLDER = "templates"
 
 
-@lru_cache(maxsize=None)
+@cache
 def template_environment(package: str) -> jinja2.Environment:
-    """The environment of ``<package>/templates/`` (one per package, cached).
+    """Return the environment of ``<package>/templates/`` (one per package, cached).
 
     Parameters
     ----------
@@ -40,7 +40,8 @@ def template_environment(package: str) -> jinja2.Environment:
     jinja2.Environment
         Autoescaping, strict about undefined names (a misspelt variable raises
         instead of rendering as an empty string), dropping a template file's final newline
-        (so fragments join without a space), with the filter ``fmt``: Python's format specification, ``{{ spend | fmt(",.0f") }}``.
+        (so fragments join without a space), with the filter ``fmt``: Python's format
+        specification, ``{{ spend | fmt(",.0f") }}``.
     """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(package, TEMPLATE_FOLDER),

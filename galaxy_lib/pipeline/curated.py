@@ -24,7 +24,7 @@ import pandas as pd
 
 from galaxy_lib.core.store import DataStore
 
-__all__ = ["ENTRY_POINT_GROUP", "CuratedBuild", "CuratedTable", "registered_tables", "build_curated_tables"]
+__all__ = ["ENTRY_POINT_GROUP", "CuratedBuild", "CuratedTable", "build_curated_tables", "registered_tables"]
 
 #: Entry-point group under which workflows register their curated tables.
 ENTRY_POINT_GROUP = "galaxy_workbench.curated_tables"
@@ -80,8 +80,11 @@ def registered_tables() -> tuple[CuratedTable, ...]:
     return tuple(tables)
 
 
-def build_curated_tables(store: DataStore, tables: Iterable[CuratedTable], as_of: pd.Timestamp | None,
-                         ) -> tuple[dict[str, int], list[str]]:
+def build_curated_tables(
+    store: DataStore,
+    tables: Iterable[CuratedTable],
+    as_of: pd.Timestamp | None,
+) -> tuple[dict[str, int], list[str]]:
     """Build each curated table whose staged inputs exist; drop the others.
 
     Returns

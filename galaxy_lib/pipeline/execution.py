@@ -37,7 +37,7 @@ from typing import Any
 
 from galaxy_lib.core.jsonio import to_jsonable, write_json_atomic
 
-__all__ = ["execute_in_child", "mark_stopped", "error_message", "main"]
+__all__ = ["error_message", "execute_in_child", "main", "mark_stopped"]
 
 #: Seconds a killed process gets between SIGTERM and SIGKILL.
 _KILL_GRACE_S = 3.0
@@ -70,16 +70,28 @@ def _child_main(spec_path: str) -> int:
             log_output=False,
         )
     except PapermillExecutionError as err:
-        result = {"ok": False, "error": {
-            "kind": "exception", "ename": err.ename, "evalue": err.evalue, "cell_index": err.cell_index,
-            "exec_count": err.exec_count, "cell_source": err.source,
-            "traceback": _strip_ansi("\n".join(err.traceback))[-_TRACEBACK_CHARS:],
-        }}
-    except BaseException as err:  # noqa: BLE001 - the parent must learn about any failure
-        result = {"ok": False, "error": {
-            "kind": "runner", "ename": type(err).__name__, "evalue": str(err),
-            "traceback": traceback.format_exc()[-_TRACEBACK_CHARS:],
-        }}
+        result = {
+            "ok": False,
+            "error": {
+                "kind": "exception",
+                "ename": err.ename,
+                "evalue": err.evalue,
+                "cell_index": err.cell_index,
+                "exec_count": err.exec_count,
+                "cell_source": err.source,
+                "traceback": _strip_ansi("\n".join(err.traceback))[-_TRACEBACK_CHARS:],
+            },
+        }
+    except BaseException as err:  # the parent must learn about any failure
+        result = {
+            "ok": False,
+            "error": {
+                "kind": "runner",
+                "ename": type(err).__name__,
+                "evalue": str(err),
+                "traceback": traceback.format_exc()[-_TRACEBACK_CHARS:],
+            },
+        }
     write_json_atomic(spec["result"], result)
     return 0
 
@@ -133,12 +145,19 @@ def _kill_tree(proc: subprocess.Popen) -> None:
         pass
 
 
-def _write_spec(folder: Path, nb_path: Path, out_nb: Path, parameters: Mapping[str, Any], kernel_name: str,
-                progress: bool) -> Path:
+def _write_spec(
+    folder: Path, nb_path: Path, out_nb: Path, parameters: Mapping[str, Any], kernel_name: str, progress: bool
+) -> Path:
     """Write the child's instructions (``spec.json``) into ``folder``; the child writes ``result.json`` there."""
-    spec = {"input": str(nb_path), "output": str(out_nb), "parameters": to_jsonable(dict(parameters)),
-            "kernel_name": kernel_name, "progress": progress, "cwd": str(nb_path.parent),
-            "result": str(folder / "result.json")}
+    spec = {
+        "input": str(nb_path),
+        "output": str(out_nb),
+        "parameters": to_jsonable(dict(parameters)),
+        "kernel_name": kernel_name,
+        "progress": progress,
+        "cwd": str(nb_path.parent),
+        "result": str(folder / "result.json"),
+    }
     return write_json_atomic(folder / "spec.json", spec)
 
 
@@ -150,8 +169,11 @@ def _child_env(env_extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def _supervise(proc: subprocess.Popen, timeout_s: float | None, cancel: threading.Event | None,
-               ) -> tuple[dict[str, Any] | None, bool]:
+def _supervise(
+    proc: subprocess.Popen,
+    timeout_s: float | None,
+    cancel: threading.Event | None,
+) -> tuple[dict[str, Any] | None, bool]:
     """Wait for the child; kill it at the timeout, on cancel or on Ctrl-C.
 
     Returns
@@ -184,21 +206,35 @@ def _supervise(proc: subprocess.Popen, timeout_s: float | None, cancel: threadin
     return stop, False
 
 
-def _read_result(result_path: Path, stop: dict[str, Any] | None, returncode: int | None,
-                 log_name: str) -> dict[str, Any]:
-    """The outcome: the stop record, else the child's ``result.json``, else a runner error."""
+def _read_result(
+    result_path: Path, stop: dict[str, Any] | None, returncode: int | None, log_name: str
+) -> dict[str, Any]:
+    """Read the outcome: the stop record, else the child's ``result.json``, else a runner error."""
     if stop is not None:
         return {"ok": False, "error": stop}
     if result_path.exists():
         return json.loads(result_path.read_text(encoding="utf-8"))
-    return {"ok": False, "error": {
-        "kind": "runner", "message": f"the notebook process exited with code {returncode} "
-                                     f"without a result; see {log_name}"}}
+    return {
+        "ok": False,
+        "error": {
+            "kind": "runner",
+            "message": f"the notebook process exited with code {returncode} without a result; see {log_name}",
+        },
+    }
 
 
-def execute_in_child(nb_path: Path, out_nb: Path, parameters: Mapping[str, Any], *, kernel_name: str,
-                     progress: bool, timeout_s: float | None, cancel: threading.Event | None, log_path: Path,
-                     env_extra: Mapping[str, str]) -> dict[str, Any]:
+def execute_in_child(
+    nb_path: Path,
+    out_nb: Path,
+    parameters: Mapping[str, Any],
+    *,
+    kernel_name: str,
+    progress: bool,
+    timeout_s: float | None,
+    cancel: threading.Event | None,
+    log_path: Path,
+    env_extra: Mapping[str, str],
+) -> dict[str, Any]:
     """Run papermill on ``nb_path`` in a child process and return its outcome.
 
     Parameters
@@ -230,8 +266,11 @@ def execute_in_child(nb_path: Path, out_nb: Path, parameters: Mapping[str, Any],
         with log_path.open("ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "galaxy_lib.pipeline.execution", "--execute", str(spec_path)],
-                stdout=log, stderr=None if progress else log, stdin=subprocess.DEVNULL,
-                env=_child_env(env_extra), start_new_session=True,
+                stdout=log,
+                stderr=None if progress else log,
+                stdin=subprocess.DEVNULL,
+                env=_child_env(env_extra),
+                start_new_session=True,
             )
             stop, interrupted = _supervise(proc, timeout_s, cancel)
         result = _read_result(tmp / "result.json", stop, proc.returncode, log_path.name)
@@ -254,12 +293,16 @@ def mark_stopped(out_nb: Path, message: str) -> None:
         if pm.get("status") == "running":
             pm["status"] = "failed"
             if cell.cell_type == "code":
-                cell.setdefault("outputs", []).append(nbformat.v4.new_output(
-                    "error", ename="JobStopped", evalue=message, traceback=[f"JobStopped: {message}"]))
+                cell.setdefault("outputs", []).append(
+                    nbformat.v4.new_output(
+                        "error", ename="JobStopped", evalue=message, traceback=[f"JobStopped: {message}"]
+                    )
+                )
                 stopped_at = cell.get("execution_count")
     where = f" while running cell In [{stopped_at}]" if stopped_at else ""
     notice = nbformat.v4.new_markdown_cell(
-        f'<span style="color:#c62828;font-size:1.5em;">Execution stopped{where}: {message}.</span>')
+        f'<span style="color:#c62828;font-size:1.5em;">Execution stopped{where}: {message}.</span>'
+    )
     notice.metadata["tags"] = ["galaxy-stopped"]
     nb.cells.insert(0, notice)
     nb.metadata.setdefault("papermill", {})["exception"] = True

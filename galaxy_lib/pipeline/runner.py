@@ -3,8 +3,8 @@
 :func:`run_notebook` is what ``galaxy run`` and the scheduler call. It goes
 through named steps, each a function of this module:
 
-1. check the request (:func:`resolve_notebook`, :func:`check_parameters`): the
-   notebook exists and every parameter is declared in its ``parameters`` cell
+1. check the request (:mod:`galaxy_lib.pipeline.notebooks`): the notebook
+   exists and every parameter is declared in its ``parameters`` cell
    (papermill's ``inspect_notebook``), with an error listing the valid names;
 2. prepare the run (:func:`_start_run`): create ``reports/<job>/<run_id>/``,
    write a ``running`` manifest and append ``run.started`` to the audit log;
@@ -26,12 +26,9 @@ through named steps, each a function of this module:
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-import difflib
 import logging
 import os
-import re
 import sys
 import threading
 import time
@@ -54,142 +51,35 @@ from galaxy_lib.core.registry import (
 )
 from galaxy_lib.core.reporting import build_index
 from galaxy_lib.pipeline.execution import error_message, execute_in_child, mark_stopped
+from galaxy_lib.pipeline.notebooks import (
+    RESERVED_PARAMETERS,
+    check_job_name,
+    check_parameters,
+    declared_default,
+    inject_data_dir,
+    notebook_parameters,
+    resolve_notebook,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
     "RESERVED_PARAMETERS",
-    "run_notebook",
-    "resolve_notebook",
-    "notebook_parameters",
-    "check_parameters",
     "check_job_name",
+    "check_parameters",
+    "notebook_parameters",
     "record_failed_start",
+    "resolve_notebook",
+    "run_notebook",
 ]
 
 logger = logging.getLogger("galaxy.runner")
 
 #: Default job-level timeout (seconds).
 DEFAULT_TIMEOUT_S = 3600.0
-#: Parameters the runner sets itself.
-RESERVED_PARAMETERS: tuple[str, ...] = ("output_dir",)
-_JOB_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
-
-# -- checks ----------------------------------------------------------------------
-def check_job_name(job: str) -> str:
-    """Return ``job`` if it is a usable folder name under ``reports/``, else raise :class:`ConfigError`."""
-    if not isinstance(job, str) or not _JOB_RE.match(job) or job == "adhoc":
-        raise ConfigError(
-            f"Job name {job!r} is not allowed: use letters, digits, '_', '-' or '.', starting with a "
-            "letter or digit (it becomes the folder reports/<job>/); 'adhoc' is reserved for interactive runs."
-        )
-    return job
-
-
-def resolve_notebook(notebook: str | Path, notebooks_dir: str | Path | None = None) -> Path:
-    """Find a notebook by path or by name in ``notebooks_dir`` (``.ipynb`` may be omitted).
-
-    Raises
-    ------
-    FileNotFoundError
-        Listing the notebooks that do exist.
-    """
-    nb_dir = Path(notebooks_dir) if notebooks_dir else find_project_root() / "notebooks"
-    raw = Path(notebook).expanduser()
-    names = [raw] if raw.suffix == ".ipynb" else [raw.with_name(raw.name + ".ipynb"), raw]
-    candidates: list[Path] = []
-    for n in names:
-        candidates.extend([n] if n.is_absolute() else [nb_dir / n, Path.cwd() / n])
-    for c in candidates:
-        if c.is_file() and c.suffix == ".ipynb":
-            return c.resolve()
-    available = sorted(p.name for p in nb_dir.glob("*.ipynb")) if nb_dir.is_dir() else []
-    raise FileNotFoundError(
-        f"Notebook {str(notebook)!r} not found (looked in {nb_dir} and the current folder). "
-        f"Available notebooks: {', '.join(available) or 'none'}."
-    )
-
-
-def notebook_parameters(path: str | Path) -> dict[str, dict[str, Any]]:
-    """The notebook's declared parameters: ``{name: {"name", "inferred_type_name", "default", "help"}}``."""
-    import papermill
-
-    return papermill.inspect_notebook(str(path))
-
-
-def check_parameters(path: str | Path, parameters: Mapping[str, Any], source: str = "parameters") -> dict[str, dict[str, Any]]:
-    """Raise :class:`ConfigError` unless every key of ``parameters`` is declared in the notebook.
-
-    Parameters
-    ----------
-    path
-        The notebook.
-    parameters
-        Values to inject.
-    source
-        Where they came from (a file name, ``-p``), quoted in the message.
-
-    Returns
-    -------
-    dict
-        The declared parameters (see :func:`notebook_parameters`).
-    """
-    path = Path(path)
-    declared = notebook_parameters(path)
-    if not declared:
-        raise ConfigError(
-            f"{path.name} has no cell tagged 'parameters', so nothing can be injected. Tag the cell that "
-            "assigns the notebook's parameters (View > Cell Toolbar > Tags in Jupyter, or '# %% tags=[\"parameters\"]' "
-            "in the jupytext .py file)."
-        )
-    for reserved in RESERVED_PARAMETERS:
-        if reserved in parameters:
-            raise ConfigError(f"{reserved!r} is set by the runner (reports/<job>/<run_id>/); remove it from {source}.")
-        if reserved not in declared:
-            raise ConfigError(
-                f"{path.name} does not declare the parameter {reserved!r}: add `{reserved}: str = \"\"` to its "
-                "parameters cell and pass it to the workflow's publish(output_dir, ...)."
-            )
-    unknown = [k for k in parameters if k not in declared]
-    if unknown:
-        valid = ", ".join(
-            f"{n} ({p.get('inferred_type_name') or '?'}, default {p.get('default')})"
-            for n, p in declared.items() if n not in RESERVED_PARAMETERS
-        )
-        hints = []
-        for k in unknown:
-            close = difflib.get_close_matches(k, list(declared), n=1)
-            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise ConfigError(
-            f"Unknown parameter(s) {', '.join(hints)} in {source} for {path.name}. Valid parameters: {valid}."
-        )
-    return declared
-
-
-def _declared_default(declared: Mapping[str, Mapping[str, Any]], name: str) -> Any:
-    if name not in declared:
-        return None
-    try:
-        return ast.literal_eval(str(declared[name].get("default")))
-    except (ValueError, SyntaxError):
-        return None
-
-
-def _inject_data_dir(params: dict[str, Any], declared: Mapping[str, Any], data_dir: str | Path | None,
-                     source: str) -> None:
-    """Set the ``data_dir`` parameter from ``data_dir`` when the notebook declares one (refusing a conflict)."""
-    if data_dir is None or "data_dir" not in declared:
-        return
-    if "data_dir" in params and resolve_path(params["data_dir"]) != resolve_path(data_dir):
-        raise ConfigError(
-            f"data_dir is given twice with different values ({params['data_dir']!r} in {source} "
-            f"and {str(data_dir)!r}); pass only one."
-        )
-    params["data_dir"] = str(data_dir)
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 # -- the steps of a run ----------------------------------------------------------
@@ -215,10 +105,17 @@ class _Run:
         return self.out / self.nb_path.name
 
 
-def _start_run(nb_path: Path, job: str, params: dict[str, Any], declared: Mapping[str, Any],
-               data_dir: str | Path | None, reports_dir: Path, timeout_s: float | None) -> _Run:
+def _start_run(
+    nb_path: Path,
+    job: str,
+    params: dict[str, Any],
+    declared: Mapping[str, Any],
+    data_dir: str | Path | None,
+    reports_dir: Path,
+    timeout_s: float | None,
+) -> _Run:
     """Create ``reports/<job>/<run_id>/``, write the ``running`` manifest and log ``run.started``."""
-    data_value = params.get("data_dir", _declared_default(declared, "data_dir")) if data_dir is None else data_dir
+    data_value = params.get("data_dir", declared_default(declared, "data_dir")) if data_dir is None else data_dir
     data_path = resolve_path(data_value) if data_value else None
     run_id = new_run_id()
     out = reports_dir / job / run_id
@@ -227,20 +124,47 @@ def _start_run(nb_path: Path, job: str, params: dict[str, Any], declared: Mappin
     user_params = {k: v for k, v in params.items() if k not in RESERVED_PARAMETERS}
     started, t0 = _now(), time.monotonic()
     base = dict(
-        run_id=run_id, job=job, notebook=nb_path.name, parameters=to_jsonable(user_params),
-        parameters_hash=parameters_hash(user_params), code_version=code_version(),
-        input_fingerprints=input_fingerprints(data_path), started_at=started.isoformat(),
+        run_id=run_id,
+        job=job,
+        notebook=nb_path.name,
+        parameters=to_jsonable(user_params),
+        parameters_hash=parameters_hash(user_params),
+        code_version=code_version(),
+        input_fingerprints=input_fingerprints(data_path),
+        started_at=started.isoformat(),
         data_dir=str(data_path) if data_path else None,
-        extra={"python": sys.executable, "host": os.uname().nodename, "runner_pid": os.getpid(),
-               "timeout_s": timeout_s},
+        extra={
+            "python": sys.executable,
+            "host": os.uname().nodename,
+            "runner_pid": os.getpid(),
+            "timeout_s": timeout_s,
+        },
     )
-    run = _Run(nb_path=nb_path, job=job, run_id=run_id, out=out, reports_dir=reports_dir, params=params,
-               data_path=data_path, base=base, t0=t0, audit=AuditLog(reports_dir / "audit.jsonl"))
+    run = _Run(
+        nb_path=nb_path,
+        job=job,
+        run_id=run_id,
+        out=out,
+        reports_dir=reports_dir,
+        params=params,
+        data_path=data_path,
+        base=base,
+        t0=t0,
+        audit=AuditLog(reports_dir / "audit.jsonl"),
+    )
     running = RunManifest(**base, outputs=(), finished_at=None, duration_s=None, status="running")
     write_json_atomic(out / "manifest.json", running.to_dict())
     try:
-        run.audit.append("run.started", {"run_id": run_id, "job": job, "notebook": nb_path.name,
-                                         "parameters_hash": base["parameters_hash"], "started_at": base["started_at"]})
+        run.audit.append(
+            "run.started",
+            {
+                "run_id": run_id,
+                "job": job,
+                "notebook": nb_path.name,
+                "parameters_hash": base["parameters_hash"],
+                "started_at": base["started_at"],
+            },
+        )
     except AuditError as err:
         run.audit_problem = str(err)
     _safe_index(reports_dir)
@@ -248,7 +172,7 @@ def _start_run(nb_path: Path, job: str, params: dict[str, Any], declared: Mappin
 
 
 def _execution_error(run: _Run, outcome: Mapping[str, Any], problems: list[str]) -> dict[str, Any] | None:
-    """The execution's error with its one-line ``message``; a stopped run's partial notebook is marked."""
+    """Return the execution's error with its one-line ``message``; mark a stopped run's partial notebook."""
     if not outcome["error"]:
         return None
     error = dict(outcome["error"])
@@ -256,13 +180,13 @@ def _execution_error(run: _Run, outcome: Mapping[str, Any], problems: list[str])
     if error["kind"] in ("timeout", "interrupted"):
         try:
             mark_stopped(run.out_nb, error["message"])
-        except Exception as err:  # noqa: BLE001 - a damaged partial notebook must not lose the run record
+        except Exception as err:  # a damaged partial notebook must not lose the run record
             problems.append(f"could not annotate the partial notebook: {err}")
     return error
 
 
 def _export_html(out_nb: Path, title: str) -> Path:
-    """Executed notebook -> HTML without code or prompts (nbconvert)."""
+    """Export the executed notebook as HTML without code or prompts (nbconvert)."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -275,12 +199,12 @@ def _export_html(out_nb: Path, title: str) -> Path:
 
 
 def _export_report(run: _Run, problems: list[str]) -> None:
-    """The HTML report without code, also for failed runs (a failed export is a problem, not a crash)."""
+    """Export the HTML report, also for failed runs (a failed export is a problem, not a crash)."""
     if not run.out_nb.exists():
         return
     try:
         _export_html(run.out_nb, f"{run.job} · {run.run_id}")
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:  # a failed export is recorded, the run is still recorded
         problems.append(f"HTML export failed: {type(err).__name__}: {err}")
 
 
@@ -294,9 +218,15 @@ def _status_from_metrics(out: Path) -> tuple[str, str, dict[str, Any] | None]:
     """
     metrics_path = out / "metrics.json"
     if not metrics_path.exists():
-        return "failed", "", {
-            "kind": "metrics", "message": "the notebook finished but did not write metrics.json: its last "
-            "cell must call the workflow's publish(output_dir, ...) (which writes it through ReportWriter)"}
+        return (
+            "failed",
+            "",
+            {
+                "kind": "metrics",
+                "message": "the notebook finished but did not write metrics.json: its last "
+                "cell must call the workflow's publish(output_dir, ...) (which writes it through ReportWriter)",
+            },
+        )
     try:
         envelope = read_metrics(metrics_path)
     except MetricsError as err:
@@ -334,8 +264,9 @@ def _pii_scan(out: Path, data_dir: Path | None) -> dict[str, Any]:
             file = Path(file).relative_to(out).as_posix()
         except ValueError:
             file = str(file)
-        findings.append({"file": file, "kind": d.get("kind") or "pii", "line": d.get("line"),
-                         "location": d.get("location")})
+        findings.append(
+            {"file": file, "kind": d.get("kind") or "pii", "line": d.get("line"), "location": d.get("location")}
+        )
     return {"ok": bool(result.ok), "files_scanned": int(result.files_scanned), "findings": findings}
 
 
@@ -343,7 +274,7 @@ def _pii_step(run: _Run) -> tuple[dict[str, Any], str | None]:
     """Scan the run folder; returns the scan record for the manifest and why it fails the run (``None`` if clean)."""
     try:
         pii = _pii_scan(run.out, run.data_path)
-    except Exception as err:  # noqa: BLE001 - an unscannable report must not pass
+    except Exception as err:  # an unscannable report must not pass
         pii = {"ok": False, "files_scanned": 0, "findings": [], "error": f"{type(err).__name__}: {err}"}
     if pii["ok"]:
         return pii, None
@@ -351,12 +282,15 @@ def _pii_step(run: _Run) -> tuple[dict[str, Any], str | None]:
         return pii, f"PII scan could not run ({pii['error']}); the report is not released"
     kinds = sorted({f["kind"] for f in pii["findings"]})
     files = sorted({f["file"] for f in pii["findings"]})
-    return pii, (f"PII found in the report: {len(pii['findings'])} finding(s) ({', '.join(kinds)}) in "
-                 f"{', '.join(files[:5])}{' ...' if len(files) > 5 else ''}")
+    return pii, (
+        f"PII found in the report: {len(pii['findings'])} finding(s) ({', '.join(kinds)}) in "
+        f"{', '.join(files[:5])}{' ...' if len(files) > 5 else ''}"
+    )
 
 
-def _final_status(status: str, reason: str, error: Mapping[str, Any] | None, problems: list[str],
-                  audit_problem: str) -> tuple[str, str]:
+def _final_status(
+    status: str, reason: str, error: Mapping[str, Any] | None, problems: list[str], audit_problem: str
+) -> tuple[str, str]:
     """Combine the notebook's status with the runner's error and problems (an audit-log problem fails the run)."""
     if error is not None:
         status, reason = "failed", error["message"]
@@ -369,24 +303,34 @@ def _final_status(status: str, reason: str, error: Mapping[str, Any] | None, pro
     return status, reason
 
 
-def _finish_run(run: _Run, status: str, reason: str, error: Mapping[str, Any] | None,
-                pii: Mapping[str, Any]) -> RunManifest:
+def _finish_run(
+    run: _Run, status: str, reason: str, error: Mapping[str, Any] | None, pii: Mapping[str, Any]
+) -> RunManifest:
     """Write the final ``manifest.json``, append ``run.finished`` to the audit log, rebuild the index."""
     if not run.base["input_fingerprints"]:  # the world was built during the run: fingerprint it now
         run.base["input_fingerprints"] = input_fingerprints(run.data_path)
-    outputs = tuple(sorted(p.relative_to(run.out).as_posix() for p in run.out.rglob("*")
-                           if p.is_file() and p.name != "manifest.json"))
+    outputs = tuple(
+        sorted(
+            p.relative_to(run.out).as_posix() for p in run.out.rglob("*") if p.is_file() and p.name != "manifest.json"
+        )
+    )
     manifest = RunManifest(
-        **run.base, outputs=outputs, finished_at=_now().isoformat(), duration_s=round(time.monotonic() - run.t0, 3),
-        status=status, status_reason=reason, error=error,
+        **run.base,
+        outputs=outputs,
+        finished_at=_now().isoformat(),
+        duration_s=round(time.monotonic() - run.t0, 3),
+        status=status,
+        status_reason=reason,
+        error=error,
     )
     manifest = replace(manifest, extra={**manifest.extra, "pii": pii})
     write_json_atomic(run.out / "manifest.json", manifest.to_dict())
     try:
         run.audit.append("run.finished", manifest.to_dict())
     except AuditError as err:
-        manifest = replace(manifest, status="failed",
-                           status_reason=f"{manifest.status_reason}; audit log: {err}".lstrip("; "))
+        manifest = replace(
+            manifest, status="failed", status_reason=f"{manifest.status_reason}; audit log: {err}".lstrip("; ")
+        )
         write_json_atomic(run.out / "manifest.json", manifest.to_dict())
     _safe_index(run.reports_dir)
     return manifest
@@ -395,7 +339,7 @@ def _finish_run(run: _Run, status: str, reason: str, error: Mapping[str, Any] | 
 def _safe_index(reports_dir: Path) -> None:
     try:
         build_index(reports_dir)
-    except Exception:  # noqa: BLE001 - the index is a view; a failure to draw it must not fail the run
+    except Exception:  # the index is a view; a failure to draw it must not fail the run
         logger.exception("Could not rebuild %s/index.html", reports_dir)
 
 
@@ -470,16 +414,24 @@ def run_notebook(
         nb_path = resolve_notebook(notebook, notebooks_dir)
         job = job or check_job_name(nb_path.stem)
         declared = check_parameters(nb_path, params, parameters_source)
-        _inject_data_dir(params, declared, data_dir, parameters_source)
+        inject_data_dir(params, declared, data_dir, parameters_source)
     except (ConfigError, FileNotFoundError) as err:
         if not record_config_errors:
             raise
         return record_failed_start(notebook, job, params, reports_dir, err)
 
     run = _start_run(nb_path, job, params, declared, data_dir, reports_dir, timeout_s)
-    outcome = execute_in_child(nb_path, run.out_nb, params, kernel_name=kernel_name, progress=progress,
-                               timeout_s=timeout_s, cancel=cancel, log_path=run.out / "runner.log",
-                               env_extra={"GALAXY_RUN_ID": run.run_id, "GALAXY_JOB": job})
+    outcome = execute_in_child(
+        nb_path,
+        run.out_nb,
+        params,
+        kernel_name=kernel_name,
+        progress=progress,
+        timeout_s=timeout_s,
+        cancel=cancel,
+        log_path=run.out / "runner.log",
+        env_extra={"GALAXY_RUN_ID": run.run_id, "GALAXY_JOB": job},
+    )
     problems: list[str] = []
     error = _execution_error(run, outcome, problems)
     _export_report(run, problems)
@@ -498,8 +450,9 @@ def run_notebook(
     return manifest
 
 
-def record_failed_start(notebook: str | Path, job: str | None, params: Mapping[str, Any], reports_dir: str | Path,
-                        err: Exception) -> RunManifest:
+def record_failed_start(
+    notebook: str | Path, job: str | None, params: Mapping[str, Any], reports_dir: str | Path, err: Exception
+) -> RunManifest:
     """Record a job that could not start (missing notebook or parameter file, unknown parameter) as a failed run.
 
     The scheduler uses it so that a broken job shows up red in the index and in the
@@ -518,9 +471,18 @@ def record_failed_start(notebook: str | Path, job: str | None, params: Mapping[s
     now = _now().isoformat()
     user_params = {k: v for k, v in dict(params).items() if k not in RESERVED_PARAMETERS}
     manifest = RunManifest(
-        run_id=run_id, job=job, notebook=Path(str(notebook)).name, parameters=to_jsonable(user_params),
-        parameters_hash=parameters_hash(user_params), code_version=code_version(), input_fingerprints={},
-        outputs=(), started_at=now, finished_at=now, duration_s=0.0, status="failed",
+        run_id=run_id,
+        job=job,
+        notebook=Path(str(notebook)).name,
+        parameters=to_jsonable(user_params),
+        parameters_hash=parameters_hash(user_params),
+        code_version=code_version(),
+        input_fingerprints={},
+        outputs=(),
+        started_at=now,
+        finished_at=now,
+        duration_s=0.0,
+        status="failed",
         status_reason=f"the job could not start: {err}",
         error={"kind": kind, "ename": type(err).__name__, "message": f"the job could not start: {err}"},
     )

@@ -39,17 +39,17 @@ from filelock import FileLock, Timeout
 from pydantic import Field, field_validator, model_validator
 
 from galaxy_lib.core.config import ConfigError, GalaxyConfig, load_yaml, resolve_path, validate_params
-from galaxy_lib.core.paths import find_project_root
 from galaxy_lib.core.jsonio import write_json_atomic
+from galaxy_lib.core.paths import find_project_root
 from galaxy_lib.pipeline.runner import check_job_name, record_failed_start, run_notebook
 
 __all__ = [
+    "DEFAULT_SCHEDULE",
+    "JobOutcome",
     "JobSpec",
     "ScheduleConfig",
-    "JobOutcome",
     "Scheduler",
     "load_schedule",
-    "DEFAULT_SCHEDULE",
 ]
 
 logger = logging.getLogger("galaxy.scheduler")
@@ -146,7 +146,7 @@ class ScheduleConfig(GalaxyConfig):
         return v
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "ScheduleConfig":
+    def _unique_names(self) -> ScheduleConfig:
         seen: set[str] = set()
         dupes = {j.name for j in self.jobs if j.name in seen or seen.add(j.name)}
         if dupes:
@@ -154,7 +154,7 @@ class ScheduleConfig(GalaxyConfig):
         return self
 
     def job(self, name: str) -> JobSpec:
-        """The job called ``name`` (ConfigError listing the jobs otherwise)."""
+        """Return the job called ``name`` (ConfigError listing the jobs otherwise)."""
         for j in self.jobs:
             if j.name == name:
                 return j
@@ -192,8 +192,8 @@ class JobOutcome:
 
 def _utc(t: dt.datetime | None) -> dt.datetime:
     if t is None:
-        return dt.datetime.now(dt.timezone.utc)
-    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t.astimezone(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
 
 
 class Scheduler:
@@ -212,10 +212,15 @@ class Scheduler:
         Returns the current time (UTC); tests pass a fake clock.
     """
 
-    def __init__(self, config: ScheduleConfig, schedule_path: str | Path | None = None,
-                 max_parallel: int | None = None, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        config: ScheduleConfig,
+        schedule_path: str | Path | None = None,
+        max_parallel: int | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.config = config
-        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         root = find_project_root()
         self.parameters_dir = Path(schedule_path).resolve().parent if schedule_path else root / "parameters"
         self.notebooks_dir = resolve_path(config.notebooks_dir, root)
@@ -230,24 +235,24 @@ class Scheduler:
         self._cancel = threading.Event()
 
     @classmethod
-    def from_file(cls, path: str | Path | None = None, max_parallel: int | None = None) -> "Scheduler":
+    def from_file(cls, path: str | Path | None = None, max_parallel: int | None = None) -> Scheduler:
         """Load ``path`` (default ``parameters/schedule.yaml``) and build a scheduler."""
         path = resolve_path(path or DEFAULT_SCHEDULE)
         return cls(load_schedule(path), path, max_parallel=max_parallel)
 
     # -- time --------------------------------------------------------------------
     def now(self) -> dt.datetime:
-        """The scheduler's current time (UTC)."""
+        """Return the scheduler's current time (UTC)."""
         return _utc(self._clock())
 
     def last_fire_time(self, job: JobSpec, now: dt.datetime | None = None) -> dt.datetime:
-        """The most recent cron fire time at or before ``now`` (UTC)."""
+        """Return the most recent cron fire time at or before ``now`` (UTC)."""
         local = _utc(now or self.now()).astimezone(self.tz)
         it = croniter(job.cron, local + dt.timedelta(microseconds=1))  # a fire exactly at `now` counts
         return _utc(it.get_prev(dt.datetime))
 
     def next_fire_time(self, job: JobSpec, now: dt.datetime | None = None) -> dt.datetime:
-        """The first cron fire time strictly after ``now`` (UTC)."""
+        """Return the first cron fire time strictly after ``now`` (UTC)."""
         return _utc(croniter(job.cron, _utc(now or self.now()).astimezone(self.tz)).get_next(dt.datetime))
 
     # -- state -------------------------------------------------------------------
@@ -271,7 +276,7 @@ class Scheduler:
             return state[name]
 
     def due_jobs(self, now: dt.datetime | None = None) -> list[tuple[JobSpec, dt.datetime]]:
-        """Enabled jobs whose last fire time (at ``now``) is after the fire time they last ran for."""
+        """List the enabled jobs whose last fire time (at ``now``) is after the fire time they last ran for."""
         now = now or self.now()
         state = self.read_state()
         due = []
@@ -299,19 +304,39 @@ class Scheduler:
                 rec = state.get(job.name, {})
                 last = rec.get("last_fire")
                 if not force and last is not None and _utc(dt.datetime.fromisoformat(last)) >= fire:
-                    return JobOutcome(job.name, "skipped", fire.isoformat(), rec.get("last_run_id"),
-                                      reason=f"already ran for {fire.isoformat()}")
+                    return JobOutcome(
+                        job.name,
+                        "skipped",
+                        fire.isoformat(),
+                        rec.get("last_run_id"),
+                        reason=f"already ran for {fire.isoformat()}",
+                    )
                 if last is not None and _utc(dt.datetime.fromisoformat(last)) > fire:
                     fire = _utc(dt.datetime.fromisoformat(last))  # never move the recorded fire time back
-                state[job.name] = {**rec, "last_fire": fire.isoformat(), "last_status": "running",
-                                   "last_attempt_at": self.now().isoformat(), "last_run_id": None}
+                state[job.name] = {
+                    **rec,
+                    "last_fire": fire.isoformat(),
+                    "last_status": "running",
+                    "last_attempt_at": self.now().isoformat(),
+                    "last_run_id": None,
+                }
                 write_json_atomic(self.state_path, state)
             manifest = self._execute(job)
-            self._update_state(job.name, last_status=manifest.status, last_run_id=manifest.run_id,
-                               last_finished_at=manifest.finished_at)
-            return JobOutcome(job.name, manifest.status, fire.isoformat(), manifest.run_id,
-                              str(self.reports_dir / job.name / manifest.run_id), manifest.status_reason,
-                              manifest.duration_s)
+            self._update_state(
+                job.name,
+                last_status=manifest.status,
+                last_run_id=manifest.run_id,
+                last_finished_at=manifest.finished_at,
+            )
+            return JobOutcome(
+                job.name,
+                manifest.status,
+                fire.isoformat(),
+                manifest.run_id,
+                str(self.reports_dir / job.name / manifest.run_id),
+                manifest.status_reason,
+                manifest.duration_s,
+            )
         finally:
             lock.release()
 
@@ -327,10 +352,19 @@ class Scheduler:
             except ConfigError as err:
                 return record_failed_start(job.notebook, job.name, {}, self.reports_dir, err)
         try:
-            return run_notebook(job.notebook, params, job=job.name, reports_dir=self.reports_dir,
-                                timeout_s=timeout_s, notebooks_dir=self.notebooks_dir, progress=False,
-                                cancel=self._cancel, record_config_errors=True, parameters_source=source)
-        except Exception as err:  # noqa: BLE001 - one broken job must not stop the others
+            return run_notebook(
+                job.notebook,
+                params,
+                job=job.name,
+                reports_dir=self.reports_dir,
+                timeout_s=timeout_s,
+                notebooks_dir=self.notebooks_dir,
+                progress=False,
+                cancel=self._cancel,
+                record_config_errors=True,
+                parameters_source=source,
+            )
+        except Exception as err:  # one broken job must not stop the others
             logger.exception("Job %s crashed in the runner", job.name)
             return record_failed_start(job.notebook, job.name, params, self.reports_dir, err)
 
@@ -378,7 +412,7 @@ class Scheduler:
                     try:
                         outcome = inflight.pop(name).result()
                         logger.info("Job %s: %s %s", outcome.job, outcome.status, outcome.reason)
-                    except Exception:  # noqa: BLE001 - the daemon keeps serving the other jobs
+                    except Exception:  # the daemon keeps serving the other jobs
                         logger.exception("Job %s could not be run", name)
                 for job, fire in self.due_jobs(now):
                     if job.name not in inflight:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import tempfile
 import time
 from collections.abc import Iterable
@@ -49,13 +48,13 @@ from galaxy_lib.pipeline.curated import CuratedTable, build_curated_tables, regi
 from galaxy_lib.pipeline.ingest import check_rows, format_key, to_arrow
 
 __all__ = [
-    "TableStaging",
-    "StagingReport",
-    "stage_world",
-    "stage_table",
-    "staging_is_current",
-    "STAGING_MARKER",
     "BATCH_ROWS",
+    "STAGING_MARKER",
+    "StagingReport",
+    "TableStaging",
+    "stage_table",
+    "stage_world",
+    "staging_is_current",
 ]
 
 #: File written at the store root when staging finishes (raw fingerprint + report).
@@ -124,23 +123,31 @@ class StagingReport:
 
     @property
     def rows_in(self) -> int:
+        """Raw rows read, over every table."""
         return sum(t.rows_in for t in self.tables.values())
 
     @property
     def rows_staged(self) -> int:
+        """Rows written to the staged zone, over every table."""
         return sum(t.rows_staged for t in self.tables.values())
 
     @property
     def rows_quarantined(self) -> int:
+        """Rows sent to quarantine by staging, over every table."""
         return sum(t.rows_quarantined for t in self.tables.values())
 
     def to_frame(self) -> pd.DataFrame:
         """One row per table: ``table, rows_in, rows_staged, rows_quarantined, reasons, seconds``."""
         return pd.DataFrame(
             [
-                {"table": t.table, "rows_in": t.rows_in, "rows_staged": t.rows_staged,
-                 "rows_quarantined": t.rows_quarantined,
-                 "reasons": ", ".join(f"{k}: {v}" for k, v in t.reasons.items()), "seconds": round(t.seconds, 2)}
+                {
+                    "table": t.table,
+                    "rows_in": t.rows_in,
+                    "rows_staged": t.rows_staged,
+                    "rows_quarantined": t.rows_quarantined,
+                    "reasons": ", ".join(f"{k}: {v}" for k, v in t.reasons.items()),
+                    "seconds": round(t.seconds, 2),
+                }
                 for t in self.tables.values()
             ],
             columns=["table", "rows_in", "rows_staged", "rows_quarantined", "reasons", "seconds"],
@@ -148,15 +155,17 @@ class StagingReport:
 
     def __str__(self) -> str:
         curated = ", ".join(f"{k} {v:,} rows" for k, v in self.curated.items()) or "none"
-        return (f"{len(self.tables)} tables, {self.rows_in:,} raw rows: {self.rows_staged:,} staged, "
-                f"{self.rows_quarantined:,} quarantined; curated: {curated} ({self.seconds:.1f} s)")
+        return (
+            f"{len(self.tables)} tables, {self.rows_in:,} raw rows: {self.rows_staged:,} staged, "
+            f"{self.rows_quarantined:,} quarantined; curated: {curated} ({self.seconds:.1f} s)"
+        )
 
 
 # --------------------------------------------------------------------------- raw -> staged
 
+
 def _pseudonymise(df: pd.DataFrame, salt: str) -> pd.DataFrame:
     """Replace ``customer_id`` by ``customer_key`` (same position) and drop e-mail and phone."""
-
     out = df.drop(columns=[c for c in DROPPED_AT_STAGING if c in df.columns])
     if CUSTOMER_ID in out.columns:
         pos = out.columns.get_loc(CUSTOMER_ID)
@@ -229,12 +238,15 @@ def _cross_part_duplicates(store: DataStore, contract: TableContract, parts: lis
         f"{int(r['first_row']) + 1} of {_rel(store, r['first_file'])}"
         for _, r in dups.iterrows()
     ]
-    return {Path(f).name: g[["file_row_number", "reason"]].set_index("file_row_number")["reason"]
-            for f, g in dups.groupby("filename")}
+    return {
+        Path(f).name: g[["file_row_number", "reason"]].set_index("file_row_number")["reason"]
+        for f, g in dups.groupby("filename")
+    }
 
 
-def stage_table(store: DataStore, table: str, salt: str, batch_rows: int = BATCH_ROWS,
-                progress: bool = True) -> TableStaging:
+def stage_table(
+    store: DataStore, table: str, salt: str, batch_rows: int = BATCH_ROWS, progress: bool = True
+) -> TableStaging:
     """Stage one raw table: row checks with quarantine, pseudonymisation, ``staged/<table>``.
 
     Raw parts are read batch by batch (``batch_rows`` rows at most), checked with
@@ -270,8 +282,7 @@ def stage_table(store: DataStore, table: str, salt: str, batch_rows: int = BATCH
     with store.lock():
         dup_by_part = _cross_part_duplicates(store, contract, parts)
         store.drop_parts("quarantine", table, _QUARANTINE_PREFIX)
-        bar = tqdm(total=total, desc=f"staging {table}", unit="row", unit_scale=True, disable=not progress,
-                   leave=False)
+        bar = tqdm(total=total, desc=f"staging {table}", unit="row", unit_scale=True, disable=not progress, leave=False)
 
         def batches():
             for part in parts:
@@ -290,9 +301,16 @@ def stage_table(store: DataStore, table: str, salt: str, batch_rows: int = BATCH
                     check = check_rows(df, contract, rows, duplicate_reasons=dup_reasons)
                     rej = check.rejected
                     if len(rej):
-                        quarantine_rows(store, table, rej.drop(columns=["_row", "_rule", "_reason"]),
-                                        rule=rej["_rule"], reason=rej["_reason"], source=_rel(store, part),
-                                        row_numbers=rej["_row"], prefix=_QUARANTINE_PREFIX)
+                        quarantine_rows(
+                            store,
+                            table,
+                            rej.drop(columns=["_row", "_rule", "_reason"]),
+                            rule=rej["_rule"],
+                            reason=rej["_reason"],
+                            source=_rel(store, part),
+                            row_numbers=rej["_row"],
+                            prefix=_QUARANTINE_PREFIX,
+                        )
                         for k, v in check.reasons.items():
                             reasons[k] = reasons.get(k, 0) + v
                     counts["in"] += n
@@ -306,20 +324,30 @@ def stage_table(store: DataStore, table: str, salt: str, batch_rows: int = BATCH
         staged = store.write_parts("staged", table, batches())
         bar.close()
     if counts["in"] != staged + counts["quarantined"]:
-        raise AssertionError(f"staging {table} lost rows: {counts['in']} in, {staged} staged, "
-                             f"{counts['quarantined']} quarantined")
-    return TableStaging(table=table, rows_in=counts["in"], rows_staged=staged,
-                        rows_quarantined=counts["quarantined"],
-                        reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
-                        parts=counts["parts"], seconds=time.perf_counter() - t0)
+        raise AssertionError(
+            f"staging {table} lost rows: {counts['in']} in, {staged} staged, {counts['quarantined']} quarantined"
+        )
+    return TableStaging(
+        table=table,
+        rows_in=counts["in"],
+        rows_staged=staged,
+        rows_quarantined=counts["quarantined"],
+        reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        parts=counts["parts"],
+        seconds=time.perf_counter() - t0,
+    )
 
 
 # --------------------------------------------------------------------------- staged -> curated
 
+
 def _default_as_of(store: DataStore) -> pd.Timestamp | None:
     """Latest time seen in the staged data: signups, touchpoints, conversions."""
-    sources = [(t, c) for t, c in (("customers", "signup_date"), ("touchpoints", "ts"), ("conversions", "ts"))
-               if store.exists("staged", t)]
+    sources = [
+        (t, c)
+        for t, c in (("customers", "signup_date"), ("touchpoints", "ts"), ("conversions", "ts"))
+        if store.exists("staged", t)
+    ]
     if not sources:
         return None
     union = " UNION ALL ".join(f"SELECT max({c}) AS m FROM staged.{t}" for t, c in sources)
@@ -328,6 +356,7 @@ def _default_as_of(store: DataStore) -> pd.Timestamp | None:
 
 
 # --------------------------------------------------------------------------- the whole world
+
 
 def _raw_fingerprint(store: DataStore) -> str:
     """Hash of every raw part's name, size and modification time (changes when raw changes)."""
@@ -340,7 +369,7 @@ def _raw_fingerprint(store: DataStore) -> str:
 
 
 def staging_is_current(store: DataStore) -> bool:
-    """True when staging finished after the last change to the raw zone."""
+    """Tell whether staging finished after the last change to the raw zone."""
     marker = store.root / STAGING_MARKER
     if not marker.is_file() or not (store.root / "staged").is_dir():
         return False
@@ -350,9 +379,14 @@ def staging_is_current(store: DataStore) -> bool:
         return False
 
 
-def stage_world(store: DataStore, salt: str, as_of: str | pd.Timestamp | None = None,
-                progress: bool = True, batch_rows: int = BATCH_ROWS,
-                curated_tables: Iterable[CuratedTable] | None = None) -> StagingReport:
+def stage_world(
+    store: DataStore,
+    salt: str,
+    as_of: str | pd.Timestamp | None = None,
+    progress: bool = True,
+    batch_rows: int = BATCH_ROWS,
+    curated_tables: Iterable[CuratedTable] | None = None,
+) -> StagingReport:
     """Stage every raw table and build the curated tables. Idempotent.
 
     Parameters
@@ -408,16 +442,23 @@ def stage_world(store: DataStore, salt: str, as_of: str | pd.Timestamp | None = 
         )
         notes.extend(curated_notes)
 
-        result = StagingReport(tables=report, curated=curated, as_of=as_of_ts,
-                               seconds=time.perf_counter() - t0, notes=tuple(notes))
+        result = StagingReport(
+            tables=report, curated=curated, as_of=as_of_ts, seconds=time.perf_counter() - t0, notes=tuple(notes)
+        )
         marker = {
             "raw_fingerprint": _raw_fingerprint(store),
             "staged_at": pd.Timestamp.now(tz="UTC").isoformat(),
             "as_of": as_of_ts.isoformat() if as_of_ts is not None else None,
             "seconds": round(result.seconds, 3),
-            "tables": {t: {"rows_in": s.rows_in, "rows_staged": s.rows_staged,
-                           "rows_quarantined": s.rows_quarantined, "reasons": s.reasons}
-                       for t, s in report.items()},
+            "tables": {
+                t: {
+                    "rows_in": s.rows_in,
+                    "rows_staged": s.rows_staged,
+                    "rows_quarantined": s.rows_quarantined,
+                    "reasons": s.reasons,
+                }
+                for t, s in report.items()
+            },
             "curated": curated,
             "notes": list(notes),
         }

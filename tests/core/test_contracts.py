@@ -41,7 +41,7 @@ def test_pii_columns_are_only_in_customer_tables() -> None:
 
 
 def test_unknown_table_lists_the_known_ones() -> None:
-    with pytest.raises(ContractError, match="No data contract for table 'spends'. Known tables: customers, consent"):
+    with pytest.raises(ContractError, match=r"No data contract for table 'spends'\. Known tables: customers, consent"):
         contract_for("spends")
 
 
@@ -54,23 +54,57 @@ def _failures(table: str, df: pd.DataFrame) -> set[tuple[str, str]]:
 
 
 def test_rules_reject_what_they_should() -> None:
-    kpi = pd.DataFrame({"week": ["2023-01-02"] * 3, "geo": ["N", "S", "E"], "revenue": [1.0, -2.0, 3.0],
-                        "conversions": [1.0, 1.0, 1.0], "price_index": [1.0, 1.0, 0.0], "holiday": [0, 2, 1]})
-    assert _failures("kpi", kpi) == {("revenue", "greater_than_or_equal_to(0)"), ("price_index", "greater_than(0)"),
-                                     ("holiday", "isin([0, 1])")}
-    consent = pd.DataFrame({"customer_id": ["C00000001", "C00000002"], "purpose": [CONSENT_PURPOSES[0], "ads"],
-                            "tcf_purposes": ["1", "1"], "granted_at": ["2023-01-01", "2023-01-01"],
-                            "withdrawn_at": [None, "2023-02-01"]})
+    kpi = pd.DataFrame(
+        {
+            "week": ["2023-01-02"] * 3,
+            "geo": ["N", "S", "E"],
+            "revenue": [1.0, -2.0, 3.0],
+            "conversions": [1.0, 1.0, 1.0],
+            "price_index": [1.0, 1.0, 0.0],
+            "holiday": [0, 2, 1],
+        }
+    )
+    assert _failures("kpi", kpi) == {
+        ("revenue", "greater_than_or_equal_to(0)"),
+        ("price_index", "greater_than(0)"),
+        ("holiday", "isin([0, 1])"),
+    }
+    consent = pd.DataFrame(
+        {
+            "customer_id": ["C00000001", "C00000002"],
+            "purpose": [CONSENT_PURPOSES[0], "ads"],
+            "tcf_purposes": ["1", "1"],
+            "granted_at": ["2023-01-01", "2023-01-01"],
+            "withdrawn_at": [None, "2023-02-01"],
+        }
+    )
     assert {chk for _, chk in _failures("consent", consent)} == {f"isin({CONSENT_PURPOSES!r})"}
-    tp = pd.DataFrame({"event_id": ["", "E2"], "customer_id": ["C1", "C2"], "ts": ["2023-01-01", "2023-01-02"],
-                       "channel": ["search", "email"], "campaign_id": ["c", "c"], "creative_id": [None, "x"],
-                       "ingested_at": ["2023-01-01", None]})
+    tp = pd.DataFrame(
+        {
+            "event_id": ["", "E2"],
+            "customer_id": ["C1", "C2"],
+            "ts": ["2023-01-01", "2023-01-02"],
+            "channel": ["search", "email"],
+            "campaign_id": ["c", "c"],
+            "creative_id": [None, "x"],
+            "ingested_at": ["2023-01-01", None],
+        }
+    )
     assert _failures("touchpoints", tp) == {("event_id", "str_length(1, None)"), ("ingested_at", "not_nullable")}
 
 
 def test_valid_rows_pass_and_are_coerced() -> None:
-    spend = pd.DataFrame({"week": ["2023-01-02"], "geo": ["N"], "channel": ["tv"], "spend": ["12.5"],
-                          "impressions": [100], "clicks": ["3"], "extra": ["kept"]})
+    spend = pd.DataFrame(
+        {
+            "week": ["2023-01-02"],
+            "geo": ["N"],
+            "channel": ["tv"],
+            "spend": ["12.5"],
+            "impressions": [100],
+            "clicks": ["3"],
+            "extra": ["kept"],
+        }
+    )
     out = CONTRACTS["spend"].schema.validate(spend)
     assert out["spend"].item() == 12.5 and str(out["week"].dtype) == "datetime64[ns]"
     assert out["extra"].item() == "kept"

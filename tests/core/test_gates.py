@@ -28,7 +28,12 @@ def test_grade_is_strict_when_higher_is_worse():
 
 def test_grade_is_strict_when_lower_is_worse():
     assert [grade(v, 2, 1, higher_is_worse=False) for v in (0, 0.999, 1, 1.5, 2, 3)] == [
-        "fail", "fail", "warn", "warn", "pass", "pass",
+        "fail",
+        "fail",
+        "warn",
+        "warn",
+        "pass",
+        "pass",
     ]
 
 
@@ -80,8 +85,16 @@ def test_a_gate_needs_a_name():
 def test_to_dict_is_strict_json_and_from_dict_round_trips():
     g = Gate("mmm_max_rhat", None, None, float("nan"), "fail", 1.01, float("nan"), "R-hat could not be computed")
     d = g.to_dict()
-    assert d == {"gate": "mmm_max_rhat", "table": None, "column": None, "value": None, "status": "fail",
-                 "warn_at": 1.01, "fail_at": None, "detail": "R-hat could not be computed"}
+    assert d == {
+        "gate": "mmm_max_rhat",
+        "table": None,
+        "column": None,
+        "value": None,
+        "status": "fail",
+        "warn_at": 1.01,
+        "fail_at": None,
+        "detail": "R-hat could not be computed",
+    }
     json.dumps(d, allow_nan=False)
     back = Gate.from_dict(json.loads(json.dumps(d)))
     assert back == Gate("mmm_max_rhat", None, None, None, "fail", 1.01, None, "R-hat could not be computed")
@@ -114,7 +127,7 @@ def test_worst_status_and_run_status(statuses, worst, run):
 
 
 def test_run_status_maps_gate_statuses_in_order():
-    assert dict(zip(GATE_STATUSES, RUN_STATUSES)) == {"pass": "passed", "warn": "warn", "fail": "failed"}
+    assert dict(zip(GATE_STATUSES, RUN_STATUSES, strict=True)) == {"pass": "passed", "warn": "warn", "fail": "failed"}
 
 
 def test_an_unknown_status_in_a_dict_is_refused():
@@ -124,8 +137,11 @@ def test_an_unknown_status_in_a_dict_is_refused():
 
 # -- check_threshold_order -------------------------------------------------------------
 def test_threshold_order_passes_equal_and_ordered_pairs():
-    check_threshold_order({"rate_warn": 0.1, "rate_fail": 0.1, "ess_warn": 400, "ess_fail": 100},
-                          higher_is_worse=("rate",), lower_is_worse=("ess",))
+    check_threshold_order(
+        {"rate_warn": 0.1, "rate_fail": 0.1, "ess_warn": 400, "ess_fail": 100},
+        higher_is_worse=("rate",),
+        lower_is_worse=("ess",),
+    )
 
 
 def test_threshold_order_names_every_wrong_pair():

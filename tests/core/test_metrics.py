@@ -36,9 +36,17 @@ def _write_run(folder: Path) -> Path:
 
 
 def _envelope(**changes) -> dict:
-    doc = {"schema_version": METRICS_SCHEMA_VERSION, "notebook": "02_demo", "status": "passed",
-           "status_reason": "", "metrics": {"rows": 1, "channels": {}}, "gates": [], "tables": [], "figures": [],
-           "written_at": "2026-11-30T06:00:00+00:00"}
+    doc = {
+        "schema_version": METRICS_SCHEMA_VERSION,
+        "notebook": "02_demo",
+        "status": "passed",
+        "status_reason": "",
+        "metrics": {"rows": 1, "channels": {}},
+        "gates": [],
+        "tables": [],
+        "figures": [],
+        "written_at": "2026-11-30T06:00:00+00:00",
+    }
     doc.update(changes)
     return doc
 
@@ -62,8 +70,12 @@ def test_read_a_run_folder_or_its_file_with_the_payload_schema(tmp_path):
 
 
 def test_envelope_only_read_keeps_any_payload(tmp_path):
-    path = _write_doc(tmp_path, _envelope(metrics={"anything": [1, 2], "nested": {"a": None}}, status="failed",
-                                          status_reason="2 gate(s) failed"))
+    path = _write_doc(
+        tmp_path,
+        _envelope(
+            metrics={"anything": [1, 2], "nested": {"a": None}}, status="failed", status_reason="2 gate(s) failed"
+        ),
+    )
     run = read_metrics(path)
     assert (run.status, run.status_reason, run.passed) == ("failed", "2 gate(s) failed", False)
     assert run.metrics.model_dump() == {"anything": [1, 2], "nested": {"a": None}}
@@ -72,7 +84,7 @@ def test_envelope_only_read_keeps_any_payload(tmp_path):
 def test_missing_file_says_what_a_run_folder_is(tmp_path):
     with pytest.raises(MetricsError, match=r"No metrics.json at .*run folder \(reports/<job>/<run_id>\)"):
         read_metrics(tmp_path)
-    with pytest.raises(MetricsError, match="No metrics.json"):
+    with pytest.raises(MetricsError, match=r"No metrics\.json"):
         read_metrics(tmp_path / "elsewhere" / "metrics.json")
 
 
@@ -89,7 +101,9 @@ def test_invalid_json_and_non_objects_name_the_file(tmp_path):
 @pytest.mark.parametrize("version", [METRICS_SCHEMA_VERSION + 1, "1", 1.5])
 def test_a_newer_or_malformed_schema_version_is_refused(tmp_path, version):
     path = _write_doc(tmp_path, _envelope(schema_version=version))
-    with pytest.raises(MetricsError, match=rf"schema_version {version!r}; this code reads up to {METRICS_SCHEMA_VERSION}"):
+    with pytest.raises(
+        MetricsError, match=rf"schema_version {version!r}; this code reads up to {METRICS_SCHEMA_VERSION}"
+    ):
         read_metrics(path)
 
 
@@ -120,9 +134,17 @@ def test_an_envelope_mismatch_names_the_key(tmp_path):
 
 
 def test_gates_in_the_envelope_are_validated(tmp_path):
-    gate = {"gate": "g", "table": None, "column": None, "value": 1.0, "status": "passed", "warn_at": None,
-            "fail_at": None, "detail": ""}
-    with pytest.raises(MetricsError, match="gates.0"):
+    gate = {
+        "gate": "g",
+        "table": None,
+        "column": None,
+        "value": 1.0,
+        "status": "passed",
+        "warn_at": None,
+        "fail_at": None,
+        "detail": "",
+    }
+    with pytest.raises(MetricsError, match=r"gates\.0"):
         read_metrics(_write_doc(tmp_path, _envelope(gates=[gate])))
 
 

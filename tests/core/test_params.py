@@ -40,8 +40,10 @@ class DemoParams(NotebookParams):
     budget_floor: float = 0.0
 
     library_configs = {
-        "sampler": (SamplerConfig, {"draws": "n_draws", "chains": "n_chains", "rhat_warn": "mmm_rhat_warn",
-                                    "rhat_fail": "mmm_rhat_fail"}),
+        "sampler": (
+            SamplerConfig,
+            {"draws": "n_draws", "chains": "n_chains", "rhat_warn": "mmm_rhat_warn", "rhat_fail": "mmm_rhat_fail"},
+        ),
         "budget": (BudgetConfig, {"floor": "budget_floor"}),
     }
 
@@ -61,8 +63,15 @@ def test_defaults_build_every_library_config():
 
 
 def test_from_notebook_takes_only_its_fields_from_globals():
-    namespace = {"n_draws": 500, "budget_floor": 2.5, "world_size": "demo", "pd": object(), "__name__": "__main__",
-                 "In": [], "_": None}
+    namespace = {
+        "n_draws": 500,
+        "budget_floor": 2.5,
+        "world_size": "demo",
+        "pd": object(),
+        "__name__": "__main__",
+        "In": [],
+        "_": None,
+    }
     p = DemoParams.from_notebook(namespace)
     assert p.n_draws == 500 and p.config("sampler").draws == 500
     assert p.config("budget").floor == 2.5

@@ -24,7 +24,7 @@ from galaxy_lib.core.store import DataStore
 
 
 def test_run_ids_are_sortable_timestamps_and_unique():
-    t = dt.datetime(2026, 11, 28, 23, 15, 0, tzinfo=dt.timezone.utc)
+    t = dt.datetime(2026, 11, 28, 23, 15, 0, tzinfo=dt.UTC)
     rid = new_run_id(t)
     assert re.fullmatch(r"20261128T231500Z-[0-9a-f]{6}", rid)
     later = new_run_id(t + dt.timedelta(seconds=1))
@@ -36,7 +36,9 @@ def test_parameters_hash_is_canonical():
     a = {"draws": 500, "channels": ["tv", "search"], "nested": {"x": 1.5, "y": None}}
     b = {"nested": {"y": None, "x": 1.5}, "channels": ["tv", "search"], "draws": 500}
     assert parameters_hash(a) == parameters_hash(b)
-    assert parameters_hash(a) == hashlib.sha256(json.dumps(a, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert (
+        parameters_hash(a) == hashlib.sha256(json.dumps(a, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    )
     assert parameters_hash(a) != parameters_hash({**a, "draws": 501})
 
 
@@ -61,7 +63,7 @@ def test_parquet_fingerprint_reads_the_footer_and_tracks_content(tmp_path):
     assert fp["method"] == "parquet-footer" and fp["size"] == part.stat().st_size
     raw = part.read_bytes()
     footer_len = int.from_bytes(raw[-8:-4], "little")
-    assert fp["sha256"] == hashlib.sha256(raw[-(footer_len + 8):]).hexdigest()
+    assert fp["sha256"] == hashlib.sha256(raw[-(footer_len + 8) :]).hexdigest()
     store.write("raw", "spend", pd.DataFrame({"spend": [1.0, 2.0, 4.0]}))  # same shape, new values
     assert file_fingerprint(part)["sha256"] != fp["sha256"]
 
@@ -89,10 +91,18 @@ def test_input_fingerprints_cover_zones_and_skip_locks_and_tmp(tmp_path):
 
 def _manifest(**over) -> RunManifest:
     base = dict(
-        run_id="20261128T231500Z-3fa2c1", job="mmm", notebook="02_mmm.ipynb", parameters={"draws": 500},
-        parameters_hash=parameters_hash({"draws": 500}), code_version={"commit": "abc", "dirty": False},
-        input_fingerprints={}, outputs=("metrics.json",), started_at="2026-11-28T23:15:00+00:00",
-        finished_at="2026-11-28T23:16:00+00:00", duration_s=60.0, status="passed",
+        run_id="20261128T231500Z-3fa2c1",
+        job="mmm",
+        notebook="02_mmm.ipynb",
+        parameters={"draws": 500},
+        parameters_hash=parameters_hash({"draws": 500}),
+        code_version={"commit": "abc", "dirty": False},
+        input_fingerprints={},
+        outputs=("metrics.json",),
+        started_at="2026-11-28T23:15:00+00:00",
+        finished_at="2026-11-28T23:16:00+00:00",
+        duration_s=60.0,
+        status="passed",
     )
     return RunManifest(**{**base, **over})
 

@@ -52,9 +52,21 @@ def test_to_jsonable_converts_numpy_pandas_and_missing_values():
     }
     out = to_jsonable(obj)
     assert out == {
-        "i": 3, "f": 0.5, "b": True, "nan": None, "npnan": None, "inf": None, "na": None, "nat": None,
-        "ts": "2026-01-05T10:00:00+00:00", "date": "2026-01-05", "td": 120.0, "arr": [1.0, None],
-        "series": [1, 2], "path": "/tmp/x", "tuple": [1, "a"],
+        "i": 3,
+        "f": 0.5,
+        "b": True,
+        "nan": None,
+        "npnan": None,
+        "inf": None,
+        "na": None,
+        "nat": None,
+        "ts": "2026-01-05T10:00:00+00:00",
+        "date": "2026-01-05",
+        "td": 120.0,
+        "arr": [1.0, None],
+        "series": [1, 2],
+        "path": "/tmp/x",
+        "tuple": [1, "a"],
     }
     assert type(out["i"]) is int and type(out["b"]) is bool
     json.dumps(out, allow_nan=False)  # strict JSON
@@ -104,15 +116,21 @@ def test_warn_reason_lists_the_warning_gates(tmp_path):
     rw.gate(measure("max_rhat", 1.02, 1.01, 1.05, "R-hat 1.02."))
     rw.gate(measure("min_ess", 900.0, 400.0, 100.0, "", higher_is_worse=False))
     doc = _read(rw.write(DemoMetrics(rows=0)))
-    assert (doc["status"], doc["status_reason"]) == ("warn", "1 gate(s) warned: max_rhat = 1.02 (limit 1.01): R-hat 1.02")
+    assert (doc["status"], doc["status_reason"]) == (
+        "warn",
+        "1 gate(s) warned: max_rhat = 1.02 (limit 1.01): R-hat 1.02",
+    )
 
 
-@pytest.mark.parametrize(("statuses", "status", "reason"), [
-    ([], "passed", "no quality gates recorded"),
-    (["pass"], "passed", "all gates passed"),
-    (["pass", "warn"], "warn", None),
-    (["warn", "fail", "pass"], "failed", None),
-])
+@pytest.mark.parametrize(
+    ("statuses", "status", "reason"),
+    [
+        ([], "passed", "no quality gates recorded"),
+        (["pass"], "passed", "all gates passed"),
+        (["pass", "warn"], "warn", None),
+        (["warn", "fail", "pass"], "failed", None),
+    ],
+)
 def test_status_is_the_worst_gate(tmp_path, statuses, status, reason):
     rw = ReportWriter(tmp_path, notebook="x")
     for i, s in enumerate(statuses):
@@ -222,8 +240,17 @@ def test_empty_output_dir_means_reports_adhoc(tmp_path, monkeypatch):
 def _fake_run(reports: Path, job: str, run_id: str, started: str, status: str, **extra) -> Path:
     run_dir = reports / job / run_id
     run_dir.mkdir(parents=True)
-    manifest = {"run_id": run_id, "job": job, "notebook": f"{job}.ipynb", "status": status,
-                "started_at": started, "finished_at": started, "duration_s": 12.5, "status_reason": "", **extra}
+    manifest = {
+        "run_id": run_id,
+        "job": job,
+        "notebook": f"{job}.ipynb",
+        "status": status,
+        "started_at": started,
+        "finished_at": started,
+        "duration_s": 12.5,
+        "status_reason": "",
+        **extra,
+    }
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     (run_dir / f"{job}.html").write_text("<html></html>")
     (run_dir / f"{job}.ipynb").write_text("{}")
@@ -233,13 +260,26 @@ def _fake_run(reports: Path, job: str, run_id: str, started: str, status: str, *
 
 def test_build_index_lists_runs_newest_first_with_errors_and_links(tmp_path):
     reports = tmp_path / "reports"
-    _fake_run(reports, "mmm", "20261101T070000Z-aaaaaa", "2026-11-01T07:00:00+00:00", "passed",
-              status_reason="all gates passed")
-    _fake_run(reports, "mmm", "20261108T070000Z-bbbbbb", "2026-11-08T07:00:00+00:00", "failed",
-              error={"kind": "exception", "message": "ValueError: <bad> draws in cell In [4]"},
-              status_reason="ValueError: <bad> draws in cell In [4]")
-    _fake_run(reports, "mta", "20261102T063000Z-cccccc", "2026-11-02T06:30:00+00:00", "warn",
-              status_reason="1 gate(s) warned")
+    _fake_run(
+        reports,
+        "mmm",
+        "20261101T070000Z-aaaaaa",
+        "2026-11-01T07:00:00+00:00",
+        "passed",
+        status_reason="all gates passed",
+    )
+    _fake_run(
+        reports,
+        "mmm",
+        "20261108T070000Z-bbbbbb",
+        "2026-11-08T07:00:00+00:00",
+        "failed",
+        error={"kind": "exception", "message": "ValueError: <bad> draws in cell In [4]"},
+        status_reason="ValueError: <bad> draws in cell In [4]",
+    )
+    _fake_run(
+        reports, "mta", "20261102T063000Z-cccccc", "2026-11-02T06:30:00+00:00", "warn", status_reason="1 gate(s) warned"
+    )
     broken = reports / "mta" / "20261103T063000Z-dddddd"
     broken.mkdir(parents=True)
     (broken / "manifest.json").write_text("{not json")
@@ -248,8 +288,12 @@ def test_build_index_lists_runs_newest_first_with_errors_and_links(tmp_path):
     index = _read(reports / "index.json")
     ids = [r["run_id"] for r in index["runs"]]
     # newest first; the unreadable manifest has no start time and sorts last
-    assert ids == ["20261108T070000Z-bbbbbb", "20261102T063000Z-cccccc", "20261101T070000Z-aaaaaa",
-                   "20261103T063000Z-dddddd"]
+    assert ids == [
+        "20261108T070000Z-bbbbbb",
+        "20261102T063000Z-cccccc",
+        "20261101T070000Z-aaaaaa",
+        "20261103T063000Z-dddddd",
+    ]
     assert index["latest"]["mmm"]["run_id"] == "20261108T070000Z-bbbbbb"
     assert index["latest"]["mta"]["status"] == "warn"
     failed = next(r for r in index["runs"] if r["run_id"] == "20261108T070000Z-bbbbbb")
@@ -293,11 +337,18 @@ def test_a_running_run_whose_runner_died_is_shown_failed(tmp_path):
     reports = tmp_path / "reports"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     host = os.uname().nodename
-    _fake_run(reports, "a", "20261101T070000Z-aaaaaa", "2026-11-01T07:00:00+00:00", "running",
-              extra={"runner_pid": int(dead.stdout), "host": host})
-    now = dt.datetime.now(dt.timezone.utc).isoformat()
-    _fake_run(reports, "b", "20261101T070000Z-bbbbbb", now, "running",
-              extra={"runner_pid": os.getpid(), "host": host})  # alive: this process
+    _fake_run(
+        reports,
+        "a",
+        "20261101T070000Z-aaaaaa",
+        "2026-11-01T07:00:00+00:00",
+        "running",
+        extra={"runner_pid": int(dead.stdout), "host": host},
+    )
+    now = dt.datetime.now(dt.UTC).isoformat()
+    _fake_run(
+        reports, "b", "20261101T070000Z-bbbbbb", now, "running", extra={"runner_pid": os.getpid(), "host": host}
+    )  # alive: this process
     latest = _read(build_index(reports).with_suffix(".json"))["latest"]
     assert latest["a"]["status"] == "failed" and "runner process died" in latest["a"]["status_reason"]
     assert latest["b"]["status"] == "running"

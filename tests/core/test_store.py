@@ -36,7 +36,7 @@ def test_bad_names_and_missing_tables(store: DataStore) -> None:
         store.table_dir("gold", "spend")
     with pytest.raises(ValueError, match="letters, digits and underscores"):
         store.table_dir("raw", "../etc")
-    with pytest.raises(FileNotFoundError, match="raw.kpi does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"raw\.kpi does not exist"):
         store.read("raw", "kpi")
     with pytest.raises(ValueError, match="lower-case letters"):
         store.append_part("raw", "kpi", pd.DataFrame({"a": [1]}), prefix="Part-1")
@@ -50,8 +50,13 @@ def test_append_part_numbering_and_prefixes(store: DataStore) -> None:
     store.append_part("quarantine", "spend", pd.DataFrame({"a": [10]}), prefix="staging")
     store.append_part("quarantine", "spend", pd.DataFrame({"a": [11]}), prefix="staging")
     names = [p.name for p in store.parts("quarantine", "spend")]
-    assert names == ["part-00000.parquet", "part-00002.parquet", "part-00003.parquet",
-                     "staging-00000.parquet", "staging-00001.parquet"]
+    assert names == [
+        "part-00000.parquet",
+        "part-00002.parquet",
+        "part-00003.parquet",
+        "staging-00000.parquet",
+        "staging-00001.parquet",
+    ]
     assert sorted(store.read("quarantine", "spend")["a"]) == [0, 2, 3, 10, 11]
     assert store.drop_parts("quarantine", "spend", "staging") == 2
     assert sorted(store.read("quarantine", "spend")["a"]) == [0, 2, 3]

@@ -51,7 +51,14 @@ def test_default_value_cols_are_all_numeric(table):
 
 def test_missing_counts_are_suppressed(table):
     table.loc[5, "customers"] = np.nan
-    assert suppress_small_cells(table, "customers", 2).table["suppressed"].tolist() == [True, False, False, False, True, True]
+    assert suppress_small_cells(table, "customers", 2).table["suppressed"].tolist() == [
+        True,
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
 
 
 def test_validation(table):
@@ -68,7 +75,9 @@ def test_validation(table):
 
 
 def test_is_k_anonymous():
-    people = pd.DataFrame({"geo": ["UK"] * 3 + ["DE"] * 2 + ["FR"], "age_band": ["18-34"] * 3 + ["35-54"] * 2 + ["55+"]})
+    people = pd.DataFrame(
+        {"geo": ["UK"] * 3 + ["DE"] * 2 + ["FR"], "age_band": ["18-34"] * 3 + ["35-54"] * 2 + ["55+"]}
+    )
     assert smallest_group_size(people, ["geo", "age_band"]) == 1
     assert not is_k_anonymous(people, ["geo", "age_band"], 2)
     assert is_k_anonymous(people.iloc[:5], ["geo", "age_band"], 2)

@@ -71,7 +71,9 @@ def test_env_salt_wins_over_demo(monkeypatch):
 
 # -- pseudonymise --------------------------------------------------------------------
 def test_pseudonymise_matches_reference_hmac_and_keeps_nan():
-    ids = pd.Series(["C00000001", None, "C00000002", "C00000001", np.nan], index=[10, 11, 12, 13, 14], name="customer_id")
+    ids = pd.Series(
+        ["C00000001", None, "C00000002", "C00000001", np.nan], index=[10, 11, 12, 13, 14], name="customer_id"
+    )
     out = pseudonymise(ids, SALT)
     ref = "k_" + hmac.new(SALT.encode(), b"C00000001", hashlib.sha256).hexdigest()[:16]
     assert out[10] == ref == out[13]
@@ -257,7 +259,9 @@ def test_scan_html_fixture_clean_and_leaky(tmp_path):
 
 def test_scan_folder_filters_suffixes_and_passes_raw_ids(tmp_path):
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "metrics.json").write_text(json.dumps({"top_customer": "CUST-99", "written_at": "2026-11-28T23:15:00Z"}))
+    (tmp_path / "sub" / "metrics.json").write_text(
+        json.dumps({"top_customer": "CUST-99", "written_at": "2026-11-28T23:15:00Z"})
+    )
     (tmp_path / "image.png").write_bytes(b"\x89PNG C00000042")
     (tmp_path / "notes.md").write_text("all fine: 2026-11-28, r2 0.9123456789")
     result = scan_folder(tmp_path, raw_ids=["CUST-99"])
@@ -275,7 +279,9 @@ def test_large_html_report_scans_clean(tmp_path):
     """A ~10 MB plotly report (inline plotly.js, typed-array payloads, a 20k-row table) has no false positives."""
     rng = np.random.default_rng(1)
     fig = go.Figure([go.Scatter(x=rng.normal(size=100_000), y=rng.normal(size=100_000) * 1e6) for _ in range(4)])
-    table = "".join(f"<tr><td>2023-01-{d % 28 + 1:02d}</td><td>{v:.6f}</td></tr>" for d, v in enumerate(rng.normal(size=20_000)))
+    table = "".join(
+        f"<tr><td>2023-01-{d % 28 + 1:02d}</td><td>{v:.6f}</td></tr>" for d, v in enumerate(rng.normal(size=20_000))
+    )
     html = fig.to_html(include_plotlyjs=True).replace("</body>", f"<table>{table}</table></body>")
     (tmp_path / "big.html").write_text(html)
     result = scan_folder(tmp_path)

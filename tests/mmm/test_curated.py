@@ -33,8 +33,18 @@ def test_mmm_weekly_is_declared_by_the_mmm() -> None:
 def test_mmm_weekly_national_total_is_the_sum_of_geos(staged) -> None:
     store, _ = staged
     mmm = store.read("curated", "mmm_weekly")
-    assert list(mmm.columns) == ["week", "geo", "revenue", "conversions", "price_index", "holiday",
-                                 "spend_tv", "impressions_tv", "spend_search", "impressions_search"]
+    assert list(mmm.columns) == [
+        "week",
+        "geo",
+        "revenue",
+        "conversions",
+        "price_index",
+        "holiday",
+        "spend_tv",
+        "impressions_tv",
+        "spend_search",
+        "impressions_search",
+    ]
     geos = mmm[mmm["geo"] != "ALL"]
     national = mmm[mmm["geo"] == "ALL"].set_index("week")
     assert len(geos) == 6 and len(national) == 3

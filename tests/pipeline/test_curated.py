@@ -50,8 +50,11 @@ def test_entry_points_load_the_workflows_tables() -> None:
 def test_an_entry_point_that_is_not_a_curated_table_is_named(monkeypatch) -> None:
     bad = EntryPoint(name="broken", value="galaxy_lib.pipeline.curated:ENTRY_POINT_GROUP", group=ENTRY_POINT_GROUP)
     monkeypatch.setattr(curated, "entry_points", lambda group: [bad] if group == ENTRY_POINT_GROUP else [])
-    with pytest.raises(TypeError, match=r"Entry point broken = galaxy_lib.pipeline.curated:ENTRY_POINT_GROUP .* "
-                                        r"is not a CuratedTable"):
+    with pytest.raises(
+        TypeError,
+        match=r"Entry point broken = galaxy_lib.pipeline.curated:ENTRY_POINT_GROUP .* "
+        r"is not a CuratedTable",
+    ):
         registered_tables()
 
 
@@ -64,8 +67,13 @@ def test_stage_world_builds_every_registered_table_by_default(raw_store: DataSto
 
 def test_stage_world_builds_only_the_tables_it_is_given(raw_store: DataStore) -> None:
     calls: list = []
-    report = stage_world(raw_store, SALT, progress=False, as_of="2023-02-01",
-                         curated_tables=[_count_table("spend_count", "spend", calls)])
+    report = stage_world(
+        raw_store,
+        SALT,
+        progress=False,
+        as_of="2023-02-01",
+        curated_tables=[_count_table("spend_count", "spend", calls)],
+    )
     assert report.curated == {"spend_count": 1}
     assert raw_store.read("curated", "spend_count")["rows"].tolist() == [11]  # 12 raw rows, 1 quarantined
     assert calls == [pd.Timestamp("2023-02-01")]
@@ -76,8 +84,12 @@ def test_stage_world_builds_only_the_tables_it_is_given(raw_store: DataStore) ->
 
 def test_a_table_whose_staged_inputs_are_missing_is_dropped_with_a_note(raw_store: DataStore) -> None:
     stage_world(raw_store, SALT, progress=False, curated_tables=[])
-    needs_missing = CuratedTable(name="orders_weekly", requires=("spend", "orders"),
-                                 build=lambda store, as_of: pytest.fail("must not be built"), owner="tests")
+    needs_missing = CuratedTable(
+        name="orders_weekly",
+        requires=("spend", "orders"),
+        build=lambda store, as_of: pytest.fail("must not be built"),
+        owner="tests",
+    )
     raw_store.write("curated", "orders_weekly", pd.DataFrame({"x": [1]}))  # an older copy
     rows, notes = build_curated_tables(raw_store, [needs_missing, _count_table("kpi_count", "kpi")], None)
     assert rows == {"kpi_count": 1}

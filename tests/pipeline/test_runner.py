@@ -17,13 +17,13 @@ import pytest
 from galaxy_lib.core.audit import AuditLog
 from galaxy_lib.core.config import ConfigError
 from galaxy_lib.core.registry import RunManifest
+from galaxy_lib.core.store import DataStore
 from galaxy_lib.pipeline.runner import (
     check_job_name,
     check_parameters,
     resolve_notebook,
     run_notebook,
 )
-from galaxy_lib.core.store import DataStore
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 TINY = FIXTURES / "tiny.ipynb"
@@ -76,7 +76,7 @@ def test_mark_stopped_flags_the_running_cell(tmp_path):
 
     nb = nbformat.v4.new_notebook()
     cells = [nbformat.v4.new_code_cell(src) for src in ("a = 1", "time.sleep(600)", "b = 2")]
-    for cell, status in zip(cells, ("completed", "running", "pending")):
+    for cell, status in zip(cells, ("completed", "running", "pending"), strict=True):
         cell.metadata["papermill"] = {"status": status}
     nb.cells = cells
     path = tmp_path / "partial.ipynb"
@@ -109,8 +109,9 @@ def test_conflicting_data_dir(tmp_path):
 
 
 def test_config_errors_can_be_recorded_as_failed_runs(tmp_path):
-    m = run_notebook("missing.ipynb", {}, job="broken", reports_dir=tmp_path, notebooks_dir=FIXTURES,
-                     record_config_errors=True)
+    m = run_notebook(
+        "missing.ipynb", {}, job="broken", reports_dir=tmp_path, notebooks_dir=FIXTURES, record_config_errors=True
+    )
     assert m.status == "failed" and m.error["kind"] == "config"
     assert "Available notebooks: figure.ipynb, tiny.ipynb" in m.status_reason
     assert _read(tmp_path / "broken" / m.run_id / "manifest.json")["status"] == "failed"
@@ -126,11 +127,18 @@ def runs(tmp_path_factory) -> tuple[Path, dict[str, RunManifest]]:
     from concurrent.futures import ThreadPoolExecutor
 
     reports = tmp_path_factory.mktemp("reports")
-    cases = {"pass": {"mode": "pass", "value": 3}, "raise": {"mode": "raise"}, "pii": {"mode": "pii"},
-             "warn": {"mode": "warn"}, "nometrics": {"mode": "nometrics"}}
+    cases = {
+        "pass": {"mode": "pass", "value": 3},
+        "raise": {"mode": "raise"},
+        "pii": {"mode": "pii"},
+        "warn": {"mode": "warn"},
+        "nometrics": {"mode": "nometrics"},
+    }
     with ThreadPoolExecutor(max_workers=2) as ex:  # two at a time, as the scheduler does, into one reports folder
-        futures = {k: ex.submit(run_notebook, TINY, p, job=f"tiny_{k}", reports_dir=reports, timeout_s=300)
-                   for k, p in cases.items()}
+        futures = {
+            k: ex.submit(run_notebook, TINY, p, job=f"tiny_{k}", reports_dir=reports, timeout_s=300)
+            for k, p in cases.items()
+        }
         out = {k: f.result() for k, f in futures.items()}
     return reports, out
 
@@ -187,8 +195,12 @@ def test_pii_in_the_output_fails_the_run_without_copying_it(runs):
     assert "email" in m.status_reason
     files = {f["file"] for f in m.extra["pii"]["findings"]}
     assert "tiny.ipynb" in files and "tiny.html" in files
-    for p in (reports / "tiny_pii" / m.run_id / "manifest.json", reports / "index.json", reports / "index.html",
-              reports / "audit.jsonl"):
+    for p in (
+        reports / "tiny_pii" / m.run_id / "manifest.json",
+        reports / "index.json",
+        reports / "index.html",
+        reports / "audit.jsonl",
+    ):
         assert "jane.doe@example.com" not in p.read_text()
 
 
@@ -251,8 +263,14 @@ def test_timeout_kills_the_job_and_keeps_the_partial_notebook(tmp_path):
 def test_data_dir_is_injected_fingerprinted_and_its_raw_ids_scanned(tmp_path):
     store = DataStore(tmp_path / "world")
     store.write("raw", "customers", pd.DataFrame({"customer_id": ["ZX0042", "ZX0043"], "email": ["a", "b"]}))
-    m = run_notebook(TINY, {"note": "customer ZX0043 churned"}, job="tiny_ids", reports_dir=tmp_path / "reports",
-                     data_dir=tmp_path / "world", timeout_s=300)
+    m = run_notebook(
+        TINY,
+        {"note": "customer ZX0043 churned"},
+        job="tiny_ids",
+        reports_dir=tmp_path / "reports",
+        data_dir=tmp_path / "world",
+        timeout_s=300,
+    )
     assert m.parameters["data_dir"] == str(tmp_path / "world")
     assert list(m.input_fingerprints) == ["raw/customers/part-00000.parquet"]
     assert m.status == "failed" and m.error["kind"] == "pii"
@@ -303,13 +321,18 @@ def test_a_killed_runner_takes_its_notebook_down(tmp_path):
     import subprocess
     import sys
 
-    code = ("from galaxy_lib.pipeline.runner import run_notebook; "
-            f"run_notebook({str(TINY)!r}, {{'mode': 'sleep', 'sleep_s': 600}}, job='orphan', "
-            f"reports_dir={str(tmp_path)!r}, timeout_s=900)")
+    code = (
+        "from galaxy_lib.pipeline.runner import run_notebook; "
+        f"run_notebook({str(TINY)!r}, {{'mode': 'sleep', 'sleep_s': 600}}, job='orphan', "
+        f"reports_dir={str(tmp_path)!r}, timeout_s=900)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
-        manifest = _wait_for(lambda: next((tmp_path / "orphan").glob("*/manifest.json"), None)
-                             if (tmp_path / "orphan").is_dir() else None)
+        manifest = _wait_for(
+            lambda: (
+                next((tmp_path / "orphan").glob("*/manifest.json"), None) if (tmp_path / "orphan").is_dir() else None
+            )
+        )
         run_id = manifest.parent.name
         _wait_for(lambda: len(_processes_of_run(run_id)) >= 2)  # the child and its kernel are up
     finally:

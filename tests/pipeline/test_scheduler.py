@@ -19,10 +19,10 @@ from galaxy_lib.core.audit import AuditLog
 from galaxy_lib.core.config import ConfigError
 from galaxy_lib.core.paths import find_project_root
 from galaxy_lib.core.registry import RunManifest
-from galaxy_lib.pipeline.scheduler import Scheduler, ScheduleConfig, load_schedule
+from galaxy_lib.pipeline.scheduler import ScheduleConfig, Scheduler, load_schedule
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _t(s: str) -> dt.datetime:
@@ -30,8 +30,14 @@ def _t(s: str) -> dt.datetime:
 
 
 def _write_schedule(tmp_path: Path, jobs: list[dict], **top) -> Path:
-    doc = {"max_parallel": 2, "default_timeout_minutes": 5, "notebooks_dir": str(FIXTURES),
-           "reports_dir": str(tmp_path / "reports"), "jobs": jobs, **top}
+    doc = {
+        "max_parallel": 2,
+        "default_timeout_minutes": 5,
+        "notebooks_dir": str(FIXTURES),
+        "reports_dir": str(tmp_path / "reports"),
+        "jobs": jobs,
+        **top,
+    }
     path = tmp_path / "params" / "schedule.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(doc))
@@ -84,10 +90,13 @@ def test_duplicate_names_and_bad_timezone(tmp_path):
 @pytest.fixture()
 def two_jobs(tmp_path) -> Scheduler:
     cfg = ScheduleConfig(
-        reports_dir=str(tmp_path / "reports"), notebooks_dir=str(FIXTURES),
-        jobs=[{"name": "daily", "notebook": "tiny.ipynb", "cron": "0 6 * * *"},
-              {"name": "weekly", "notebook": "tiny.ipynb", "cron": "0 7 * * 1"},
-              {"name": "off", "notebook": "tiny.ipynb", "cron": "* * * * *", "enabled": False}],
+        reports_dir=str(tmp_path / "reports"),
+        notebooks_dir=str(FIXTURES),
+        jobs=[
+            {"name": "daily", "notebook": "tiny.ipynb", "cron": "0 6 * * *"},
+            {"name": "weekly", "notebook": "tiny.ipynb", "cron": "0 7 * * 1"},
+            {"name": "off", "notebook": "tiny.ipynb", "cron": "* * * * *", "enabled": False},
+        ],
     )
     return Scheduler(cfg)
 
@@ -112,7 +121,9 @@ def test_fire_times(two_jobs):
 
 def test_never_run_jobs_are_due_and_disabled_jobs_never(two_jobs):
     assert _due(two_jobs, "2026-11-30T06:10:00") == {
-        "daily": "2026-11-30T06:00:00+00:00", "weekly": "2026-11-23T07:00:00+00:00"}
+        "daily": "2026-11-30T06:00:00+00:00",
+        "weekly": "2026-11-23T07:00:00+00:00",
+    }
 
 
 def test_due_only_after_a_new_fire_time(two_jobs):
@@ -120,15 +131,20 @@ def test_due_only_after_a_new_fire_time(two_jobs):
     assert _due(two_jobs, "2026-11-30T06:10:00") == {}
     assert _due(two_jobs, "2026-11-30T07:00:00") == {"weekly": "2026-11-30T07:00:00+00:00"}
     assert _due(two_jobs, "2026-12-01T05:59:59") == {"weekly": "2026-11-30T07:00:00+00:00"}
-    assert _due(two_jobs, "2026-12-01T06:00:00") == {"daily": "2026-12-01T06:00:00+00:00",
-                                                     "weekly": "2026-11-30T07:00:00+00:00"}
+    assert _due(two_jobs, "2026-12-01T06:00:00") == {
+        "daily": "2026-12-01T06:00:00+00:00",
+        "weekly": "2026-11-30T07:00:00+00:00",
+    }
     # a missed week is one run, not a catch-up of every missed fire
     assert _due(two_jobs, "2026-12-20T12:00:00")["weekly"] == "2026-12-14T07:00:00+00:00"
 
 
 def test_cron_is_read_in_the_schedule_timezone(tmp_path):
-    cfg = ScheduleConfig(reports_dir=str(tmp_path), timezone="Europe/London",
-                         jobs=[{"name": "d", "notebook": "tiny.ipynb", "cron": "0 6 * * *"}])
+    cfg = ScheduleConfig(
+        reports_dir=str(tmp_path),
+        timezone="Europe/London",
+        jobs=[{"name": "d", "notebook": "tiny.ipynb", "cron": "0 6 * * *"}],
+    )
     s = Scheduler(cfg)
     assert s.last_fire_time(cfg.jobs[0], _t("2026-07-01T05:30:00")) == _t("2026-07-01T05:00:00")  # BST = UTC+1
     assert s.last_fire_time(cfg.jobs[0], _t("2026-12-01T06:30:00")) == _t("2026-12-01T06:00:00")  # GMT
@@ -137,9 +153,20 @@ def test_cron_is_read_in_the_schedule_timezone(tmp_path):
 # -- claiming and running (fake execution: no kernel) -------------------------------------
 def _fake_manifest(job: str, status: str = "passed") -> RunManifest:
     now = dt.datetime.now(UTC).isoformat()
-    return RunManifest(run_id=f"run-{job}-{time.monotonic_ns()}", job=job, notebook="tiny.ipynb", parameters={},
-                       parameters_hash="h", code_version={}, input_fingerprints={}, outputs=(), started_at=now,
-                       finished_at=now, duration_s=0.1, status=status)
+    return RunManifest(
+        run_id=f"run-{job}-{time.monotonic_ns()}",
+        job=job,
+        notebook="tiny.ipynb",
+        parameters={},
+        parameters_hash="h",
+        code_version={},
+        input_fingerprints={},
+        outputs=(),
+        started_at=now,
+        finished_at=now,
+        duration_s=0.1,
+        status=status,
+    )
 
 
 @pytest.fixture()
@@ -177,8 +204,11 @@ def test_a_job_held_by_another_scheduler_is_skipped(two_jobs, fake_runs):
 
 
 def test_a_crashing_job_does_not_stop_the_others(tmp_path, monkeypatch):
-    cfg = ScheduleConfig(reports_dir=str(tmp_path / "reports"), notebooks_dir=str(FIXTURES),
-                         jobs=[{"name": n, "notebook": "tiny.ipynb", "cron": "0 6 * * *"} for n in ("a", "b", "c")])
+    cfg = ScheduleConfig(
+        reports_dir=str(tmp_path / "reports"),
+        notebooks_dir=str(FIXTURES),
+        jobs=[{"name": n, "notebook": "tiny.ipynb", "cron": "0 6 * * *"} for n in ("a", "b", "c")],
+    )
 
     def fake_run_notebook(notebook, params, job, **kw):
         if job == "b":
@@ -193,8 +223,9 @@ def test_a_crashing_job_does_not_stop_the_others(tmp_path, monkeypatch):
 
 
 def test_missing_parameter_file_is_a_failed_run(tmp_path):
-    path = _write_schedule(tmp_path, [{"name": "a", "notebook": "tiny.ipynb", "cron": "0 6 * * *",
-                                       "parameters": "nope.yaml"}])
+    path = _write_schedule(
+        tmp_path, [{"name": "a", "notebook": "tiny.ipynb", "cron": "0 6 * * *", "parameters": "nope.yaml"}]
+    )
     [o] = Scheduler.from_file(path).run_due(_t("2026-11-30T06:10:00"))
     assert o.status == "failed" and "nope.yaml does not exist" in o.reason
     index = json.loads((tmp_path / "reports" / "index.json").read_text())
@@ -202,8 +233,9 @@ def test_missing_parameter_file_is_a_failed_run(tmp_path):
 
 
 def test_serve_forever_fires_on_time(tmp_path, fake_runs):
-    cfg = ScheduleConfig(reports_dir=str(tmp_path / "reports"),
-                         jobs=[{"name": "d", "notebook": "tiny.ipynb", "cron": "0 7 * * *"}])
+    cfg = ScheduleConfig(
+        reports_dir=str(tmp_path / "reports"), jobs=[{"name": "d", "notebook": "tiny.ipynb", "cron": "0 7 * * *"}]
+    )
     clock = {"t": _t("2026-11-30T06:59:00")}
     lock = threading.Lock()
 
@@ -236,11 +268,14 @@ def test_two_schedulers_at_once_run_each_job_once(tmp_path):
     params.mkdir()
     for mode in ("pass", "warn", "raise"):
         (params / f"{mode}.yaml").write_text(yaml.safe_dump({"mode": mode}))
-    path = _write_schedule(tmp_path, [
-        # a yearly cron: both schedulers see the same (past) fire time whenever they start
-        {"name": f"job_{mode}", "notebook": "tiny.ipynb", "cron": "0 0 1 1 *", "parameters": f"{mode}.yaml"}
-        for mode in ("pass", "warn", "raise")
-    ])
+    path = _write_schedule(
+        tmp_path,
+        [
+            # a yearly cron: both schedulers see the same (past) fire time whenever they start
+            {"name": f"job_{mode}", "notebook": "tiny.ipynb", "cron": "0 0 1 1 *", "parameters": f"{mode}.yaml"}
+            for mode in ("pass", "warn", "raise")
+        ],
+    )
     cmd = [sys.executable, "-m", "galaxy_lib.cli", "schedule", "--once", "--file", str(path)]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=600)[0] for p in procs]
@@ -256,8 +291,11 @@ def test_two_schedulers_at_once_run_each_job_once(tmp_path):
     for job in by_job:
         assert len(list((reports / job).iterdir())) == 1
     state = json.loads((reports / "schedule_state.json").read_text())
-    assert {k: v["last_status"] for k, v in state.items()} == {"job_pass": "passed", "job_warn": "warn",
-                                                               "job_raise": "failed"}
+    assert {k: v["last_status"] for k, v in state.items()} == {
+        "job_pass": "passed",
+        "job_warn": "warn",
+        "job_raise": "failed",
+    }
     assert codes[-1] == 1  # the scheduler that ran job_raise reports the failure
     assert json.loads((reports / "index.json").read_text())["audit"]["ok"]
 
@@ -268,10 +306,15 @@ def test_sigterm_stops_the_daemon_and_records_the_interrupted_job(tmp_path):
 
     (tmp_path / "params").mkdir()
     (tmp_path / "params" / "sleep.yaml").write_text(yaml.safe_dump({"mode": "sleep", "sleep_s": 600}))
-    path = _write_schedule(tmp_path, [{"name": "sleepy", "notebook": "tiny.ipynb", "cron": "0 0 1 1 *",
-                                       "parameters": "sleep.yaml"}])
-    proc = subprocess.Popen([sys.executable, "-m", "galaxy_lib.cli", "schedule", "--file", str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    path = _write_schedule(
+        tmp_path, [{"name": "sleepy", "notebook": "tiny.ipynb", "cron": "0 0 1 1 *", "parameters": "sleep.yaml"}]
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "galaxy_lib.cli", "schedule", "--file", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     reports = tmp_path / "reports"
     deadline = time.monotonic() + 120
     while not list(reports.glob("sleepy/*/tiny.ipynb")) and time.monotonic() < deadline:

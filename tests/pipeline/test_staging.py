@@ -40,6 +40,7 @@ def _all_tables(store: DataStore, zones: tuple[str, ...]) -> dict[str, pd.DataFr
 
 # --------------------------------------------------------------------------- privacy
 
+
 def test_no_raw_identifiers_in_staged_or_curated(staged) -> None:
     store, _ = staged
     raw_ids = store.read("raw", "customers")["customer_id"].tolist()
@@ -62,8 +63,13 @@ def test_keys_are_consistent_across_tables(staged) -> None:
     assert tp["customer_key"].str.fullmatch(r"k_[0-9a-f]{16}").all()
 
     customers = store.read("staged", "customers")
-    key_of = dict(zip(pseudonymise(store.read("raw", "customers")["customer_id"], SALT),
-                      store.read("raw", "customers")["customer_id"]))
+    key_of = dict(
+        zip(
+            pseudonymise(store.read("raw", "customers")["customer_id"], SALT),
+            store.read("raw", "customers")["customer_id"],
+            strict=True,
+        )
+    )
     assert sorted(key_of[k] for k in customers["customer_key"]) == [f"C0000000{i}" for i in range(1, 5)]
     for table in ("consent", "touchpoints", "conversions", "email_experiment"):
         keys = set(store.read("staged", table)["customer_key"])
@@ -77,11 +83,15 @@ def test_keys_are_consistent_across_tables(staged) -> None:
 
 # --------------------------------------------------------------------------- quarantine and counts
 
+
 def test_bad_rows_are_quarantined_with_reasons(staged) -> None:
     store, report = staged
-    expected = {"customers": {"str_contains('@')": 1}, "consent": {"isin(('measurement', 'personalisation', "
-                "'advertising', 'content'))": 1}, "touchpoints": {"duplicate_key": 1},
-                "spend": {"greater_than_or_equal_to(0)": 1}}
+    expected = {
+        "customers": {"str_contains('@')": 1},
+        "consent": {"isin(('measurement', 'personalisation', 'advertising', 'content'))": 1},
+        "touchpoints": {"duplicate_key": 1},
+        "spend": {"greater_than_or_equal_to(0)": 1},
+    }
     for table, t in report.tables.items():
         assert t.rows_in == t.rows_staged + t.rows_quarantined, table
         assert t.reasons == expected.get(table, {}), table
@@ -109,6 +119,7 @@ def test_bad_rows_are_quarantined_with_reasons(staged) -> None:
 
 
 # --------------------------------------------------------------------------- idempotence and streaming
+
 
 def _snapshot(store: DataStore) -> dict[str, pd.DataFrame]:
     out = {}
@@ -181,8 +192,18 @@ def test_duplicates_on_a_compound_key_across_parts(raw_store: DataStore) -> None
 
 
 def test_a_raw_part_without_a_required_column_stops_staging(raw_store: DataStore) -> None:
-    raw_store.append_part("raw", "conversions", pd.DataFrame({"conversion_id": ["X9"], "customer_id": ["C00000002"],
-                                                               "ts": pd.to_datetime(["2023-01-09"]), "ingested_at": pd.to_datetime(["2023-01-10"])}))
+    raw_store.append_part(
+        "raw",
+        "conversions",
+        pd.DataFrame(
+            {
+                "conversion_id": ["X9"],
+                "customer_id": ["C00000002"],
+                "ts": pd.to_datetime(["2023-01-09"]),
+                "ingested_at": pd.to_datetime(["2023-01-10"]),
+            }
+        ),
+    )
     with pytest.raises(ContractError, match=r"raw/conversions/part-00001.parquet lacks required column\(s\) 'revenue'"):
         stage_world(raw_store, SALT, progress=False)
 
@@ -191,8 +212,12 @@ def test_the_marker_records_the_raw_zone_and_goes_stale_when_it_changes(staged) 
     store, report = staged
     assert staging_is_current(store)
     marker = json.loads((store.root / STAGING_MARKER).read_text())
-    assert marker["tables"]["spend"] == {"rows_in": 12, "rows_staged": 11, "rows_quarantined": 1,
-                                         "reasons": {"greater_than_or_equal_to(0)": 1}}
+    assert marker["tables"]["spend"] == {
+        "rows_in": 12,
+        "rows_staged": 11,
+        "rows_quarantined": 1,
+        "reasons": {"greater_than_or_equal_to(0)": 1},
+    }
     assert marker["curated"] == report.curated == {"mmm_weekly": 9, "uplift_features": 4}
     assert marker["notes"] == list(report.notes)
     ingest_file(INGEST_FIXTURES / "touchpoints_dup.csv", "touchpoints", store)
@@ -200,11 +225,12 @@ def test_the_marker_records_the_raw_zone_and_goes_stale_when_it_changes(staged) 
 
 
 def test_staging_an_empty_store_says_how_to_fill_it(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="No raw tables under .*galaxy world build"):
+    with pytest.raises(FileNotFoundError, match=r"No raw tables under .*galaxy world build"):
         stage_world(DataStore(tmp_path / "empty"), SALT, progress=False)
 
 
 # --------------------------------------------------------------------------- a simulated world
+
 
 @pytest.fixture(scope="module")
 def ci_raw(tmp_path_factory: pytest.TempPathFactory) -> DataStore:

@@ -95,6 +95,7 @@ def test_ensure_world_stages_a_users_own_store_without_simulating(tmp_path: Path
 
 # --------------------------------------------------------------------------- the simulated world
 
+
 @pytest.fixture(scope="module")
 def staged_ci_world(tmp_path_factory: pytest.TempPathFactory) -> DataStore:
     return ensure_world(tmp_path_factory.mktemp("ci") / "world", size="ci", seed=7, progress=False)

@@ -29,8 +29,19 @@ def test_uplift_features(raw_store: DataStore) -> None:
     report = stage_world(raw_store, SALT, as_of="2023-03-01", progress=False, curated_tables=[UPLIFT_FEATURES])
     assert report.as_of == pd.Timestamp("2023-03-01")
     up = raw_store.read("curated", "uplift_features")
-    assert list(up.columns) == ["customer_key", "treatment", "converted", "revenue", "age", "segment",
-                                "past_purchases", "avg_order_value", "email_engagement", "geo", "tenure_days"]
+    assert list(up.columns) == [
+        "customer_key",
+        "treatment",
+        "converted",
+        "revenue",
+        "age",
+        "segment",
+        "past_purchases",
+        "avg_order_value",
+        "email_engagement",
+        "geo",
+        "tenure_days",
+    ]
     raw = raw_store.read("raw", "customers").iloc[:4]  # C00000005 was quarantined
     raw["customer_key"] = pseudonymise(raw["customer_id"], SALT)
     merged = up.merge(raw, on="customer_key", suffixes=("", "_raw"))
@@ -39,7 +50,9 @@ def test_uplift_features(raw_store: DataStore) -> None:
     for col in ("age", "segment", "geo", "past_purchases"):
         assert (merged[col] == merged[f"{col}_raw"]).all(), col
     # default as_of: the latest event or signup in the data
-    assert stage_world(raw_store, SALT, progress=False, curated_tables=[UPLIFT_FEATURES]).as_of == pd.Timestamp("2023-01-14")
+    assert stage_world(raw_store, SALT, progress=False, curated_tables=[UPLIFT_FEATURES]).as_of == pd.Timestamp(
+        "2023-01-14"
+    )
 
 
 def test_experiment_rows_without_a_staged_customer_are_counted_in_a_note(raw_store: DataStore) -> None:
