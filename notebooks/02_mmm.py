@@ -82,11 +82,14 @@ params = mmm.MMMParams.from_notebook(globals())
 # checked in the cell above: a wrong value stops there, naming the parameter and the fix.
 
 # %%
-data = mmm.load_mmm_data(params.to_data_config(), l_max=params.l_max, data_dir=params.data_dir,
-                         world_size=params.world_size)
+data = mmm.load_mmm_data(
+    params.to_data_config(), l_max=params.l_max, data_dir=params.data_dir, world_size=params.world_size
+)
 true_roi = mmm.world_true_roi(params.data_dir) if not params.data_path else None
-print(f"{data.source}: {data.n_periods} periods from {data.dates[0]:%Y-%m-%d}, channels {list(data.channels)}, "
-      f"controls {list(data.controls)}, {0 if data.lift_tests is None else len(data.lift_tests)} lift tests")
+print(
+    f"{data.source}: {data.n_periods} periods from {data.dates[0]:%Y-%m-%d}, channels {list(data.channels)}, "
+    f"controls {list(data.controls)}, {0 if data.lift_tests is None else len(data.lift_tests)} lift tests"
+)
 print(*data.notes, sep="\n")
 
 # %% [markdown]
@@ -178,8 +181,10 @@ fig_shift
 
 # %%
 budget = mmm.optimise_budget(model, params.to_budget_config())
-print(f"expected gain {budget.gain_mean:,.0f} (94% HDI {budget.gain_hdi_low:,.0f} to {budget.gain_hdi_high:,.0f}, "
-      f"{budget.gain_pct:+.1%}); P(gain > 0) = {budget.prob_gain_positive:.2f}")
+print(
+    f"expected gain {budget.gain_mean:,.0f} (94% HDI {budget.gain_hdi_low:,.0f} to {budget.gain_hdi_high:,.0f}, "
+    f"{budget.gain_pct:+.1%}); P(gain > 0) = {budget.prob_gain_positive:.2f}"
+)
 fig_budget = plots.budget_chart(budget.allocation)
 fig_budget
 
@@ -200,8 +205,9 @@ show_budget_planner(response, recommended=budget.allocation["optimal_per_period"
 
 # %%
 plans = {"current split": None, "recommended split": budget.allocation["optimal_per_period"]}
-forecasts = {name: mmm.forecast(model, mmm.spend_plan(model, params.forecast_periods, spend))
-             for name, spend in plans.items()}
+forecasts = {
+    name: mmm.forecast(model, mmm.spend_plan(model, params.forecast_periods, spend)) for name, spend in plans.items()
+}
 history = data.frame.groupby("date", as_index=False)["kpi"].sum()
 fig_forecast = plots.forecast_chart(history, forecasts, data.target_name)
 fig_forecast
@@ -216,9 +222,22 @@ forecast_table = forecasts["recommended split"].assign(plan="recommended split")
 
 # %%
 mmm.publish(
-    params.output_dir, model, diagnostics, summary=summary, budget=budget, recovery=recovery,
+    params.output_dir,
+    model,
+    diagnostics,
+    summary=summary,
+    budget=budget,
+    recovery=recovery,
     tables={"decomposition": decomp, "response_curves": curves, "prior_posterior": shift, "forecast": forecast_table},
-    figures={"data": fig_data, "ppc": fig_ppc, "roi": fig_roi, "shares": fig_share, "decomposition": fig_decomp,
-             "response_curves": fig_curves, "prior_posterior": fig_shift, "budget": fig_budget,
-             "forecast": fig_forecast},
+    figures={
+        "data": fig_data,
+        "ppc": fig_ppc,
+        "roi": fig_roi,
+        "shares": fig_share,
+        "decomposition": fig_decomp,
+        "response_curves": fig_curves,
+        "prior_posterior": fig_shift,
+        "budget": fig_budget,
+        "forecast": fig_forecast,
+    },
 )

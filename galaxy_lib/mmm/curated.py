@@ -14,7 +14,7 @@ from galaxy_lib.core.contracts import MMM_CHANNELS, ContractError
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.pipeline.curated import CuratedBuild, CuratedTable
 
-__all__ = ["NATIONAL", "MMM_WEEKLY", "build_mmm_weekly"]
+__all__ = ["MMM_WEEKLY", "NATIONAL", "build_mmm_weekly"]
 
 #: Reserved geo of the national total in curated.mmm_weekly.
 NATIONAL = "ALL"

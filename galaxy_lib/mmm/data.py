@@ -37,12 +37,12 @@ from galaxy_lib.mmm.lift_tests import prepare_lift_tests
 from galaxy_lib.mmm.validation import MMMDataError, missing_columns, validate_frame
 
 __all__ = [
-    "MMMDataError",
-    "MMMDataConfig",
     "MMMData",
+    "MMMDataConfig",
+    "MMMDataError",
     "channel_label",
-    "prepare_frame",
     "load_mmm_data",
+    "prepare_frame",
 ]
 
 #: Event-column values that mean "no event".
@@ -196,13 +196,13 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _read_file(path: str | Path, what: str) -> pd.DataFrame:
-    """A user's CSV / TSV / Parquet file (relative paths from the project root); errors are :class:`MMMDataError`."""
+    """Read a user's CSV / TSV / Parquet file (relative paths from the project root) or raise :class:`MMMDataError`."""
     return read_table_file(resolve_path(path), what, na_strings=True, error=MMMDataError)
 
 
 def channel_label(column: str) -> str:
     """Display / model label of a spend column: the Galaxy ``spend_`` prefix is dropped."""
-    return column[len("spend_"):] if column.startswith("spend_") and len(column) > len("spend_") else column
+    return column[len("spend_") :] if column.startswith("spend_") and len(column) > len("spend_") else column
 
 
 def _numeric(df: pd.DataFrame, col: str, role: str, param: str) -> pd.Series:
@@ -236,7 +236,9 @@ def _event_indicators(df: pd.DataFrame, col: str) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
-def prepare_frame(df: pd.DataFrame, config: MMMDataConfig, source: str = "the data") -> tuple[pd.DataFrame, dict[str, str], tuple[str, ...]]:
+def prepare_frame(
+    df: pd.DataFrame, config: MMMDataConfig, source: str = "the data"
+) -> tuple[pd.DataFrame, dict[str, str], tuple[str, ...]]:
     """Map a user table to the canonical frame (without the period-count check).
 
     Parameters
@@ -270,10 +272,14 @@ def prepare_frame(df: pd.DataFrame, config: MMMDataConfig, source: str = "the da
     if config.geo_column:
         missing_columns(df, [config.geo_column], "geo_column", source)
     roles: dict[str, str] = {}
-    for param, cols in (("date_column", [config.date_column]), ("target_column", [config.target_column]),
-                        ("channel_columns", channel_cols), ("control_columns", list(config.control_columns)),
-                        ("event_columns", list(config.event_columns)),
-                        ("geo_column", [config.geo_column] if config.geo_column else [])):
+    for param, cols in (
+        ("date_column", [config.date_column]),
+        ("target_column", [config.target_column]),
+        ("channel_columns", channel_cols),
+        ("control_columns", list(config.control_columns)),
+        ("event_columns", list(config.event_columns)),
+        ("geo_column", [config.geo_column] if config.geo_column else []),
+    ):
         for c in cols:
             if c in roles:
                 raise MMMDataError(f"column {c!r} is used as both {roles[c]} and {param}; give each column one role.")
@@ -281,11 +287,15 @@ def prepare_frame(df: pd.DataFrame, config: MMMDataConfig, source: str = "the da
 
     labels = {channel_label(c): c for c in channel_cols}
     if len(labels) != len(channel_cols):
-        raise MMMDataError(f"channel_columns {channel_cols} give duplicate channel labels {list(labels)}; rename a column.")
+        raise MMMDataError(
+            f"channel_columns {channel_cols} give duplicate channel labels {list(labels)}; rename a column."
+        )
     reserved = {"date", "geo", "kpi"}
     clash = reserved & (set(labels) | set(config.control_columns))
     if clash:
-        raise MMMDataError(f"channel/control names {sorted(clash)} are reserved ({sorted(reserved)}); rename those columns.")
+        raise MMMDataError(
+            f"channel/control names {sorted(clash)} are reserved ({sorted(reserved)}); rename those columns."
+        )
 
     dates = pd.to_datetime(df[config.date_column], errors="coerce")
     bad = dates.isna()
@@ -299,7 +309,9 @@ def prepare_frame(df: pd.DataFrame, config: MMMDataConfig, source: str = "the da
     if config.geo_column:
         geo = df[config.geo_column]
         if geo.isna().any():
-            raise MMMDataError(f"geo_column {config.geo_column!r} has {int(geo.isna().sum())} empty value(s); fill them.")
+            raise MMMDataError(
+                f"geo_column {config.geo_column!r} has {int(geo.isna().sum())} empty value(s); fill them."
+            )
         frame["geo"] = geo.astype(str).to_numpy()
     for label, col in labels.items():
         frame[label] = _numeric(df, col, "spend", "channel_columns").to_numpy()
@@ -311,7 +323,9 @@ def prepare_frame(df: pd.DataFrame, config: MMMDataConfig, source: str = "the da
         ind = _event_indicators(df, col)
         for c in ind.columns:
             if c in frame.columns:
-                raise MMMDataError(f"event column {col!r} makes indicator {c!r}, which clashes with a column; rename it.")
+                raise MMMDataError(
+                    f"event column {col!r} makes indicator {c!r}, which clashes with a column; rename it."
+                )
             frame[c] = ind[c].to_numpy()
             controls.append(c)
     kpi = _numeric(df, config.target_column, "target", "target_column")
@@ -329,8 +343,9 @@ def prepare_frame(df: pd.DataFrame, config: MMMDataConfig, source: str = "the da
     return frame, labels, tuple(controls)
 
 
-def load_mmm_data(config: MMMDataConfig, l_max: int = 8, data_dir: str | Path = "data/ci",
-                  world_size: str = "ci", store: Any = None) -> MMMData:
+def load_mmm_data(
+    config: MMMDataConfig, l_max: int = 8, data_dir: str | Path = "data/ci", world_size: str = "ci", store: Any = None
+) -> MMMData:
     """Load, map and validate the MMM data described by ``config``.
 
     Parameters

@@ -1,4 +1,4 @@
-"""The diagnostics gate: is a fitted MMM trustworthy enough to publish?
+"""The diagnostics gate: is a fitted MMM trustworthy enough to publish.
 
 Five checks, each a :class:`galaxy_lib.core.gates.Gate` graded by
 :func:`galaxy_lib.core.gates.measure` (``pass`` / ``warn`` / ``fail``; a value that
@@ -63,8 +63,9 @@ class GateThresholds(GalaxyConfig):
 
     @model_validator(mode="after")
     def _warn_before_fail(self) -> Self:
-        check_threshold_order(self.model_dump(), higher_is_worse=("rhat", "divergence"),
-                              lower_is_worse=("ess", "coverage", "r2"))
+        check_threshold_order(
+            self.model_dump(), higher_is_worse=("rhat", "divergence"), lower_is_worse=("ess", "coverage", "r2")
+        )
         return self
 
 
@@ -125,7 +126,7 @@ class MMMDiagnostics:
 
 
 def _reason(gate: Gate) -> str:
-    """The sentence of a gate that warned or failed, as ``metrics.json["diagnostics"]["gate_reasons"]`` has it."""
+    """Say why a gate warned or failed, as ``metrics.json["diagnostics"]["gate_reasons"]`` has it."""
     return f"{gate.gate} = {gate.value:.4g} ({gate.status}: limit {gate.limit}); {gate.detail}"
 
 
@@ -142,21 +143,24 @@ def posterior_predictive(model: MediaMixModel, random_seed: int = 0) -> pd.DataF
     model._check_fitted()
     idata = model.idata_
     if "posterior_predictive" not in idata or "y" not in idata.posterior_predictive:
-        model.mmm_.sample_posterior_predictive(model.X_, extend_idata=True, combined=False,
-                                               progressbar=False, random_seed=random_seed)
+        model.mmm_.sample_posterior_predictive(
+            model.X_, extend_idata=True, combined=False, progressbar=False, random_seed=random_seed
+        )
     y = idata.posterior_predictive["y"] * model.target_scale_()
     if model.data_.is_geo:
         y = y.sum("geo")
     hdi = az.hdi(y.rename("y"), hdi_prob=HDI_PROB)["y"]
     obs = model.data_.frame.groupby("date")["kpi"].sum()
     dates = pd.DatetimeIndex(y["date"].values)
-    return pd.DataFrame({
-        "date": dates,
-        "observed": obs.reindex(dates).to_numpy(),
-        "mean": y.mean(("chain", "draw")).to_numpy(),
-        "hdi_low": hdi.sel(hdi="lower").to_numpy(),
-        "hdi_high": hdi.sel(hdi="higher").to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "observed": obs.reindex(dates).to_numpy(),
+            "mean": y.mean(("chain", "draw")).to_numpy(),
+            "hdi_low": hdi.sel(hdi="lower").to_numpy(),
+            "hdi_high": hdi.sel(hdi="higher").to_numpy(),
+        }
+    )
 
 
 def diagnose(model: MediaMixModel, thresholds: GateThresholds | None = None, random_seed: int = 0) -> MMMDiagnostics:
@@ -196,26 +200,63 @@ def diagnose(model: MediaMixModel, thresholds: GateThresholds | None = None, ran
     worst = summary["r_hat"].idxmax()
     least = summary["ess_bulk"].idxmin()
     gates = (
-        measure("mmm_max_rhat", max_rhat, t.rhat_warn, t.rhat_fail,
-                f"largest R-hat at {worst}; chains disagree when above {t.rhat_fail} (run more tune/draws)",
-                table=GATE_TABLE),
-        measure("mmm_min_ess", min_ess, t.ess_warn, t.ess_fail,
-                f"smallest bulk ESS at {least}; raise draws for steadier intervals",
-                higher_is_worse=False, table=GATE_TABLE),
-        measure("mmm_divergences", rate, t.divergence_warn, t.divergence_fail,
-                f"{n_div} divergent transition(s) of {diverging.size}; raise target_accept or simplify the model",
-                table=GATE_TABLE),
-        measure("mmm_ppc_coverage", coverage, t.coverage_warn, t.coverage_fail,
-                "share of observed periods inside the 94% posterior predictive interval (ideal ~0.94)",
-                higher_is_worse=False, table=GATE_TABLE),
-        measure("mmm_ppc_r2", r2, t.r2_warn, t.r2_fail,
-                "R-squared of the posterior mean prediction; low with poor coverage means missing structure (controls, trend)",
-                higher_is_worse=False, table=GATE_TABLE),
+        measure(
+            "mmm_max_rhat",
+            max_rhat,
+            t.rhat_warn,
+            t.rhat_fail,
+            f"largest R-hat at {worst}; chains disagree when above {t.rhat_fail} (run more tune/draws)",
+            table=GATE_TABLE,
+        ),
+        measure(
+            "mmm_min_ess",
+            min_ess,
+            t.ess_warn,
+            t.ess_fail,
+            f"smallest bulk ESS at {least}; raise draws for steadier intervals",
+            higher_is_worse=False,
+            table=GATE_TABLE,
+        ),
+        measure(
+            "mmm_divergences",
+            rate,
+            t.divergence_warn,
+            t.divergence_fail,
+            f"{n_div} divergent transition(s) of {diverging.size}; raise target_accept or simplify the model",
+            table=GATE_TABLE,
+        ),
+        measure(
+            "mmm_ppc_coverage",
+            coverage,
+            t.coverage_warn,
+            t.coverage_fail,
+            "share of observed periods inside the 94% posterior predictive interval (ideal ~0.94)",
+            higher_is_worse=False,
+            table=GATE_TABLE,
+        ),
+        measure(
+            "mmm_ppc_r2",
+            r2,
+            t.r2_warn,
+            t.r2_fail,
+            "R-squared of the posterior mean prediction; "
+            "low with poor coverage means missing structure (controls, trend)",
+            higher_is_worse=False,
+            table=GATE_TABLE,
+        ),
     )
     status = worst_status(gates)
     reasons = tuple(_reason(g) for g in gates if g.status != "pass")
     return MMMDiagnostics(
-        max_rhat=max_rhat, min_ess=min_ess, divergences=n_div, divergence_rate=rate,
-        ppc_coverage=coverage, ppc_r2=r2, ppc_mape=mape, status=status, reasons=reasons,
-        gates=gates, parameter_summary=summary,
+        max_rhat=max_rhat,
+        min_ess=min_ess,
+        divergences=n_div,
+        divergence_rate=rate,
+        ppc_coverage=coverage,
+        ppc_r2=r2,
+        ppc_mape=mape,
+        status=status,
+        reasons=reasons,
+        gates=gates,
+        parameter_summary=summary,
     )

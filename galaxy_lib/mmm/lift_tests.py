@@ -36,9 +36,14 @@ def _geo_spend_share(geo_frame: pd.DataFrame, channel: str, geo: str, start: Any
     return mine / total
 
 
-def prepare_lift_tests(tests: pd.DataFrame, data_frame: pd.DataFrame, channel_columns: dict[str, str],
-                       geos: tuple[str, ...], geo_frame: pd.DataFrame | None = None,
-                       source: str = "lift tests") -> tuple[pd.DataFrame, tuple[str, ...]]:
+def prepare_lift_tests(
+    tests: pd.DataFrame,
+    data_frame: pd.DataFrame,
+    channel_columns: dict[str, str],
+    geos: tuple[str, ...],
+    geo_frame: pd.DataFrame | None = None,
+    source: str = "lift tests",
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Validate a lift-test table and express it in the model's units.
 
     Rows follow pymc-marketing's ``add_lift_test_measurements`` semantics: ``x`` is
@@ -88,9 +93,15 @@ def prepare_lift_tests(tests: pd.DataFrame, data_frame: pd.DataFrame, channel_co
     for c in ("x", "delta_x", "delta_y", "sigma"):
         out[c] = pd.to_numeric(out[c], errors="coerce")
         if out[c].isna().any():
-            raise MMMDataError(f"{source}: column {c!r} has missing or non-numeric values; every test needs x, delta_x, delta_y, sigma.")
+            raise MMMDataError(
+                f"{source}: column {c!r} has missing or non-numeric values; "
+                "every test needs x, delta_x, delta_y, sigma."
+            )
     if (out["sigma"] <= 0).any():
-        raise MMMDataError(f"{source}: sigma must be > 0 (the standard error of delta_y); fix rows {list(np.flatnonzero(out['sigma'] <= 0))}.")
+        raise MMMDataError(
+            f"{source}: sigma must be > 0 (the standard error of delta_y); "
+            f"fix rows {list(np.flatnonzero(out['sigma'] <= 0))}."
+        )
     if (out["x"] < 0).any() or ((out["x"] + out["delta_x"]) < 0).any():
         raise MMMDataError(f"{source}: spend x and x + delta_x must be >= 0.")
     if (out["delta_x"] == 0).any():
@@ -132,8 +143,12 @@ def prepare_lift_tests(tests: pd.DataFrame, data_frame: pd.DataFrame, channel_co
         starts = out["start_week"] if "start_week" in out.columns else pd.Series(None, index=out.index)
         ends = out["end_week"] if "end_week" in out.columns else pd.Series(None, index=out.index)
         share = pd.Series(
-            [1.0 if national[i] else _geo_spend_share(geo_frame, out.at[i, "channel"], str(out.at[i, "geo"]),
-                                                      starts[i], ends[i]) for i in out.index],
+            [
+                1.0
+                if national[i]
+                else _geo_spend_share(geo_frame, out.at[i, "channel"], str(out.at[i, "geo"]), starts[i], ends[i])
+                for i in out.index
+            ],
             index=out.index,
         )
         how = "each geo's share of the channel's national spend outside the test window"
@@ -150,5 +165,3 @@ def prepare_lift_tests(tests: pd.DataFrame, data_frame: pd.DataFrame, channel_co
     if how and (share < 1).any():
         notes.append(f"{int((share < 1).sum())} geo lift test(s) scaled to national units by {how}.")
     return out.reset_index(drop=True), tuple(notes)
-
-

@@ -44,7 +44,7 @@ from galaxy_lib.core.config import GalaxyConfig
 from galaxy_lib.mmm.data import MMMData
 from galaxy_lib.mmm.validation import MMMDataError, validate_frame
 
-__all__ = ["MMMConfig", "MediaMixModel", "ControlScaling", "SAMPLERS", "TREND_CONTROL"]
+__all__ = ["SAMPLERS", "TREND_CONTROL", "ControlScaling", "MMMConfig", "MediaMixModel"]
 
 #: Samplers accepted by :class:`MMMConfig` (``numpyro`` needs jax + numpyro, ``pymc`` is built in).
 SAMPLERS: tuple[str, ...] = ("numpyro", "pymc")
@@ -117,19 +117,22 @@ class ControlScaling:
     sd: dict[str, float]
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, controls: tuple[str, ...] | list[str]) -> "ControlScaling":
+    def from_frame(cls, frame: pd.DataFrame, controls: tuple[str, ...] | list[str]) -> ControlScaling:
+        """Measure each control's mean and standard deviation (a constant control gets sd 1)."""
         return cls(
             mean={c: float(frame[c].mean()) for c in controls},
             sd={c: float(frame[c].std(ddof=0)) or 1.0 for c in controls},
         )
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Standardise the controls of ``frame`` (a copy)."""
         out = frame.copy()
         for c, m in self.mean.items():
             out[c] = (out[c] - m) / self.sd[c]
         return out
 
     def invert(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Undo :meth:`apply` for the controls present in ``frame`` (a copy)."""
         out = frame.copy()
         for c, m in self.mean.items():
             if c in out.columns:
@@ -177,8 +180,8 @@ class MediaMixModel:
     Examples
     --------
     >>> data = load_mmm_data(MMMDataConfig(data_path="my.csv", ...))   # doctest: +SKIP
-    >>> mmm = MediaMixModel(MMMConfig(draws=500)).fit(data)            # doctest: +SKIP
-    >>> mmm.save("reports/adhoc/02_mmm/mmm_model.nc")                  # doctest: +SKIP
+    >>> mmm = MediaMixModel(MMMConfig(draws=500)).fit(data)  # doctest: +SKIP
+    >>> mmm.save("reports/adhoc/02_mmm/mmm_model.nc")  # doctest: +SKIP
     """
 
     def __init__(self, config: MMMConfig | None = None) -> None:
@@ -220,8 +223,9 @@ class MediaMixModel:
 
             mmm.mu_effects.append(
                 LinearTrendEffect(
-                    trend=LinearTrend(n_changepoints=self.config.trend_changepoints,
-                                      dims=("geo",) if data.is_geo else ()),
+                    trend=LinearTrend(
+                        n_changepoints=self.config.trend_changepoints, dims=("geo",) if data.is_geo else ()
+                    ),
                     prefix="trend",
                 )
             )
@@ -230,11 +234,18 @@ class MediaMixModel:
     def _sampler_kwargs(self) -> dict[str, Any]:
         """``pm.sample`` arguments of the ``pymc`` sampler (pymc's warnings off: diagnose() is the gate)."""
         cfg = self.config
-        return dict(chains=cfg.chains, tune=cfg.tune, draws=cfg.draws, target_accept=cfg.target_accept,
-                    random_seed=cfg.random_seed, compute_convergence_checks=False, cores=1)
+        return dict(
+            chains=cfg.chains,
+            tune=cfg.tune,
+            draws=cfg.draws,
+            target_accept=cfg.target_accept,
+            random_seed=cfg.random_seed,
+            compute_convergence_checks=False,
+            cores=1,
+        )
 
     def _fit_numpyro(self, mmm, X: pd.DataFrame, y: pd.Series, progressbar: bool) -> None:
-        """What pymc-marketing's ``fit`` does, with :func:`~galaxy_lib.mmm.sampling.sample_numpyro` for ``pm.sample``.
+        """Fit as pymc-marketing's ``fit`` does, with :func:`~galaxy_lib.mmm.sampling.sample_numpyro` for ``pm.sample``.
 
         pymc-marketing's ``fit`` always goes through ``pm.sample``, whose fixed costs were a
         third of a ci-world fit (see :mod:`galaxy_lib.mmm.sampling`). The steps around the
@@ -248,8 +259,14 @@ class MediaMixModel:
 
         cfg = self.config
         idata = sample_numpyro(
-            mmm.model, chains=cfg.chains, tune=cfg.tune, draws=cfg.draws, target_accept=cfg.target_accept,
-            dense_mass=cfg.dense_mass, random_seed=cfg.random_seed, progressbar=progressbar,
+            mmm.model,
+            chains=cfg.chains,
+            tune=cfg.tune,
+            draws=cfg.draws,
+            target_accept=cfg.target_accept,
+            dense_mass=cfg.dense_mass,
+            random_seed=cfg.random_seed,
+            progressbar=progressbar,
         )
         with mmm.model:
             idata.posterior = pm.compute_deterministics(idata.posterior, merge_dataset=True, progressbar=False)
@@ -265,7 +282,7 @@ class MediaMixModel:
         mmm.set_idata_attrs(mmm.idata)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: MMMData, progressbar: bool = False) -> "MediaMixModel":
+    def fit(self, data: MMMData, progressbar: bool = False) -> MediaMixModel:
         """Validate ``data``, build the pymc-marketing model, add lift tests and sample.
 
         Parameters
@@ -358,7 +375,9 @@ class MediaMixModel:
                 frame[c] = self.control_scaling_.mean[c]
         missing = [c for c in self.data_.channels if c not in frame.columns]
         if missing:
-            raise MMMDataError(f"the spend plan lacks channel column(s) {missing}; give spend (0 allowed) for every channel.")
+            raise MMMDataError(
+                f"the spend plan lacks channel column(s) {missing}; give spend (0 allowed) for every channel."
+            )
         for c in self.data_.channels:
             if frame[c].isna().any() or (frame[c] < 0).any():
                 raise MMMDataError(f"the spend plan has missing or negative spend in {c!r}; spend must be >= 0.")
@@ -407,7 +426,7 @@ class MediaMixModel:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "MediaMixModel":
+    def load(cls, path: str | Path) -> MediaMixModel:
         """Load a model written by :meth:`save` (no refit; the pymc-marketing model is rebuilt).
 
         Parameters
@@ -420,7 +439,9 @@ class MediaMixModel:
 
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"No saved MMM at {path}; fit and save one first (notebook 02_mmm writes mmm_model.nc).")
+            raise FileNotFoundError(
+                f"No saved MMM at {path}; fit and save one first (notebook 02_mmm writes mmm_model.nc)."
+            )
         idata = az.from_netcdf(path, engine="h5netcdf")
         if _ATTR not in idata.attrs:
             raise ValueError(f"{path} is not a Galaxy MMM (no {_ATTR!r} attribute); save it with MediaMixModel.save.")

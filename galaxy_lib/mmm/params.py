@@ -30,8 +30,18 @@ from galaxy_lib.mmm.model import MMMConfig
 __all__ = ["MMMParams"]
 
 _MODEL_FIELDS: tuple[str, ...] = (
-    "adstock", "l_max", "saturation", "trend", "yearly_seasonality", "time_varying_intercept",
-    "chains", "tune", "draws", "sampler", "target_accept", "random_seed",
+    "adstock",
+    "l_max",
+    "saturation",
+    "trend",
+    "yearly_seasonality",
+    "time_varying_intercept",
+    "chains",
+    "tune",
+    "draws",
+    "sampler",
+    "target_accept",
+    "random_seed",
 )
 _GATE_FIELDS: tuple[str, ...] = ("rhat_warn", "rhat_fail", "ess_warn", "ess_fail")
 
@@ -81,23 +91,30 @@ class MMMParams(NotebookParams, MMMDataConfig):
         "data": (MMMDataConfig, {name: name for name in MMMDataConfig.model_fields}),
         "model": (MMMConfig, {name: name for name in _MODEL_FIELDS}),
         "gate": (GateThresholds, {name: name for name in _GATE_FIELDS}),
-        "budget": (BudgetConfig, {"horizon_periods": "budget_horizon_periods", "total_budget": "budget_total",
-                                  "floor": "budget_floor", "cap": "budget_cap",
-                                  "channel_bounds": "budget_channel_bounds"}),
+        "budget": (
+            BudgetConfig,
+            {
+                "horizon_periods": "budget_horizon_periods",
+                "total_budget": "budget_total",
+                "floor": "budget_floor",
+                "cap": "budget_cap",
+                "channel_bounds": "budget_channel_bounds",
+            },
+        ),
     }
 
     def to_data_config(self) -> MMMDataConfig:
-        """The data part (:class:`~galaxy_lib.mmm.data.MMMDataConfig`)."""
+        """Return the data part (:class:`~galaxy_lib.mmm.data.MMMDataConfig`)."""
         return self.config("data")
 
     def to_model_config(self) -> MMMConfig:
-        """The model + sampler part (:class:`~galaxy_lib.mmm.model.MMMConfig`)."""
+        """Return the model + sampler part (:class:`~galaxy_lib.mmm.model.MMMConfig`)."""
         return self.config("model")
 
     def to_gate_thresholds(self) -> GateThresholds:
-        """The diagnostics gate limits (:class:`~galaxy_lib.mmm.diagnostics.GateThresholds`)."""
+        """Return the diagnostics gate limits (:class:`~galaxy_lib.mmm.diagnostics.GateThresholds`)."""
         return self.config("gate")
 
     def to_budget_config(self) -> BudgetConfig:
-        """The budget optimisation part (:class:`~galaxy_lib.mmm.analysis.BudgetConfig`)."""
+        """Return the budget optimisation part (:class:`~galaxy_lib.mmm.analysis.BudgetConfig`)."""
         return self.config("budget")

@@ -10,21 +10,21 @@ from plotly.subplots import make_subplots
 from galaxy_lib.core.plotting import apply_theme, channel_color
 
 __all__ = [
-    "roi_chart",
-    "share_chart",
-    "decomposition_chart",
-    "response_curves_chart",
-    "prior_posterior_chart",
     "budget_chart",
+    "decomposition_chart",
     "forecast_chart",
     "ppc_chart",
+    "prior_posterior_chart",
+    "response_curves_chart",
+    "roi_chart",
+    "share_chart",
     "spend_chart",
 ]
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
     h = hex_color.lstrip("#")
-    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
     return f"rgba({r},{g},{b},{alpha})"
 
 
@@ -34,8 +34,14 @@ def spend_chart(frame: pd.DataFrame, channels: tuple[str, ...] | list[str], targ
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for ch in channels:
         fig.add_bar(x=nat["date"], y=nat[ch], name=ch, marker_color=channel_color(ch), secondary_y=False)
-    fig.add_scatter(x=nat["date"], y=nat["kpi"], name=target_name, mode="lines", line=dict(color="#263238", width=2),
-                    secondary_y=True)
+    fig.add_scatter(
+        x=nat["date"],
+        y=nat["kpi"],
+        name=target_name,
+        mode="lines",
+        line=dict(color="#263238", width=2),
+        secondary_y=True,
+    )
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title_text="spend", secondary_y=False)
     fig.update_yaxes(title_text=target_name, secondary_y=True)
@@ -47,18 +53,41 @@ def roi_chart(summary: pd.DataFrame, true_roi: dict[str, float] | None = None) -
     s = summary.sort_values("roi_mean", ascending=False)
     chans = list(s.index)
     fig = go.Figure()
-    fig.add_bar(x=chans, y=s["roi_mean"], name="ROI",
-                marker_color=[channel_color(c) for c in chans],
-                error_y=dict(type="data", symmetric=False, array=s["roi_hdi_high"] - s["roi_mean"],
-                             arrayminus=s["roi_mean"] - s["roi_hdi_low"]))
+    fig.add_bar(
+        x=chans,
+        y=s["roi_mean"],
+        name="ROI",
+        marker_color=[channel_color(c) for c in chans],
+        error_y=dict(
+            type="data",
+            symmetric=False,
+            array=s["roi_hdi_high"] - s["roi_mean"],
+            arrayminus=s["roi_mean"] - s["roi_hdi_low"],
+        ),
+    )
     if "mroi_mean" in s:
-        fig.add_scatter(x=chans, y=s["mroi_mean"], name="marginal ROI", mode="markers",
-                        marker=dict(symbol="circle-open", size=12, color="#263238"),
-                        error_y=dict(type="data", symmetric=False, array=s["mroi_hdi_high"] - s["mroi_mean"],
-                                     arrayminus=s["mroi_mean"] - s["mroi_hdi_low"], color="#78909c"))
+        fig.add_scatter(
+            x=chans,
+            y=s["mroi_mean"],
+            name="marginal ROI",
+            mode="markers",
+            marker=dict(symbol="circle-open", size=12, color="#263238"),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=s["mroi_hdi_high"] - s["mroi_mean"],
+                arrayminus=s["mroi_mean"] - s["mroi_hdi_low"],
+                color="#78909c",
+            ),
+        )
     if true_roi:
-        fig.add_scatter(x=chans, y=[true_roi.get(c) for c in chans], name="true ROI", mode="markers",
-                        marker=dict(symbol="diamond", size=11, color="#c62828"))
+        fig.add_scatter(
+            x=chans,
+            y=[true_roi.get(c) for c in chans],
+            name="true ROI",
+            mode="markers",
+            marker=dict(symbol="diamond", size=11, color="#c62828"),
+        )
     fig.add_hline(y=1.0, line_dash="dot", line_color="#9e9e9e")
     fig.update_yaxes(title_text="KPI per unit of spend")
     return apply_theme(fig, "ROI and marginal ROI per channel (94% HDI)")
@@ -67,13 +96,22 @@ def roi_chart(summary: pd.DataFrame, true_roi: dict[str, float] | None = None) -
 def share_chart(summary: pd.DataFrame) -> go.Figure:
     """Share of the media-driven KPI per channel, with 94% HDI."""
     s = summary.sort_values("share_of_media", ascending=True)
-    fig = go.Figure(go.Bar(
-        y=list(s.index), x=s["share_of_media"], orientation="h",
-        marker_color=[channel_color(c) for c in s.index],
-        error_x=dict(type="data", symmetric=False, array=s["share_of_media_hdi_high"] - s["share_of_media"],
-                     arrayminus=s["share_of_media"] - s["share_of_media_hdi_low"]),
-        text=[f"{v:.0%}" for v in s["share_of_media"]], textposition="auto",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            y=list(s.index),
+            x=s["share_of_media"],
+            orientation="h",
+            marker_color=[channel_color(c) for c in s.index],
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=s["share_of_media_hdi_high"] - s["share_of_media"],
+                arrayminus=s["share_of_media"] - s["share_of_media_hdi_low"],
+            ),
+            text=[f"{v:.0%}" for v in s["share_of_media"]],
+            textposition="auto",
+        )
+    )
     fig.update_xaxes(title_text="share of media contribution", tickformat=".0%")
     return apply_theme(fig, "Contribution share per channel")
 
@@ -89,11 +127,22 @@ def decomposition_chart(decomp: pd.DataFrame) -> go.Figure:
             color = channel_color(comp) if kind == "media" else None
             if kind == "baseline":
                 color = "#bdbdbd"
-            fig.add_scatter(x=part["date"], y=part["contribution"], name=comp, stackgroup="one", mode="lines",
-                            line=dict(width=0.5, color=color))
+            fig.add_scatter(
+                x=part["date"],
+                y=part["contribution"],
+                name=comp,
+                stackgroup="one",
+                mode="lines",
+                line=dict(width=0.5, color=color),
+            )
     obs = decomp[decomp["kind"] == "observed"]
-    fig.add_scatter(x=obs["date"], y=obs["contribution"], name="observed", mode="lines",
-                    line=dict(color="#263238", width=1.5, dash="dot"))
+    fig.add_scatter(
+        x=obs["date"],
+        y=obs["contribution"],
+        name="observed",
+        mode="lines",
+        line=dict(color="#263238", width=1.5, dash="dot"),
+    )
     fig.update_yaxes(title_text="KPI")
     return apply_theme(fig, "Where the KPI came from: contributions over time", height=480)
 
@@ -103,16 +152,30 @@ def response_curves_chart(curves: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for ch, part in curves.groupby("channel", sort=False):
         color = channel_color(str(ch))
-        fig.add_scatter(x=list(part["spend"]) + list(part["spend"][::-1]),
-                        y=list(part["hdi_high"]) + list(part["hdi_low"][::-1]),
-                        fill="toself", fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
-                        showlegend=False, legendgroup=str(ch))
-        fig.add_scatter(x=part["spend"], y=part["mean"], name=str(ch), mode="lines", line=dict(color=color),
-                        legendgroup=str(ch))
+        fig.add_scatter(
+            x=list(part["spend"]) + list(part["spend"][::-1]),
+            y=list(part["hdi_high"]) + list(part["hdi_low"][::-1]),
+            fill="toself",
+            fillcolor=_rgba(color, 0.15),
+            line=dict(width=0),
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=str(ch),
+        )
+        fig.add_scatter(
+            x=part["spend"], y=part["mean"], name=str(ch), mode="lines", line=dict(color=color), legendgroup=str(ch)
+        )
         cur = float(part["current_spend"].iloc[0])
         y_cur = float(np.interp(cur, part["spend"], part["mean"]))
-        fig.add_scatter(x=[cur], y=[y_cur], mode="markers", marker=dict(color=color, size=10, symbol="x"),
-                        name=f"{ch} current", showlegend=False, legendgroup=str(ch))
+        fig.add_scatter(
+            x=[cur],
+            y=[y_cur],
+            mode="markers",
+            marker=dict(color=color, size=10, symbol="x"),
+            name=f"{ch} current",
+            showlegend=False,
+            legendgroup=str(ch),
+        )
     fig.update_xaxes(title_text="spend per period")
     fig.update_yaxes(title_text="KPI per period (steady state)")
     return apply_theme(fig, "Response curves (x = current spend per period)")
@@ -122,32 +185,64 @@ def prior_posterior_chart(shift: pd.DataFrame) -> go.Figure:
     """Prior and posterior ROI intervals per channel, side by side."""
     chans = list(shift.index)
     fig = go.Figure()
-    fig.add_scatter(x=chans, y=shift["prior_mean"], mode="markers", name="prior",
-                    marker=dict(color="#9e9e9e", size=10),
-                    error_y=dict(type="data", symmetric=False, array=shift["prior_hdi_high"] - shift["prior_mean"],
-                                 arrayminus=shift["prior_mean"] - shift["prior_hdi_low"]))
-    fig.add_scatter(x=chans, y=shift["posterior_mean"], mode="markers", name="posterior",
-                    marker=dict(color="#1e88e5", size=10),
-                    error_y=dict(type="data", symmetric=False,
-                                 array=shift["posterior_hdi_high"] - shift["posterior_mean"],
-                                 arrayminus=shift["posterior_mean"] - shift["posterior_hdi_low"]))
+    fig.add_scatter(
+        x=chans,
+        y=shift["prior_mean"],
+        mode="markers",
+        name="prior",
+        marker=dict(color="#9e9e9e", size=10),
+        error_y=dict(
+            type="data",
+            symmetric=False,
+            array=shift["prior_hdi_high"] - shift["prior_mean"],
+            arrayminus=shift["prior_mean"] - shift["prior_hdi_low"],
+        ),
+    )
+    fig.add_scatter(
+        x=chans,
+        y=shift["posterior_mean"],
+        mode="markers",
+        name="posterior",
+        marker=dict(color="#1e88e5", size=10),
+        error_y=dict(
+            type="data",
+            symmetric=False,
+            array=shift["posterior_hdi_high"] - shift["posterior_mean"],
+            arrayminus=shift["posterior_mean"] - shift["posterior_hdi_low"],
+        ),
+    )
     fig.update_yaxes(title_text="ROI", type="log")
     return apply_theme(fig, "Prior vs posterior ROI (94% HDI, log scale)")
 
 
 def budget_chart(allocation: pd.DataFrame) -> go.Figure:
-    """Current vs recommended spend per channel over the horizon, with floors and caps."""
+    """Draw current vs recommended spend per channel over the horizon, with floors and caps."""
     chans = list(allocation.index)
     fig = go.Figure()
     fig.add_bar(x=chans, y=allocation["current_total"], name="current split", marker_color="#b0bec5")
-    fig.add_bar(x=chans, y=allocation["optimal_total"], name="recommended",
-                marker_color=[channel_color(c) for c in chans],
-                text=[f"{v:+.0f}%" for v in allocation["change_pct"]], textposition="outside")
+    fig.add_bar(
+        x=chans,
+        y=allocation["optimal_total"],
+        name="recommended",
+        marker_color=[channel_color(c) for c in chans],
+        text=[f"{v:+.0f}%" for v in allocation["change_pct"]],
+        textposition="outside",
+    )
     horizon = allocation["current_total"] / allocation["current_per_period"]
-    fig.add_scatter(x=chans, y=allocation["cap_per_period"] * horizon, mode="markers", name="cap",
-                    marker=dict(symbol="line-ew-open", size=22, color="#c62828"))
-    fig.add_scatter(x=chans, y=allocation["floor_per_period"] * horizon, mode="markers", name="floor",
-                    marker=dict(symbol="line-ew-open", size=22, color="#2e7d32"))
+    fig.add_scatter(
+        x=chans,
+        y=allocation["cap_per_period"] * horizon,
+        mode="markers",
+        name="cap",
+        marker=dict(symbol="line-ew-open", size=22, color="#c62828"),
+    )
+    fig.add_scatter(
+        x=chans,
+        y=allocation["floor_per_period"] * horizon,
+        mode="markers",
+        name="floor",
+        marker=dict(symbol="line-ew-open", size=22, color="#2e7d32"),
+    )
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text="spend over the horizon")
     return apply_theme(fig, "Budget: current split vs recommended")
@@ -168,9 +263,15 @@ def forecast_chart(history: pd.DataFrame, forecasts: dict[str, pd.DataFrame], ta
     palette = ["#1e88e5", "#e53935", "#43a047", "#fb8c00"]
     for i, (name, fc) in enumerate(forecasts.items()):
         color = palette[i % len(palette)]
-        fig.add_scatter(x=list(fc["date"]) + list(fc["date"][::-1]),
-                        y=list(fc["kpi_hdi_high"]) + list(fc["kpi_hdi_low"][::-1]), fill="toself",
-                        fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip", showlegend=False)
+        fig.add_scatter(
+            x=list(fc["date"]) + list(fc["date"][::-1]),
+            y=list(fc["kpi_hdi_high"]) + list(fc["kpi_hdi_low"][::-1]),
+            fill="toself",
+            fillcolor=_rgba(color, 0.15),
+            line=dict(width=0),
+            hoverinfo="skip",
+            showlegend=False,
+        )
         fig.add_scatter(x=fc["date"], y=fc["kpi_mean"], name=name, mode="lines", line=dict(color=color))
     fig.update_yaxes(title_text=target_name)
     return apply_theme(fig, f"Forecast of {target_name} for planned spend (94% interval)")
@@ -179,11 +280,17 @@ def forecast_chart(history: pd.DataFrame, forecasts: dict[str, pd.DataFrame], ta
 def ppc_chart(ppc: pd.DataFrame) -> go.Figure:
     """Posterior predictive check: observed KPI against the model's 94% predictive band."""
     fig = go.Figure()
-    fig.add_scatter(x=list(ppc["date"]) + list(ppc["date"][::-1]),
-                    y=list(ppc["hdi_high"]) + list(ppc["hdi_low"][::-1]), fill="toself",
-                    fillcolor="rgba(30,136,229,0.18)", line=dict(width=0), name="94% predictive interval")
+    fig.add_scatter(
+        x=list(ppc["date"]) + list(ppc["date"][::-1]),
+        y=list(ppc["hdi_high"]) + list(ppc["hdi_low"][::-1]),
+        fill="toself",
+        fillcolor="rgba(30,136,229,0.18)",
+        line=dict(width=0),
+        name="94% predictive interval",
+    )
     fig.add_scatter(x=ppc["date"], y=ppc["mean"], name="predicted (mean)", mode="lines", line=dict(color="#1e88e5"))
-    fig.add_scatter(x=ppc["date"], y=ppc["observed"], name="observed", mode="markers",
-                    marker=dict(color="#263238", size=4))
+    fig.add_scatter(
+        x=ppc["date"], y=ppc["observed"], name="observed", mode="markers", marker=dict(color="#263238", size=4)
+    )
     fig.update_yaxes(title_text="KPI")
     return apply_theme(fig, "Posterior predictive check")

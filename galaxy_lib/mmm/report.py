@@ -25,7 +25,7 @@ from galaxy_lib.mmm.diagnostics import MMMDiagnostics
 from galaxy_lib.mmm.model import MediaMixModel
 from galaxy_lib.schemas.mmm import MMMMetrics
 
-__all__ = ["NOTEBOOK", "MODEL_FILE", "WITHHELD_FIGURES_KEPT", "CHANNEL_METRICS", "channel_metrics", "publish"]
+__all__ = ["CHANNEL_METRICS", "MODEL_FILE", "NOTEBOOK", "WITHHELD_FIGURES_KEPT", "channel_metrics", "publish"]
 
 #: The notebook whose runs this module publishes.
 NOTEBOOK: str = "02_mmm"
@@ -35,8 +35,15 @@ MODEL_FILE: str = "mmm_model.nc"
 WITHHELD_FIGURES_KEPT: tuple[str, ...] = ("ppc", "data")
 #: Per-channel fields of ``metrics.json["metrics"]["channels"][<channel>]``.
 CHANNEL_METRICS: tuple[str, ...] = (
-    "roi_mean", "roi_hdi_low", "roi_hdi_high", "mroi_mean", "mroi_hdi_low", "mroi_hdi_high",
-    "contribution_share", "share_of_media", "spend",
+    "roi_mean",
+    "roi_hdi_low",
+    "roi_hdi_high",
+    "mroi_mean",
+    "mroi_hdi_low",
+    "mroi_hdi_high",
+    "contribution_share",
+    "share_of_media",
+    "spend",
 )
 
 
@@ -51,21 +58,39 @@ def channel_metrics(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
     return {str(ch): {k: float(row[k]) for k in CHANNEL_METRICS if k in row} for ch, row in summary.iterrows()}
 
 
-def _payload(model: MediaMixModel, diagnostics: MMMDiagnostics, summary: pd.DataFrame | None,
-             budget: BudgetResult | None, recovery: Mapping[str, Any] | None, model_path: str | None) -> MMMMetrics:
-    """The typed ``metrics.json`` payload; results are ``None`` when the gate failed."""
+def _payload(
+    model: MediaMixModel,
+    diagnostics: MMMDiagnostics,
+    summary: pd.DataFrame | None,
+    budget: BudgetResult | None,
+    recovery: Mapping[str, Any] | None,
+    model_path: str | None,
+) -> MMMMetrics:
+    """Build the typed ``metrics.json`` payload; results are ``None`` when the gate failed."""
     config, data = model.config, model.data_
     withheld = not diagnostics.passed
     return MMMMetrics(
         diagnostics=diagnostics.to_metrics(),
         fit_seconds=model.fit_seconds_,
         sampler={"sampler": config.sampler, "chains": config.chains, "tune": config.tune, "draws": config.draws},
-        model={"adstock": config.adstock, "l_max": config.l_max, "saturation": config.saturation,
-               "trend": config.trend, "yearly_seasonality": config.yearly_seasonality,
-               "geos": list(data.geos), "controls": list(data.controls)},
-        data={"source": data.source, "periods": data.n_periods, "first": str(data.dates[0].date()),
-              "last": str(data.dates[-1].date()), "channels": list(data.channels),
-              "target": data.target_name, "notes": list(data.notes)},
+        model={
+            "adstock": config.adstock,
+            "l_max": config.l_max,
+            "saturation": config.saturation,
+            "trend": config.trend,
+            "yearly_seasonality": config.yearly_seasonality,
+            "geos": list(data.geos),
+            "controls": list(data.controls),
+        },
+        data={
+            "source": data.source,
+            "periods": data.n_periods,
+            "first": str(data.dates[0].date()),
+            "last": str(data.dates[-1].date()),
+            "channels": list(data.channels),
+            "target": data.target_name,
+            "notes": list(data.notes),
+        },
         n_lift_tests=model.n_lift_tests_,
         model_path=model_path,
         results_withheld=withheld,
@@ -75,10 +100,17 @@ def _payload(model: MediaMixModel, diagnostics: MMMDiagnostics, summary: pd.Data
     )
 
 
-def publish(output_dir: str | Path, model: MediaMixModel, diagnostics: MMMDiagnostics,
-            summary: pd.DataFrame | None = None, budget: BudgetResult | None = None,
-            tables: Mapping[str, pd.DataFrame | None] | None = None, figures: Mapping[str, Any] | None = None,
-            recovery: Mapping[str, Any] | None = None, save_model: bool = True) -> Path:
+def publish(
+    output_dir: str | Path,
+    model: MediaMixModel,
+    diagnostics: MMMDiagnostics,
+    summary: pd.DataFrame | None = None,
+    budget: BudgetResult | None = None,
+    tables: Mapping[str, pd.DataFrame | None] | None = None,
+    figures: Mapping[str, Any] | None = None,
+    recovery: Mapping[str, Any] | None = None,
+    save_model: bool = True,
+) -> Path:
     """Write the run folder of notebook ``02_mmm``; return the path of its ``metrics.json``.
 
     Parameters
@@ -114,7 +146,9 @@ def publish(output_dir: str | Path, model: MediaMixModel, diagnostics: MMMDiagno
     result_tables: dict[str, pd.DataFrame | None] = {"diagnostics_parameters": diagnostics.parameter_summary}
     if not diagnostics.passed:
         return writer.publish(
-            payload, gates=diagnostics.gates, tables=result_tables,
+            payload,
+            gates=diagnostics.gates,
+            tables=result_tables,
             figures={name: figures[name] for name in WITHHELD_FIGURES_KEPT if name in figures},
             status="failed",
             reason="MMM diagnostics gate failed; results withheld: " + " | ".join(diagnostics.reasons),

@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["sample_numpyro", "pin_jax_cpu_devices", "use_jax_compilation_cache", "JAX_CACHE_ENV"]
+__all__ = ["JAX_CACHE_ENV", "pin_jax_cpu_devices", "sample_numpyro", "use_jax_compilation_cache"]
 
 
 def pin_jax_cpu_devices(n: int) -> int:
@@ -99,7 +99,11 @@ def use_jax_compilation_cache(path: str | Path | None = None) -> Path | None:
     chosen = str(path) if path else os.environ.get(JAX_CACHE_ENV, "")
     if chosen.lower() == "off":
         return None
-    folder = Path(chosen) if chosen else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "galaxy-workbench" / "jax"
+    folder = (
+        Path(chosen)
+        if chosen
+        else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "galaxy-workbench" / "jax"
+    )
     folder.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_compilation_cache_max_size", 512 * 1024 * 1024)
@@ -163,19 +167,29 @@ def sample_numpyro(
     )
     started = datetime.now()
     raw, sample_stats, library = pmjax._sample_numpyro_nuts(
-        model=model, target_accept=target_accept, tune=tune, draws=draws, chains=chains,
-        chain_method=chain_method, progressbar=progressbar, random_seed=seed,
-        initial_points=initial_points, nuts_kwargs={"dense_mass": dense_mass}, logp_fn=logp,
+        model=model,
+        target_accept=target_accept,
+        tune=tune,
+        draws=draws,
+        chains=chains,
+        chain_method=chain_method,
+        progressbar=progressbar,
+        random_seed=seed,
+        initial_points=initial_points,
+        nuts_kwargs={"dense_mass": dense_mass},
+        logp_fn=logp,
     )
     finished = datetime.now()
 
     free = {rv.name for rv in model.free_RVs}
-    outputs = [v for v in get_default_varnames(model.unobserved_value_vars, include_transformed=False) if v.name in free]
+    outputs = [
+        v for v in get_default_varnames(model.unobserved_value_vars, include_transformed=False) if v.name in free
+    ]
     to_constrained = pmjax.get_jaxified_graph(inputs=model.value_vars, outputs=outputs)
     values = pmjax._postprocess_samples(
         to_constrained, raw, postprocessing_backend=None, postprocessing_vectorize="vmap", donate_samples=True
     )
-    posterior = {v.name: value for v, value in zip(outputs, values)}
+    posterior = {v.name: value for v, value in zip(outputs, values, strict=True)}
 
     attrs = make_attrs({"sampling_time": (finished - started).total_seconds(), "tuning_steps": tune}, library=library)
     coords, dims = coords_and_dims_for_inferencedata(model)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MMMDataError", "MIN_PERIODS_PER_LMAX", "missing_columns", "format_dates", "validate_frame"]
+__all__ = ["MIN_PERIODS_PER_LMAX", "MMMDataError", "format_dates", "missing_columns", "validate_frame"]
 
 #: The data must hold at least this many times ``l_max`` periods (per geo).
 MIN_PERIODS_PER_LMAX: int = 4
@@ -48,7 +48,7 @@ def missing_columns(df: pd.DataFrame, names: list[str], param: str, source: str)
 
 
 def format_dates(values: Any, n: int = 5) -> str:
-    """The first ``n`` dates of ``values`` as ``YYYY-MM-DD``, comma-separated (``...`` when there are more)."""
+    """Format the first ``n`` dates of ``values`` as ``YYYY-MM-DD``, comma-separated (``...`` when there are more)."""
     vals = [pd.Timestamp(v).strftime("%Y-%m-%d") for v in list(values)[:n]]
     return ", ".join(vals) + (" ..." if len(list(values)) > n else "")
 
@@ -59,10 +59,14 @@ def _check_dates(frame: pd.DataFrame, geo: str | None) -> str:
     d = frame["date"]
     dup = d[d.duplicated(keep=False)]
     if len(dup):
-        hint = ("set geo_column to the geo column so each geo is its own series, or aggregate to one row per date"
-                if geo is None else "keep one row per date and geo")
+        hint = (
+            "set geo_column to the geo column so each geo is its own series, or aggregate to one row per date"
+            if geo is None
+            else "keep one row per date and geo"
+        )
         raise MMMDataError(
-            f"date_column has {int(d.duplicated().sum())} duplicated date(s){where}: {format_dates(dup.unique())}; {hint}."
+            f"date_column has {int(d.duplicated().sum())} duplicated date(s){where}: "
+            f"{format_dates(dup.unique())}; {hint}."
         )
     ds = pd.DatetimeIndex(np.sort(d.to_numpy()))
     if len(ds) < 3:
@@ -87,8 +91,13 @@ def _check_dates(frame: pd.DataFrame, geo: str | None) -> str:
     return pd.tseries.frequencies.to_offset(pd.Timedelta(step)).freqstr
 
 
-def validate_frame(frame: pd.DataFrame, channels: tuple[str, ...] | list[str], controls: tuple[str, ...] | list[str],
-                   l_max: int, channel_columns: dict[str, str] | None = None) -> str:
+def validate_frame(
+    frame: pd.DataFrame,
+    channels: tuple[str, ...] | list[str],
+    controls: tuple[str, ...] | list[str],
+    l_max: int,
+    channel_columns: dict[str, str] | None = None,
+) -> str:
     """Check a canonical frame before any sampling; raise :class:`MMMDataError` on the first problem.
 
     Checks, in order: dates (duplicated, missing, irregular; per geo, same dates in
@@ -187,5 +196,3 @@ def validate_frame(frame: pd.DataFrame, channels: tuple[str, ...] | list[str], c
                 f"control column {c!r} is constant: it duplicates the intercept. Remove it from control_columns."
             )
     return freq
-
-

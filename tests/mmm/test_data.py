@@ -10,14 +10,15 @@ import pytest
 
 from galaxy_lib.mmm import MMMDataError, load_mmm_data
 
-from .user_files import file_config, write_table, weekly_table
+from .user_files import file_config, weekly_table, write_table
 
 
 def test_good_csv_loads_with_events_and_multiplier(tmp_path: Path) -> None:
     df = weekly_table()
     df["value_per_sale"] = 2.0
-    data = load_mmm_data(file_config(write_table(df, tmp_path), event_columns=("events",),
-                              target_multiplier_column="value_per_sale"))
+    data = load_mmm_data(
+        file_config(write_table(df, tmp_path), event_columns=("events",), target_multiplier_column="value_per_sale")
+    )
     assert data.channels == ("tv_spend", "search_spend")
     assert data.controls == ("price", "events_promo")
     assert data.freq == "7D" and data.n_periods == 120 and not data.is_geo
@@ -39,7 +40,7 @@ def test_unknown_file_and_format(tmp_path: Path) -> None:
     (tmp_path / "d.xlsx").write_text("x")
     with pytest.raises(MMMDataError, match=r"data_path: cannot read d.xlsx: unsupported file type \.xlsx"):
         load_mmm_data(file_config(tmp_path / "d.xlsx"))
-    with pytest.raises(MMMDataError, match="lift_tests_path: file .*nope.csv does not exist"):
+    with pytest.raises(MMMDataError, match=r"lift_tests_path: file .*nope\.csv does not exist"):
         load_mmm_data(file_config(write_table(weekly_table(), tmp_path), lift_tests_path=str(tmp_path / "nope.csv")))
 
 

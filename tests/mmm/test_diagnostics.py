@@ -68,11 +68,13 @@ def test_boundaries_are_strict(world_model, diagnostics) -> None:
 
 @pytest.mark.parametrize(
     ("settings", "named"),
-    [({"rhat_warn": 1.06}, "rhat_warn (1.06) must not exceed rhat_fail (1.05)"),
-     ({"divergence_warn": 0.02}, "divergence_warn (0.02) must not exceed divergence_fail (0.01)"),
-     ({"ess_fail": 300.0}, "ess_fail (300.0) must not exceed ess_warn (200.0)"),
-     ({"coverage_fail": 0.9}, "coverage_fail (0.9) must not exceed coverage_warn (0.85)"),
-     ({"r2_fail": 0.6}, "r2_fail (0.6) must not exceed r2_warn (0.5)")],
+    [
+        ({"rhat_warn": 1.06}, "rhat_warn (1.06) must not exceed rhat_fail (1.05)"),
+        ({"divergence_warn": 0.02}, "divergence_warn (0.02) must not exceed divergence_fail (0.01)"),
+        ({"ess_fail": 300.0}, "ess_fail (300.0) must not exceed ess_warn (200.0)"),
+        ({"coverage_fail": 0.9}, "coverage_fail (0.9) must not exceed coverage_warn (0.85)"),
+        ({"r2_fail": 0.6}, "r2_fail (0.6) must not exceed r2_warn (0.5)"),
+    ],
     ids=["rhat", "divergence", "ess", "coverage", "r2"],
 )
 def test_thresholds_warn_before_fail(settings: dict, named: str) -> None:

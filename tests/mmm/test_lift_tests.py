@@ -12,8 +12,13 @@ from galaxy_lib.mmm.lift_tests import prepare_lift_tests
 
 def _lift_frame() -> tuple[pd.DataFrame, pd.DataFrame]:
     dates = pd.date_range("2023-01-02", periods=20, freq="7D")
-    geo = pd.DataFrame({"date": np.tile(dates, 2), "geo": np.repeat(["north", "south"], 20),
-                        "tv": np.r_[np.full(20, 30.0), np.full(20, 70.0)]})
+    geo = pd.DataFrame(
+        {
+            "date": np.tile(dates, 2),
+            "geo": np.repeat(["north", "south"], 20),
+            "tv": np.r_[np.full(20, 30.0), np.full(20, 70.0)],
+        }
+    )
     geo.loc[(geo.geo == "north") & (geo.date >= dates[5]) & (geo.date <= dates[8]), "tv"] = 60.0  # the test window
     national = geo.groupby("date", as_index=False)["tv"].sum()
     return geo, national
@@ -21,9 +26,19 @@ def _lift_frame() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_lift_tests_scaled_to_national_units_by_geo_share() -> None:
     geo, national = _lift_frame()
-    tests = pd.DataFrame({"test_id": ["T1"], "channel": ["spend_tv"], "geo": ["north"], "x": [30.0], "delta_x": [30.0],
-                          "delta_y": [12.0], "sigma": [1.2], "start_week": [geo.date.unique()[5]],
-                          "end_week": [geo.date.unique()[8]]})
+    tests = pd.DataFrame(
+        {
+            "test_id": ["T1"],
+            "channel": ["spend_tv"],
+            "geo": ["north"],
+            "x": [30.0],
+            "delta_x": [30.0],
+            "delta_y": [12.0],
+            "sigma": [1.2],
+            "start_week": [geo.date.unique()[5]],
+            "end_week": [geo.date.unique()[8]],
+        }
+    )
     out, notes = prepare_lift_tests(tests, national, {"tv": "spend_tv"}, (), geo)
     # outside the test window north spends 30 of 100 per week: share 0.3
     assert out.loc[0, "geo_share"] == pytest.approx(0.3)
@@ -39,8 +54,12 @@ def test_lift_tests_scaled_to_national_units_by_geo_share() -> None:
 
 @pytest.mark.parametrize(
     ("change", "fragment"),
-    [({"channel": "radio"}, "not channels of the model"), ({"sigma": 0.0}, "sigma must be > 0"),
-     ({"delta_y": -3.0}, "opposite sign"), ({"delta_x": 0.0}, "changed no spend")],
+    [
+        ({"channel": "radio"}, "not channels of the model"),
+        ({"sigma": 0.0}, "sigma must be > 0"),
+        ({"delta_y": -3.0}, "opposite sign"),
+        ({"delta_x": 0.0}, "changed no spend"),
+    ],
 )
 def test_bad_lift_tests(change: dict, fragment: str) -> None:
     geo, national = _lift_frame()
@@ -51,7 +70,8 @@ def test_bad_lift_tests(change: dict, fragment: str) -> None:
 
 def test_geo_test_without_geo_data_needs_a_share() -> None:
     _, national = _lift_frame()
-    tests = pd.DataFrame({"channel": ["tv"], "geo": ["north"], "x": [30.0], "delta_x": [30.0], "delta_y": [12.0],
-                          "sigma": [1.2]})
+    tests = pd.DataFrame(
+        {"channel": ["tv"], "geo": ["north"], "x": [30.0], "delta_x": [30.0], "delta_y": [12.0], "sigma": [1.2]}
+    )
     with pytest.raises(MMMDataError, match="geo_share"):
         prepare_lift_tests(tests, national, {"tv": "spend_tv"}, ())

@@ -38,15 +38,18 @@ def test_save_load_round_trip(world_model, tmp_path: Path) -> None:
     loaded = MediaMixModel.load(path)
     np.testing.assert_allclose(roi_samples(loaded).values, roi_samples(world_model).values)
     assert loaded.data_.channels == world_model.data_.channels
-    np.testing.assert_allclose(loaded.data_.frame[list(loaded.data_.channels)].to_numpy(),
-                               world_model.data_.frame[list(world_model.data_.channels)].to_numpy())
+    np.testing.assert_allclose(
+        loaded.data_.frame[list(loaded.data_.channels)].to_numpy(),
+        world_model.data_.frame[list(world_model.data_.channels)].to_numpy(),
+    )
     np.testing.assert_allclose(loaded.data_.frame["price_index"], world_model.data_.frame["price_index"])
     assert loaded.config == world_model.config and loaded.n_lift_tests_ == world_model.n_lift_tests_
     # the dashboard's planner works from the saved model alone
     plan = {"video": float(world_model.data_.mean_period_spend()["video"]) * 1.5}
     for name in ("gain_mean", "gain_hdi_low", "gain_hdi_high"):
         assert getattr(compare_plans(response_curve_samples(loaded), plan), name) == pytest.approx(
-            getattr(compare_plans(response_curve_samples(world_model), plan), name), rel=1e-9), name
+            getattr(compare_plans(response_curve_samples(world_model), plan), name), rel=1e-9
+        ), name
     with pytest.raises(ValueError, match="not a Galaxy MMM"):
         import arviz as az
 
@@ -73,8 +76,13 @@ def test_without_lift_tests_still_recovers(world_dir) -> None:
 def test_mmm_example_contribution_shares() -> None:
     """Acceptance: on pymc-marketing's example data the shares of media are within 0.05 of the truth."""
     truth = json.loads((SHARED / "pymc_marketing" / "mmm_example_ground_truth.json").read_text())
-    cfg = MMMDataConfig(data_path=str(SHARED / "pymc_marketing" / "mmm_example.csv"), date_column="date_week",
-                        target_column="y", channel_columns=("x1", "x2"), control_columns=("event_1", "event_2"))
+    cfg = MMMDataConfig(
+        data_path=str(SHARED / "pymc_marketing" / "mmm_example.csv"),
+        date_column="date_week",
+        target_column="y",
+        channel_columns=("x1", "x2"),
+        control_columns=("event_1", "event_2"),
+    )
     model = MediaMixModel(MMMConfig(**CI_SAMPLER, random_seed=3)).fit(load_mmm_data(cfg))
     summary = channel_summary(model, marginal=False)
     for ch in ("x1", "x2"):

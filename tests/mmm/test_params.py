@@ -17,12 +17,17 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_mmm.ipynb"
 def test_shared_fields_keep_the_library_defaults() -> None:
     shared = set(MMMParams.model_fields) & set(MMMConfig.model_fields)
     assert {"adstock", "l_max", "saturation", "trend", "chains", "tune", "draws", "target_accept"} <= shared
-    drifted = {name: (MMMParams.model_fields[name].default, MMMConfig.model_fields[name].default)
-               for name in shared if MMMParams.model_fields[name].default != MMMConfig.model_fields[name].default}
+    drifted = {
+        name: (MMMParams.model_fields[name].default, MMMConfig.model_fields[name].default)
+        for name in shared
+        if MMMParams.model_fields[name].default != MMMConfig.model_fields[name].default
+    }
     assert drifted == {}, f"MMMParams defaults differ from MMMConfig's: {drifted}"
     gate = set(MMMParams.model_fields) & set(GateThresholds.model_fields)
     assert {"rhat_warn", "rhat_fail", "ess_warn", "ess_fail"} <= gate
-    assert {n: MMMParams.model_fields[n].default for n in gate} == {n: GateThresholds.model_fields[n].default for n in gate}
+    assert {n: MMMParams.model_fields[n].default for n in gate} == {
+        n: GateThresholds.model_fields[n].default for n in gate
+    }
     budget = MMMParams().to_budget_config()
     assert budget == BudgetConfig()
 
@@ -35,21 +40,35 @@ def test_model_config_carries_every_shared_field() -> None:
 
 
 def test_every_library_config_is_built_from_the_flat_parameters() -> None:
-    params = MMMParams.from_notebook({
-        "data_path": "sales.csv", "channel_columns": ["tv", "search"], "l_max": 6, "chains": 4,
-        "rhat_warn": 1.02, "ess_fail": 80.0, "budget_floor": 0.8, "budget_cap": 1.2,
-        "budget_channel_bounds": {"tv": [0.9, 1.1]}, "budget_horizon_periods": 8, "budget_total": 1e6,
-        "mmm": object(), "__name__": "__main__",  # the rest of a notebook's globals is ignored
-    })
+    params = MMMParams.from_notebook(
+        {
+            "data_path": "sales.csv",
+            "channel_columns": ["tv", "search"],
+            "l_max": 6,
+            "chains": 4,
+            "rhat_warn": 1.02,
+            "ess_fail": 80.0,
+            "budget_floor": 0.8,
+            "budget_cap": 1.2,
+            "budget_channel_bounds": {"tv": [0.9, 1.1]},
+            "budget_horizon_periods": 8,
+            "budget_total": 1e6,
+            "mmm": object(),
+            "__name__": "__main__",  # the rest of a notebook's globals is ignored
+        }
+    )
     data = params.config("data")
-    assert isinstance(data, MMMDataConfig) and data.data_path == "sales.csv" and data.channel_columns == ("tv", "search")
+    assert (
+        isinstance(data, MMMDataConfig) and data.data_path == "sales.csv" and data.channel_columns == ("tv", "search")
+    )
     assert params.to_data_config() is data and not data.uses_world
     model = params.to_model_config()
     assert isinstance(model, MMMConfig) and (model.l_max, model.chains) == (6, 4)
     gate = params.to_gate_thresholds()
     assert isinstance(gate, GateThresholds) and (gate.rhat_warn, gate.ess_fail) == (1.02, 80.0)
-    assert params.to_budget_config() == BudgetConfig(horizon_periods=8, total_budget=1e6, floor=0.8, cap=1.2,
-                                                     channel_bounds={"tv": (0.9, 1.1)})
+    assert params.to_budget_config() == BudgetConfig(
+        horizon_periods=8, total_budget=1e6, floor=0.8, cap=1.2, channel_bounds={"tv": (0.9, 1.1)}
+    )
     with pytest.raises(KeyError, match="builds no config 'mta'"):
         params.config("mta")
 
@@ -82,7 +101,10 @@ def test_every_library_config_is_built_from_the_flat_parameters() -> None:
     ids=lambda v: "+".join(v) if isinstance(v, dict) else "",
 )
 def test_bounds_fail_in_the_first_cell(values: dict, named: list[str]) -> None:
-    """Every bound of MMMConfig, BudgetConfig, GateThresholds and MMMDataConfig fails at from_notebook, naming the parameter."""
+    """Every bound of MMMConfig, BudgetConfig, GateThresholds and MMMDataConfig fails at from_notebook.
+
+    The message names the notebook parameter (not the library config's field).
+    """
     with pytest.raises(ConfigError) as err:
         MMMParams.from_notebook(values)
     message = str(err.value)
@@ -92,7 +114,7 @@ def test_bounds_fail_in_the_first_cell(values: dict, named: list[str]) -> None:
 
 def test_unknown_parameter_is_rejected() -> None:
     """A parameters file (or ``-p``) naming a parameter the notebook does not have fails, with the allowed names."""
-    with pytest.raises(ConfigError, match="chanel_columns: unknown parameter.*channel_columns"):
+    with pytest.raises(ConfigError, match=r"chanel_columns: unknown parameter.*channel_columns"):
         validate_params(MMMParams, {"chanel_columns": ["tv"]})
     with pytest.raises(ConfigError, match="adstock"):
         validate_params(MMMParams, {"adstock": "exponential"})

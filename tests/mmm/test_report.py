@@ -32,10 +32,20 @@ def test_channel_metrics_contract(world_summary) -> None:
 def test_failed_gate_withholds_results(world_model, world_summary, world_dir, world_budget, tmp_path: Path) -> None:
     diag = diagnose(world_model, GateThresholds(ess_warn=1e6, ess_fail=1e5))
     recovery = recovery_against_truth(world_summary, world_true_roi(world_dir))
-    figures = {"data": plots.spend_chart(world_model.data_.frame, world_model.data_.channels),
-               "roi": plots.roi_chart(world_summary)}
-    path = publish(tmp_path, world_model, diag, summary=world_summary, budget=world_budget, recovery=recovery,
-                   tables={"extra": world_summary}, figures=figures)
+    figures = {
+        "data": plots.spend_chart(world_model.data_.frame, world_model.data_.channels),
+        "roi": plots.roi_chart(world_summary),
+    }
+    path = publish(
+        tmp_path,
+        world_model,
+        diag,
+        summary=world_summary,
+        budget=world_budget,
+        recovery=recovery,
+        tables={"extra": world_summary},
+        figures=figures,
+    )
     doc = json.loads(path.read_text())
     assert doc["status"] == "failed" and "mmm_min_ess" in doc["status_reason"]
     assert doc["status_reason"].startswith("MMM diagnostics gate failed; results withheld: ")
@@ -49,12 +59,22 @@ def test_failed_gate_withholds_results(world_model, world_summary, world_dir, wo
     assert MediaMixModel.load(tmp_path / "mmm_model.nc").n_lift_tests_ == world_model.n_lift_tests_
 
 
-def test_passing_gate_publishes_the_contract(world_model, world_summary, world_dir, world_budget, tmp_path: Path) -> None:
+def test_passing_gate_publishes_the_contract(
+    world_model, world_summary, world_dir, world_budget, tmp_path: Path
+) -> None:
     diag = diagnose(world_model)
     recovery = recovery_against_truth(world_summary, world_true_roi(world_dir))
-    path = publish(tmp_path, world_model, diag, summary=world_summary, budget=world_budget, recovery=recovery,
-                   tables={"extra": world_summary}, figures={"roi": plots.roi_chart(world_summary)},
-                   save_model=False)
+    path = publish(
+        tmp_path,
+        world_model,
+        diag,
+        summary=world_summary,
+        budget=world_budget,
+        recovery=recovery,
+        tables={"extra": world_summary},
+        figures={"roi": plots.roi_chart(world_summary)},
+        save_model=False,
+    )
     doc = json.loads(path.read_text())
     assert doc["notebook"] == "02_mmm"
     assert doc["status"] in ("passed", "warn") and doc["metrics"]["results_withheld"] is False
@@ -66,8 +86,12 @@ def test_passing_gate_publishes_the_contract(world_model, world_summary, world_d
     assert doc["metrics"]["recovery"]["n_covered"] == recovery["n_covered"]
     assert doc["metrics"]["model_path"] is None and not (tmp_path / "mmm_model.nc").exists()
     assert [g["gate"] for g in doc["gates"]] == [g.gate for g in diag.gates]
-    assert [t["name"] for t in doc["tables"]] == ["diagnostics_parameters", "channel_summary", "budget_allocation",
-                                                  "extra"]
+    assert [t["name"] for t in doc["tables"]] == [
+        "diagnostics_parameters",
+        "channel_summary",
+        "budget_allocation",
+        "extra",
+    ]
     assert [f["name"] for f in doc["figures"]] == ["roi"]
     assert set(world_true_roi(world_dir)) == set(doc["metrics"]["channels"])
     # what other workflows read: the envelope and the typed payload

@@ -57,8 +57,14 @@ def test_layout_matches_pm_sample(fitted) -> None:
     model, ours = fitted
     with model:
         theirs = pm.sample(
-            chains=2, tune=200, draws=200, nuts_sampler="numpyro", random_seed=3, progressbar=False,
-            var_names=[rv.name for rv in model.free_RVs], compute_convergence_checks=False,
+            chains=2,
+            tune=200,
+            draws=200,
+            nuts_sampler="numpyro",
+            random_seed=3,
+            progressbar=False,
+            var_names=[rv.name for rv in model.free_RVs],
+            compute_convergence_checks=False,
             nuts_sampler_kwargs={"chain_method": "vectorized"},
         )
     assert set(ours.groups()) == set(theirs.groups())
@@ -115,7 +121,9 @@ def test_compilation_cache_is_used_and_can_be_turned_off(tmp_path) -> None:
     for setting, cache in (("on", tmp_path / "cache"), ("off", None)):
         env = {**os.environ, "GALAXY_JAX_CACHE": str(cache) if cache else "off"}
         env.pop("JAX_COMPILATION_CACHE_DIR", None)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root, env=env)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root, env=env
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         if cache:
             assert out.stdout.split()[0] == str(cache)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from galaxy_lib.mmm import MMMDataConfig
 
-__all__ = ["weekly_table", "file_config", "write_table"]
+__all__ = ["file_config", "weekly_table", "write_table"]
 
 
 def weekly_table(n: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -19,17 +19,27 @@ def weekly_table(n: int = 120, seed: int = 0) -> pd.DataFrame:
     search = rng.gamma(5.0, 20.0, n)
     price = 1 + 0.02 * rng.standard_normal(n)
     sales = 1000 + 2 * tv + 1.5 * search - 300 * (price - 1) + rng.normal(0, 20, n)
-    return pd.DataFrame({
-        "DATE": pd.date_range("2022-01-03", periods=n, freq="7D").strftime("%Y-%m-%d"),
-        "sales": sales, "tv_spend": tv, "search_spend": search, "price": price,
-        "events": np.where(np.arange(n) % 40 == 5, "promo", "na"),
-    })
+    return pd.DataFrame(
+        {
+            "DATE": pd.date_range("2022-01-03", periods=n, freq="7D").strftime("%Y-%m-%d"),
+            "sales": sales,
+            "tv_spend": tv,
+            "search_spend": search,
+            "price": price,
+            "events": np.where(np.arange(n) % 40 == 5, "promo", "na"),
+        }
+    )
 
 
 def file_config(path: Path, **kw) -> MMMDataConfig:
     """The data config naming :func:`weekly_table`'s columns, for the file at ``path``; ``kw`` overrides."""
-    base = dict(data_path=str(path), date_column="DATE", target_column="sales",
-                channel_columns=("tv_spend", "search_spend"), control_columns=("price",))
+    base = dict(
+        data_path=str(path),
+        date_column="DATE",
+        target_column="sales",
+        channel_columns=("tv_spend", "search_spend"),
+        control_columns=("price",),
+    )
     base.update(kw)
     return MMMDataConfig(**base)
 

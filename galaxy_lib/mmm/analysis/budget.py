@@ -113,7 +113,7 @@ class BudgetResult:
         return self.gain_mean / self.response_current if self.response_current else float("nan")
 
     def to_metrics(self) -> dict[str, Any]:
-        """The recommended allocation and the expected gain, for metrics.json."""
+        """Return the recommended allocation and the expected gain, for metrics.json."""
         return {
             "horizon_periods": self.horizon_periods,
             "total_budget": self.total_budget,
@@ -182,7 +182,9 @@ def optimise_budget(model: MediaMixModel, config: BudgetConfig | None = None) ->
     data = model.data_
     unknown = sorted(set(cfg.channel_bounds) - set(data.channels))
     if unknown:
-        raise MMMDataError(f"budget channel_bounds name unknown channel(s) {unknown}; channels are {list(data.channels)}.")
+        raise MMMDataError(
+            f"budget channel_bounds name unknown channel(s) {unknown}; channels are {list(data.channels)}."
+        )
     cells = _current_cells(model)
     current_total_per_period = float(cells.sum())
     per_period = cfg.total_budget / cfg.horizon_periods if cfg.total_budget > 0 else current_total_per_period
@@ -201,31 +203,41 @@ def optimise_budget(model: MediaMixModel, config: BudgetConfig | None = None) ->
     dates = future_dates(model, cfg.horizon_periods)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        wrapper = MultiDimensionalBudgetOptimizerWrapper(model=model.mmm_, start_date=str(dates[0].date()),
-                                                         end_date=str(dates[-1].date()))
+        wrapper = MultiDimensionalBudgetOptimizerWrapper(
+            model=model.mmm_, start_date=str(dates[0].date()), end_date=str(dates[-1].date())
+        )
         if data.is_geo:
+            bounds = (
+                xr.DataArray(
+                    np.stack([lower.to_numpy(), upper.to_numpy()], axis=-1),
+                    dims=("cell", "bound"),
+                    coords={"cell": lower.index, "bound": ["lower", "upper"]},
+                )
+                .unstack("cell")
+                .transpose("channel", "geo", "bound")
+            )
+        else:
             bounds = xr.DataArray(
                 np.stack([lower.to_numpy(), upper.to_numpy()], axis=-1),
-                dims=("cell", "bound"), coords={"cell": lower.index, "bound": ["lower", "upper"]},
-            ).unstack("cell").transpose("channel", "geo", "bound")
-        else:
-            bounds = xr.DataArray(np.stack([lower.to_numpy(), upper.to_numpy()], axis=-1), dims=("channel", "bound"),
-                                  coords={"channel": list(lower.index), "bound": ["lower", "upper"]})
+                dims=("channel", "bound"),
+                coords={"channel": list(lower.index), "bound": ["lower", "upper"]},
+            )
         # Start from the current split (feasible by construction). SLSQP often stops with
         # "Positive directional derivative for linesearch" once channels sit on their bounds;
         # the split is then checked below instead of trusting the status flag.
         budget_dims = [d for d in model.idata_.constant_data["channel_data"].dims if d != "date"]
         x0 = _as_cells_array(current, data.is_geo).transpose(*budget_dims).to_numpy().ravel()
-        optimal_da, res = wrapper.optimize_budget(budget=per_period, budget_bounds=bounds, x0=x0,
-                                                  return_if_fail=True)
+        optimal_da, res = wrapper.optimize_budget(budget=per_period, budget_bounds=bounds, x0=x0, return_if_fail=True)
     if data.is_geo:
         optimal = optimal_da.to_series().reorder_levels(["channel", "geo"]).reindex(current.index)
     else:
         optimal = optimal_da.to_series().reindex(current.index)
     tol = 1e-4 * per_period
     feasible = bool(
-        np.isfinite(optimal).all() and abs(optimal.sum() - per_period) <= tol
-        and (optimal >= lower - tol).all() and (optimal <= upper + tol).all()
+        np.isfinite(optimal).all()
+        and abs(optimal.sum() - per_period) <= tol
+        and (optimal >= lower - tol).all()
+        and (optimal <= upper + tol).all()
     )
     message = f"SLSQP: {res.message}"
     if not feasible:
@@ -237,27 +249,39 @@ def optimise_budget(model: MediaMixModel, config: BudgetConfig | None = None) ->
     lo_g, hi_g = _hdi(gain)
 
     def by_channel(s: pd.Series) -> pd.Series:
-        return s.groupby(level="channel").sum().reindex(list(data.channels)) if data.is_geo else s.reindex(list(data.channels))
+        return (
+            s.groupby(level="channel").sum().reindex(list(data.channels))
+            if data.is_geo
+            else s.reindex(list(data.channels))
+        )
 
     cur_c, opt_c, lo_c, hi_c = by_channel(current), by_channel(optimal), by_channel(lower), by_channel(upper)
-    alloc = pd.DataFrame({
-        "current_per_period": cur_c,
-        "optimal_per_period": opt_c,
-        "current_total": cur_c * cfg.horizon_periods,
-        "optimal_total": opt_c * cfg.horizon_periods,
-        "change_pct": (opt_c / cur_c - 1) * 100,
-        "floor_per_period": lo_c,
-        "cap_per_period": hi_c,
-    })
+    alloc = pd.DataFrame(
+        {
+            "current_per_period": cur_c,
+            "optimal_per_period": opt_c,
+            "current_total": cur_c * cfg.horizon_periods,
+            "optimal_total": opt_c * cfg.horizon_periods,
+            "change_pct": (opt_c / cur_c - 1) * 100,
+            "floor_per_period": lo_c,
+            "cap_per_period": hi_c,
+        }
+    )
     tol = 1e-3 * per_period
-    alloc["at_bound"] = np.where(np.isclose(opt_c, lo_c, atol=tol), "floor",
-                                 np.where(np.isclose(opt_c, hi_c, atol=tol), "cap", ""))
+    alloc["at_bound"] = np.where(
+        np.isclose(opt_c, lo_c, atol=tol), "floor", np.where(np.isclose(opt_c, hi_c, atol=tol), "cap", "")
+    )
     alloc.index.name = "channel"
     return BudgetResult(
-        allocation=alloc, total_budget=per_period * cfg.horizon_periods, horizon_periods=cfg.horizon_periods,
-        response_current=float(r_cur.mean()), response_optimal=float(r_opt.mean()),
-        gain_mean=float(gain.mean()), gain_hdi_low=lo_g, gain_hdi_high=hi_g,
-        prob_gain_positive=float((gain > 0).mean()), success=feasible, message=message,
+        allocation=alloc,
+        total_budget=per_period * cfg.horizon_periods,
+        horizon_periods=cfg.horizon_periods,
+        response_current=float(r_cur.mean()),
+        response_optimal=float(r_opt.mean()),
+        gain_mean=float(gain.mean()),
+        gain_hdi_low=lo_g,
+        gain_hdi_high=hi_g,
+        prob_gain_positive=float((gain > 0).mean()),
+        success=feasible,
+        message=message,
     )
-
-

@@ -11,18 +11,20 @@ from galaxy_lib.mmm.analysis.intervals import HDI_PROB
 from galaxy_lib.mmm.model import MediaMixModel
 from galaxy_lib.mmm.validation import MMMDataError
 
-__all__ = ["future_dates", "spend_plan", "forecast"]
+__all__ = ["forecast", "future_dates", "spend_plan"]
 
 
 def future_dates(model: MediaMixModel, periods: int) -> pd.DatetimeIndex:
-    """The ``periods`` dates after the model's data, at the data's frequency."""
+    """Return the ``periods`` dates after the model's data, at the data's frequency."""
     last = model.data_.dates[-1]
     step = pd.tseries.frequencies.to_offset(model.data_.freq)
     return pd.date_range(last + step, periods=periods, freq=step)
 
 
-def spend_plan(model: MediaMixModel, periods: int, per_period: pd.Series | dict[str, float] | None = None) -> pd.DataFrame:
-    """A flat future spend plan (one row per future period, and geo).
+def spend_plan(
+    model: MediaMixModel, periods: int, per_period: pd.Series | dict[str, float] | None = None
+) -> pd.DataFrame:
+    """Build a flat future spend plan (one row per future period, and geo).
 
     Parameters
     ----------
@@ -45,13 +47,16 @@ def spend_plan(model: MediaMixModel, periods: int, per_period: pd.Series | dict[
         return pd.DataFrame({"date": dates, **{c: float(spend[c]) for c in data.channels}})
     share = data.frame.groupby("geo")[list(data.channels)].sum()
     share = share / share.sum()
-    rows = [{"date": d, "geo": g, **{c: float(spend[c] * share.loc[g, c]) for c in data.channels}}
-            for d in dates for g in data.geos]
+    rows = [
+        {"date": d, "geo": g, **{c: float(spend[c] * share.loc[g, c]) for c in data.channels}}
+        for d in dates
+        for g in data.geos
+    ]
     return pd.DataFrame(rows)
 
 
 def forecast(model: MediaMixModel, plan: pd.DataFrame, random_seed: int = 0) -> pd.DataFrame:
-    """Expected KPI for a planned spend (periods after the data), with 94% intervals.
+    """Forecast the KPI for a planned spend (periods after the data), with 94% intervals.
 
     The last ``l_max`` periods of history are prepended so the carry-over of past
     spend is included; trend and seasonality are extrapolated; controls missing from
@@ -80,13 +85,20 @@ def forecast(model: MediaMixModel, plan: pd.DataFrame, random_seed: int = 0) -> 
     last = model.data_.dates[-1]
     if (plan["date"] <= last).any():
         raise MMMDataError(
-            f"the forecast plan starts on or before the last data period ({last.date()}); plan periods must be in the future."
+            f"the forecast plan starts on or before the last data period ({last.date()}); "
+            "plan periods must be in the future."
         )
     X = model.design(plan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        y = model.mmm_.sample_posterior_predictive(X, extend_idata=False, combined=True, include_last_observations=True,
-                                                   progressbar=False, random_seed=random_seed)
+        y = model.mmm_.sample_posterior_predictive(
+            X,
+            extend_idata=False,
+            combined=True,
+            include_last_observations=True,
+            progressbar=False,
+            random_seed=random_seed,
+        )
     if isinstance(y, xr.Dataset):
         y = y["y"]
     y = y * model.target_scale_()
@@ -94,7 +106,11 @@ def forecast(model: MediaMixModel, plan: pd.DataFrame, random_seed: int = 0) -> 
         y = y.sum("geo")
     samples = y.transpose("date", "sample").values
     hdi = az.hdi(samples.T[None, ...], hdi_prob=HDI_PROB)
-    return pd.DataFrame({"date": pd.DatetimeIndex(y["date"].values), "kpi_mean": samples.mean(1),
-                         "kpi_hdi_low": hdi[:, 0], "kpi_hdi_high": hdi[:, 1]})
-
-
+    return pd.DataFrame(
+        {
+            "date": pd.DatetimeIndex(y["date"].values),
+            "kpi_mean": samples.mean(1),
+            "kpi_hdi_low": hdi[:, 0],
+            "kpi_hdi_high": hdi[:, 1],
+        }
+    )

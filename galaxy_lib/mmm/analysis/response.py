@@ -19,7 +19,7 @@ from galaxy_lib.mmm.analysis.intervals import hdi as _hdi
 from galaxy_lib.mmm.model import MediaMixModel
 from galaxy_lib.mmm.validation import MMMDataError
 
-__all__ = ["ResponseCurves", "response_curve_samples", "response_curves", "PlanComparison", "compare_plans"]
+__all__ = ["PlanComparison", "ResponseCurves", "compare_plans", "response_curve_samples", "response_curves"]
 
 
 def _cell_scale(ch_scale: xr.DataArray, geo: str | None, channel: str) -> float:
@@ -53,6 +53,7 @@ class ResponseCurves:
 
     @property
     def channels(self) -> list[str]:
+        """Channels with a curve, in model order."""
         return list(self.spend)
 
     def max_spend(self, channel: str) -> float:
@@ -104,14 +105,24 @@ class ResponseCurves:
         for ch in self.channels:
             samples = self.samples[ch]
             hdi = az.hdi(samples[None, ...], hdi_prob=HDI_PROB)  # (x, 2)
-            rows.append(pd.DataFrame({"channel": ch, "spend": self.spend[ch], "mean": samples.mean(0),
-                                      "hdi_low": hdi[:, 0], "hdi_high": hdi[:, 1],
-                                      "current_spend": float(self.current_spend[ch])}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "channel": ch,
+                        "spend": self.spend[ch],
+                        "mean": samples.mean(0),
+                        "hdi_low": hdi[:, 0],
+                        "hdi_high": hdi[:, 1],
+                        "current_spend": float(self.current_spend[ch]),
+                    }
+                )
+            )
         return pd.concat(rows, ignore_index=True)
 
 
-def response_curve_samples(model: MediaMixModel, n_points: int = 41, max_multiple: float = 2.0,
-                           num_samples: int = 300, random_seed: int = 0) -> ResponseCurves:
+def response_curve_samples(
+    model: MediaMixModel, n_points: int = 41, max_multiple: float = 2.0, num_samples: int = 300, random_seed: int = 0
+) -> ResponseCurves:
     """Steady-state response curve per channel and posterior draw: KPI per period against spend per period.
 
     With normalised adstock a spend held at ``x`` per period has adstocked value
@@ -134,8 +145,9 @@ def response_curve_samples(model: MediaMixModel, n_points: int = 41, max_multipl
         scaled_max = float(np.nanmax(need.to_numpy())) * max_multiple * 1.05
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        curve = model.mmm_.sample_saturation_curve(max_value=scaled_max, num_points=400, num_samples=num_samples,
-                                                   random_state=random_seed, original_scale=True)
+        curve = model.mmm_.sample_saturation_curve(
+            max_value=scaled_max, num_points=400, num_samples=num_samples, random_state=random_seed, original_scale=True
+        )
     extra = [d for d in curve.dims if d not in ("x", "sample", "channel", "geo")]
     curve = curve.isel({d: 0 for d in extra}, drop=True)
     grid = curve["x"].values
@@ -159,8 +171,9 @@ def response_curve_samples(model: MediaMixModel, n_points: int = 41, max_multipl
     return ResponseCurves(spend=spends, samples=samples, current_spend=data.mean_period_spend().astype(float))
 
 
-def response_curves(model: MediaMixModel, n_points: int = 41, max_multiple: float = 2.0,
-                    num_samples: int = 300, random_seed: int = 0) -> pd.DataFrame:
+def response_curves(
+    model: MediaMixModel, n_points: int = 41, max_multiple: float = 2.0, num_samples: int = 300, random_seed: int = 0
+) -> pd.DataFrame:
     """Steady-state response curve per channel, summarised: see :func:`response_curve_samples`.
 
     Returns
@@ -225,18 +238,24 @@ def compare_plans(curves: ResponseCurves, plan: dict[str, float] | pd.Series) ->
     r_plan = np.sum(list(draws_plan.values()), axis=0)
     gain = r_plan - r_cur
     lo, hi = _hdi(gain)
-    per_channel = pd.DataFrame({
-        "current_spend": current,
-        "plan_spend": plan_full,
-        "kpi_current": {ch: float(d.mean()) for ch, d in draws_current.items()},
-        "kpi_plan": {ch: float(d.mean()) for ch, d in draws_plan.items()},
-    })
+    per_channel = pd.DataFrame(
+        {
+            "current_spend": current,
+            "plan_spend": plan_full,
+            "kpi_current": {ch: float(d.mean()) for ch, d in draws_current.items()},
+            "kpi_plan": {ch: float(d.mean()) for ch, d in draws_plan.items()},
+        }
+    )
     per_channel.insert(2, "change_pct", (per_channel["plan_spend"] / per_channel["current_spend"] - 1) * 100)
     per_channel.index.name = "channel"
     return PlanComparison(
-        channels=per_channel, spend_current=float(current.sum()), spend_plan=float(plan_full.sum()),
-        kpi_current=float(r_cur.mean()), kpi_plan=float(r_plan.mean()), gain_mean=float(gain.mean()),
-        gain_hdi_low=lo, gain_hdi_high=hi, prob_gain_positive=float((gain > 0).mean()),
+        channels=per_channel,
+        spend_current=float(current.sum()),
+        spend_plan=float(plan_full.sum()),
+        kpi_current=float(r_cur.mean()),
+        kpi_plan=float(r_plan.mean()),
+        gain_mean=float(gain.mean()),
+        gain_hdi_low=lo,
+        gain_hdi_high=hi,
+        prob_gain_positive=float((gain > 0).mean()),
     )
-
-

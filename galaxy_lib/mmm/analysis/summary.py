@@ -31,11 +31,11 @@ from galaxy_lib.mmm.analysis.intervals import hdi as _hdi
 from galaxy_lib.mmm.model import TREND_CONTROL, MediaMixModel
 
 __all__ = [
-    "contribution_samples",
-    "roi_samples",
     "channel_summary",
+    "contribution_samples",
     "decomposition",
     "prior_posterior_shift",
+    "roi_samples",
 ]
 
 
@@ -59,13 +59,18 @@ def roi_samples(model: MediaMixModel, group: str = "posterior") -> xr.DataArray:
     """ROI per channel and draw: contribution / spend."""
     contrib = contribution_samples(model, group)
     spend = model.data_.spend_totals()
-    return contrib / xr.DataArray(spend.reindex(contrib["channel"].values).to_numpy(), dims="channel",
-                                  coords={"channel": contrib["channel"].values})
+    return contrib / xr.DataArray(
+        spend.reindex(contrib["channel"].values).to_numpy(),
+        dims="channel",
+        coords={"channel": contrib["channel"].values},
+    )
 
 
 def _mroi_samples(model: MediaMixModel, spend_increase: float = 0.01) -> xr.DataArray:
     inc = model.mmm_.incrementality.compute_incremental_contribution(
-        frequency="all_time", include_carryover=True, counterfactual_spend_factor=1.0 + spend_increase,
+        frequency="all_time",
+        include_carryover=True,
+        counterfactual_spend_factor=1.0 + spend_increase,
     )
     extra = [d for d in inc.dims if d not in ("chain", "draw", "channel")]
     inc = inc.sum(extra)
@@ -150,8 +155,16 @@ def decomposition(model: MediaMixModel) -> pd.DataFrame:
     def add(da: xr.DataArray, component: str, kind: str) -> None:
         if "date" not in da.dims:
             da = da.expand_dims(date=post["date"].values)
-        parts.append(pd.DataFrame({"date": pd.DatetimeIndex(da["date"].values), "component": component,
-                                   "kind": kind, "contribution": da.transpose("date").to_numpy()}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "date": pd.DatetimeIndex(da["date"].values),
+                    "component": component,
+                    "kind": kind,
+                    "contribution": da.transpose("date").to_numpy(),
+                }
+            )
+        )
 
     inter = mean_over("intercept_contribution")
     add(inter, "baseline", "baseline")
@@ -179,8 +192,11 @@ def decomposition(model: MediaMixModel) -> pd.DataFrame:
             if "geo" in offset.dims:
                 offset = offset.sum("geo")
             shift = shift + offset
-            add(ctl.sel(control=c) - offset, "trend" if c == TREND_CONTROL else c,
-                "trend" if c == TREND_CONTROL else "control")
+            add(
+                ctl.sel(control=c) - offset,
+                "trend" if c == TREND_CONTROL else c,
+                "trend" if c == TREND_CONTROL else "control",
+            )
         parts[0]["contribution"] = parts[0]["contribution"] + float(shift)
     for var in post.data_vars:
         if str(var).endswith("_effect_contribution"):
@@ -188,8 +204,9 @@ def decomposition(model: MediaMixModel) -> pd.DataFrame:
     if "yearly_seasonality_contribution" in post:
         add(mean_over("yearly_seasonality_contribution"), "seasonality", "seasonality")
     obs = model.data_.frame.groupby("date")["kpi"].sum()
-    parts.append(pd.DataFrame({"date": obs.index, "component": "observed", "kind": "observed",
-                               "contribution": obs.to_numpy()}))
+    parts.append(
+        pd.DataFrame({"date": obs.index, "component": "observed", "kind": "observed", "contribution": obs.to_numpy()})
+    )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -213,8 +230,13 @@ def prior_posterior_shift(model: MediaMixModel, samples: int = 500, random_seed:
     if "prior" not in idata or "channel_contribution" not in idata.prior:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.mmm_.sample_prior_predictive(model.X_, model.data_.frame["kpi"].rename("kpi"), samples=samples,
-                                               extend_idata=True, random_seed=random_seed)
+            model.mmm_.sample_prior_predictive(
+                model.X_,
+                model.data_.frame["kpi"].rename("kpi"),
+                samples=samples,
+                extend_idata=True,
+                random_seed=random_seed,
+            )
     prior = roi_samples(model, "prior")
     post = roi_samples(model, "posterior")
     rows = []
@@ -222,13 +244,17 @@ def prior_posterior_shift(model: MediaMixModel, samples: int = 500, random_seed:
         p = prior.sel(channel=ch).values.ravel()
         q = post.sel(channel=ch).values.ravel()
         p_sd = float(np.std(p))
-        rows.append({
-            "channel": ch,
-            "prior_mean": float(np.mean(p)), "prior_hdi_low": _hdi(p)[0], "prior_hdi_high": _hdi(p)[1],
-            "posterior_mean": float(np.mean(q)), "posterior_hdi_low": _hdi(q)[0], "posterior_hdi_high": _hdi(q)[1],
-            "shift_in_prior_sd": (float(np.mean(q)) - float(np.mean(p))) / p_sd if p_sd > 0 else float("nan"),
-            "contraction": 1.0 - float(np.var(q)) / float(np.var(p)) if p_sd > 0 else float("nan"),
-        })
+        rows.append(
+            {
+                "channel": ch,
+                "prior_mean": float(np.mean(p)),
+                "prior_hdi_low": _hdi(p)[0],
+                "prior_hdi_high": _hdi(p)[1],
+                "posterior_mean": float(np.mean(q)),
+                "posterior_hdi_low": _hdi(q)[0],
+                "posterior_hdi_high": _hdi(q)[1],
+                "shift_in_prior_sd": (float(np.mean(q)) - float(np.mean(p))) / p_sd if p_sd > 0 else float("nan"),
+                "contraction": 1.0 - float(np.var(q)) / float(np.var(p)) if p_sd > 0 else float("nan"),
+            }
+        )
     return pd.DataFrame(rows).set_index("channel")
-
-

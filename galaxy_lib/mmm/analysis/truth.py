@@ -11,11 +11,11 @@ import pandas as pd
 
 from galaxy_lib.core.config import resolve_path
 
-__all__ = ["world_true_roi", "recovery_against_truth"]
+__all__ = ["recovery_against_truth", "world_true_roi"]
 
 
 def world_true_roi(data_dir: str | Path) -> dict[str, float] | None:
-    """True ROI per channel from a Galaxy world's ``ground_truth.json`` (``None`` when there is none).
+    """Read the true ROI per channel from a Galaxy world's ``ground_truth.json`` (``None`` when there is none).
 
     Parameters
     ----------
@@ -52,9 +52,12 @@ def recovery_against_truth(summary: pd.DataFrame, true_roi: dict[str, float]) ->
     per = {}
     for ch, row in summary.iterrows():
         t = float(true_roi[ch])
-        per[ch] = {"true_roi": t, "roi_mean": float(row["roi_mean"]),
-                   "covered": bool(row["roi_hdi_low"] <= t <= row["roi_hdi_high"]),
-                   "ape": abs(float(row["roi_mean"]) - t) / abs(t)}
+        per[ch] = {
+            "true_roi": t,
+            "roi_mean": float(row["roi_mean"]),
+            "covered": bool(row["roi_hdi_low"] <= t <= row["roi_hdi_high"]),
+            "ape": abs(float(row["roi_mean"]) - t) / abs(t),
+        }
     return {
         "n_channels": len(per),
         "n_covered": sum(v["covered"] for v in per.values()),

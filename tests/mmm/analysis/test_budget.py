@@ -18,7 +18,9 @@ def test_budget_optimisation(world_model, world_summary) -> None:
     assert alloc["current_total"].sum() == pytest.approx(res.total_budget, rel=1e-4)
     assert (alloc["optimal_per_period"] >= alloc["floor_per_period"] * (1 - 1e-6)).all()
     assert (alloc["optimal_per_period"] <= alloc["cap_per_period"] * (1 + 1e-6)).all()
-    assert alloc.loc["tv", "optimal_per_period"] / alloc.loc["tv", "current_per_period"] == pytest.approx(1.0, abs=0.1 + 1e-6)
+    assert alloc.loc["tv", "optimal_per_period"] / alloc.loc["tv", "current_per_period"] == pytest.approx(
+        1.0, abs=0.1 + 1e-6
+    )
     # the optimum is at least as good as the current split, on average and with high probability
     assert res.gain_mean >= -1e-6 * res.response_current
     assert res.gain_hdi_low <= res.gain_mean <= res.gain_hdi_high
@@ -39,9 +41,14 @@ def test_budget_bounds_that_cannot_hold(world_model) -> None:
 
 @pytest.mark.parametrize(
     ("settings", "field"),
-    [({"floor": 1.5, "cap": 1.2}, "cap"), ({"floor": -0.1}, "floor"), ({"cap": 0.0}, "cap"),
-     ({"horizon_periods": 0}, "horizon_periods"), ({"total_budget": -1.0}, "total_budget"),
-     ({"channel_bounds": {"tv": (1.2, 0.8)}}, "channel_bounds")],
+    [
+        ({"floor": 1.5, "cap": 1.2}, "cap"),
+        ({"floor": -0.1}, "floor"),
+        ({"cap": 0.0}, "cap"),
+        ({"horizon_periods": 0}, "horizon_periods"),
+        ({"total_budget": -1.0}, "total_budget"),
+        ({"channel_bounds": {"tv": (1.2, 0.8)}}, "channel_bounds"),
+    ],
     ids=["cap-below-floor", "negative-floor", "zero-cap", "no-horizon", "negative-budget", "channel-cap-below-floor"],
 )
 def test_budget_config_bounds(settings: dict, field: str) -> None:

@@ -40,8 +40,9 @@ def test_plan_comparison_matches_the_true_curves(world_model, world_truth) -> No
     plan = {"tv": current["tv"] - moved, "video": current["video"] + moved}
     result = compare_plans(response, plan)
     channels = world_truth["mmm"]["channels"]
-    true_gain = sum(_true_steady_state(channels[ch], plan[ch]) - _true_steady_state(channels[ch], current[ch])
-                    for ch in plan)
+    true_gain = sum(
+        _true_steady_state(channels[ch], plan[ch]) - _true_steady_state(channels[ch], current[ch]) for ch in plan
+    )
     assert result.spend_plan == pytest.approx(result.spend_current)
     assert result.gain_hdi_low <= true_gain <= result.gain_hdi_high, (result, true_gain)
     assert result.gain_mean == pytest.approx(true_gain, rel=0.25)

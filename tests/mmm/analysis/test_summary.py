@@ -16,7 +16,9 @@ def test_summary_definitions(world_summary, world_model, world_truth) -> None:
     np.testing.assert_allclose(summary["roi_mean"], summary["contribution_mean"] / summary["spend"], rtol=1e-9)
     assert summary["share_of_media"].sum() == pytest.approx(1.0)
     np.testing.assert_allclose(summary["contribution_share"], summary["contribution_mean"] / data.frame["kpi"].sum())
-    assert (summary["roi_hdi_low"] <= summary["roi_mean"]).all() and (summary["roi_mean"] <= summary["roi_hdi_high"]).all()
+    assert (summary["roi_hdi_low"] <= summary["roi_mean"]).all() and (
+        summary["roi_mean"] <= summary["roi_hdi_high"]
+    ).all()
     # logistic saturation is concave through the origin: the next unit returns less than the average unit
     assert (summary["mroi_mean"] < summary["roi_mean"]).all()
     assert (summary["mroi_mean"] > 0).all()
@@ -28,8 +30,9 @@ def test_summary_without_marginal_roi_has_the_same_roi(world_summary, world_mode
     plain = channel_summary(world_model, marginal=False)
     assert not any(c.startswith("mroi") for c in plain.columns)
     pd.testing.assert_frame_equal(plain, world_summary[plain.columns])
-    np.testing.assert_allclose(roi_samples(world_model).mean(("chain", "draw")).sel(channel=list(plain.index)),
-                               plain["roi_mean"], rtol=1e-12)
+    np.testing.assert_allclose(
+        roi_samples(world_model).mean(("chain", "draw")).sel(channel=list(plain.index)), plain["roi_mean"], rtol=1e-12
+    )
 
 
 def test_mroi_against_the_true_curves(world_summary, world_truth) -> None:
@@ -53,7 +56,9 @@ def test_decomposition_adds_up(world_model) -> None:
     obs = dec[dec["kind"] == "observed"].set_index("date")["contribution"]
     ppc = posterior_predictive(world_model).set_index("date")
     np.testing.assert_allclose(parts.reindex(ppc.index), ppc["mean"], rtol=0.01)
-    assert {"baseline", "trend", "seasonality", "price_index", "holiday", *world_model.data_.channels} <= set(dec["component"])
+    assert {"baseline", "trend", "seasonality", "price_index", "holiday", *world_model.data_.channels} <= set(
+        dec["component"]
+    )
     # holiday flags are 0/1: their contribution is zero outside holiday weeks and positive in them (true effect > 0)
     hol = dec[dec["component"] == "holiday"].set_index("date")["contribution"]
     flags = world_model.data_.frame.set_index("date")["holiday"]

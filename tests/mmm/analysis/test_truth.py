@@ -12,8 +12,10 @@ from galaxy_lib.schemas.mmm import RecoveryMetrics
 
 
 def test_recovery_arithmetic() -> None:
-    summary = pd.DataFrame({"roi_mean": [1.1, 2.5], "roi_hdi_low": [0.9, 1.0], "roi_hdi_high": [1.3, 2.9]},
-                           index=pd.Index(["tv", "search"], name="channel"))
+    summary = pd.DataFrame(
+        {"roi_mean": [1.1, 2.5], "roi_hdi_low": [0.9, 1.0], "roi_hdi_high": [1.3, 2.9]},
+        index=pd.Index(["tv", "search"], name="channel"),
+    )
     rec = recovery_against_truth(summary, {"tv": 1.0, "search": 3.0, "radio": 9.0})
     assert rec["n_channels"] == 2 and rec["n_covered"] == 1 and rec["covered"] == ["tv"]
     assert rec["channels"]["tv"] == {"true_roi": 1.0, "roi_mean": 1.1, "covered": True, "ape": pytest.approx(0.1)}

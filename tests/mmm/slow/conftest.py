@@ -26,8 +26,13 @@ def run_notebook(tmp_path: Path) -> Callable[[dict], dict]:
         import papermill as pm
 
         out = tmp_path / "report"
-        pm.execute_notebook(str(ROOT / "notebooks" / "02_mmm.ipynb"), str(tmp_path / "out.ipynb"),
-                            parameters={**params, "output_dir": str(out)}, cwd=str(ROOT), progress_bar=False)
+        pm.execute_notebook(
+            str(ROOT / "notebooks" / "02_mmm.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            parameters={**params, "output_dir": str(out)},
+            cwd=str(ROOT),
+            progress_bar=False,
+        )
         return json.loads((out / "metrics.json").read_text())
 
     return run

@@ -16,8 +16,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize(
     "options",
-    [{"saturation": "hill"}, {"adstock": "weibull_cdf", "trend": "piecewise"},
-     {"time_varying_intercept": True, "trend": "none"}],
+    [
+        {"saturation": "hill"},
+        {"adstock": "weibull_cdf", "trend": "piecewise"},
+        {"time_varying_intercept": True, "trend": "none"},
+    ],
     ids=["hill", "weibull-cdf-piecewise", "time-varying-intercept"],
 )
 def test_model_options(world_data, world_dir: Path, options: dict, tmp_path: Path) -> None:

@@ -29,9 +29,24 @@ def test_notebook_on_the_world(world_dir: Path, run_notebook, tmp_path: Path) ->
     assert set(m["budget"]["recommended_allocation"]) == set(m["channels"])
     assert m["recovery"]["n_covered"] >= 4
     assert [t["name"] for t in metrics["tables"]] == [
-        "diagnostics_parameters", "channel_summary", "budget_allocation", "decomposition", "response_curves",
-        "prior_posterior", "forecast"]
+        "diagnostics_parameters",
+        "channel_summary",
+        "budget_allocation",
+        "decomposition",
+        "response_curves",
+        "prior_posterior",
+        "forecast",
+    ]
     assert [f["name"] for f in metrics["figures"]] == [
-        "data", "ppc", "roi", "shares", "decomposition", "response_curves", "prior_posterior", "budget", "forecast"]
+        "data",
+        "ppc",
+        "roi",
+        "shares",
+        "decomposition",
+        "response_curves",
+        "prior_posterior",
+        "budget",
+        "forecast",
+    ]
     assert (tmp_path / "report" / "mmm_model.nc").is_file()
     assert MediaMixModel.load(tmp_path / "report" / "mmm_model.nc").data_.channels == tuple(m["channels"])
