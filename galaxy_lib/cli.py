@@ -492,7 +492,7 @@ def world_build(
         raise ConfigError(f"--size must be ci, demo or bench, got {size!r}.")
     target = resolve_path(out or Path("data") / size)
     from galaxy_lib.core.store import DataStore
-    from galaxy_lib.governance.pii import get_salt
+    from galaxy_lib.governance.pseudonyms import get_salt
     from galaxy_lib.pipeline.staging import stage_world, staging_is_current
     from galaxy_lib.simulate import build_world, ensure_world
 

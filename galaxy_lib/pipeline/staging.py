@@ -3,7 +3,7 @@
 :func:`stage_world` takes every raw table through the same row checks as
 ingestion (:func:`galaxy_lib.pipeline.ingest.check_rows`: dates, duplicate keys,
 the pandera contract), replaces ``customer_id`` by the salted ``customer_key``
-(:func:`galaxy_lib.governance.pii.pseudonymise`), drops e-mail and phone, and
+(:func:`galaxy_lib.governance.pseudonyms.pseudonymise`), drops e-mail and phone, and
 writes ``staged/<table>``. Tables are processed batch by batch with pyarrow, so
 a benchmark world with millions of touchpoints in many parts is staged in
 bounded memory; duplicate keys across parts are found by DuckDB over the whole
@@ -43,7 +43,7 @@ from galaxy_lib.core.contracts import (
 )
 from galaxy_lib.core.quarantine import quarantine_rows
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.governance.pii import pseudonymise
+from galaxy_lib.governance.pseudonyms import pseudonymise
 from galaxy_lib.pipeline.curated import CuratedTable, build_curated_tables, registered_tables
 from galaxy_lib.pipeline.ingest import check_rows, format_key, to_arrow
 
@@ -263,7 +263,7 @@ def stage_table(
     table
         Table name.
     salt
-        Pseudonymisation secret (:func:`galaxy_lib.governance.pii.get_salt`).
+        Pseudonymisation secret (:func:`galaxy_lib.governance.pseudonyms.get_salt`).
     batch_rows
         Largest batch read into pandas at once.
     progress
@@ -394,7 +394,7 @@ def stage_world(
     store
         The data store (a Galaxy world folder or your own store with raw tables).
     salt
-        Pseudonymisation secret, from :func:`galaxy_lib.governance.pii.get_salt`.
+        Pseudonymisation secret, from :func:`galaxy_lib.governance.pseudonyms.get_salt`.
     as_of
         Reference time handed to the curated tables' builders (e.g. for tenure features).
         Default: the latest signup, touchpoint or conversion time in the staged data.

@@ -14,7 +14,7 @@ from pathlib import Path
 from galaxy_lib.core.config import resolve_path
 from galaxy_lib.core.contracts import RAW_TABLES
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.governance.pii import get_salt
+from galaxy_lib.governance.pseudonyms import get_salt
 from galaxy_lib.pipeline.staging import stage_world, staging_is_current
 from galaxy_lib.simulate.world import build_world
 

@@ -18,7 +18,8 @@ import galaxy_lib.pipeline.staging as staging
 from galaxy_lib.core.contracts import PII_COLUMNS, ContractError
 from galaxy_lib.core.quarantine import read_quarantine
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.governance.pii import pseudonymise, scan_text
+from galaxy_lib.governance.pii import scan_text
+from galaxy_lib.governance.pseudonyms import pseudonymise
 from galaxy_lib.pipeline.ingest import ingest_file
 from galaxy_lib.pipeline.staging import STAGING_MARKER, stage_world, staging_is_current
 from tests.fixtures.raw_world import INGEST_FIXTURES, SALT, write_raw

@@ -12,7 +12,8 @@ import pytest
 import galaxy_lib.simulate.ensure as ensure
 from galaxy_lib.core.contracts import PII_COLUMNS
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.governance.pii import pseudonymise, scan_text
+from galaxy_lib.governance.pii import scan_text
+from galaxy_lib.governance.pseudonyms import pseudonymise
 from galaxy_lib.pipeline.ingest import ingest_file
 from galaxy_lib.pipeline.staging import STAGING_MARKER, staging_is_current
 from galaxy_lib.simulate import ensure_world
@@ -136,7 +137,7 @@ def pii_salt() -> str:
     """The salt ensure_world used for the ci world (the demo salt unless GALAXY_PII_SALT is set)."""
     import warnings
 
-    from galaxy_lib.governance.pii import get_salt
+    from galaxy_lib.governance.pseudonyms import get_salt
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.governance.pii import pseudonymise
+from galaxy_lib.governance.pseudonyms import pseudonymise
 from galaxy_lib.pipeline.staging import stage_world
 from galaxy_lib.uplift.curated import UPLIFT_FEATURES, build_uplift_features
 from tests.fixtures.raw_world import SALT, write_raw
