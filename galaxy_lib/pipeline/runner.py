@@ -57,20 +57,10 @@ from galaxy_lib.pipeline.notebooks import (
     check_parameters,
     declared_default,
     inject_data_dir,
-    notebook_parameters,
     resolve_notebook,
 )
 
-__all__ = [
-    "DEFAULT_TIMEOUT_S",
-    "RESERVED_PARAMETERS",
-    "check_job_name",
-    "check_parameters",
-    "notebook_parameters",
-    "record_failed_start",
-    "resolve_notebook",
-    "run_notebook",
-]
+__all__ = ["DEFAULT_TIMEOUT_S", "record_failed_start", "run_notebook"]
 
 logger = logging.getLogger("galaxy.runner")
 

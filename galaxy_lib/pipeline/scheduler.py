@@ -41,7 +41,8 @@ from pydantic import Field, field_validator, model_validator
 from galaxy_lib.core.config import ConfigError, GalaxyConfig, load_yaml, resolve_path, validate_params
 from galaxy_lib.core.jsonio import write_json_atomic
 from galaxy_lib.core.paths import find_project_root
-from galaxy_lib.pipeline.runner import check_job_name, record_failed_start, run_notebook
+from galaxy_lib.pipeline.notebooks import check_job_name
+from galaxy_lib.pipeline.runner import record_failed_start, run_notebook
 
 __all__ = [
     "DEFAULT_SCHEDULE",

@@ -18,12 +18,8 @@ from galaxy_lib.core.audit import AuditLog
 from galaxy_lib.core.config import ConfigError
 from galaxy_lib.core.registry import RunManifest
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.pipeline.runner import (
-    check_job_name,
-    check_parameters,
-    resolve_notebook,
-    run_notebook,
-)
+from galaxy_lib.pipeline.notebooks import check_job_name, check_parameters, resolve_notebook
+from galaxy_lib.pipeline.runner import run_notebook
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 TINY = FIXTURES / "tiny.ipynb"
