@@ -36,9 +36,11 @@ MAX_MODULE_LINES = 620
 
 def _has_part(package: Path, name: str) -> bool:
     """``name.py`` or a ``name/`` (or plural ``names/``) package."""
-    return (package / f"{name}.py").is_file() or (package / name / "__init__.py").is_file() or (
-        package / f"{name}s" / "__init__.py"
-    ).is_file()
+    return (
+        (package / f"{name}.py").is_file()
+        or (package / name / "__init__.py").is_file()
+        or (package / f"{name}s" / "__init__.py").is_file()
+    )
 
 
 @pytest.mark.parametrize("workflow", sorted(WORKFLOW_NOTEBOOKS))
@@ -104,11 +106,7 @@ def test_plots_modules_only_draw() -> None:
     forbidden = ("model", "models", "report", "store", "reporting")
     for path in LIB.glob("*/plots.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        imported = [
-            node.module or ""
-            for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom)
-        ]
+        imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
         bad = [m for m in imported if m.startswith("galaxy_lib") and m.rsplit(".", 1)[-1] in forbidden]
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}; plots draw tables they are given."
 

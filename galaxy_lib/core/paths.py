@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProjectPaths", "ZONES", "find_project_root"]
+__all__ = ["ZONES", "ProjectPaths", "find_project_root"]
 
 #: Data zones, in the order data flows through them.
 ZONES: tuple[str, ...] = ("raw", "staged", "curated", "quarantine")
@@ -58,7 +58,7 @@ class ProjectPaths:
     reports: Path
 
     @classmethod
-    def discover(cls, data: Path | str | None = None, reports: Path | str | None = None) -> "ProjectPaths":
+    def discover(cls, data: Path | str | None = None, reports: Path | str | None = None) -> ProjectPaths:
         """Build paths from the repository root, with optional overrides."""
         root = find_project_root()
         return cls(
@@ -69,10 +69,12 @@ class ProjectPaths:
 
     @property
     def notebooks(self) -> Path:
+        """Folder of the workflow notebooks."""
         return self.root / "notebooks"
 
     @property
     def parameters(self) -> Path:
+        """Folder of the parameter files (scheduled, ``ci/``, ``schedule.yaml``, ``channels.yaml``)."""
         return self.root / "parameters"
 
     def zone(self, name: str) -> Path:
@@ -83,8 +85,10 @@ class ProjectPaths:
 
     @property
     def ground_truth(self) -> Path:
+        """The Galaxy world's ``ground_truth.json`` (absent for your own data)."""
         return self.data / "ground_truth.json"
 
     @property
     def audit_log(self) -> Path:
+        """The hash-chained audit log of every run."""
         return self.reports / "audit.jsonl"

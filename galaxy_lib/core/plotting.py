@@ -10,7 +10,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import plotly.io as pio
 
-__all__ = ["TEMPLATE", "STATUS_COLORS", "CHANNEL_COLORS", "apply_theme", "channel_color"]
+__all__ = ["CHANNEL_COLORS", "STATUS_COLORS", "TEMPLATE", "apply_theme", "channel_color"]
 
 STATUS_COLORS: dict[str, str] = {
     "pass": "#2e7d32",

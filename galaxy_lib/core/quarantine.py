@@ -88,9 +88,7 @@ def quarantine_rows(
         {c: _as_text(rows[c]) for c in rows.columns if c not in META_COLUMNS},
         index=rows.index,
     ).reset_index(drop=True)
-    out["_row"] = pd.array(
-        list(row_numbers) if row_numbers is not None else [pd.NA] * n, dtype="Int64"
-    )
+    out["_row"] = pd.array(list(row_numbers) if row_numbers is not None else [pd.NA] * n, dtype="Int64")
     out["_rule"] = rule if isinstance(rule, str) else list(map(str, rule))
     out["_reason"] = reason if isinstance(reason, str) else list(map(str, reason))
     out["_source"] = str(source)
@@ -127,8 +125,14 @@ def quarantine_summary(store: DataStore) -> pd.DataFrame:
         by_rule.insert(0, "table", info.name)
         frames.append(by_rule)
     if not frames:
-        return pd.DataFrame({"table": pd.Series(dtype=object), "rule": pd.Series(dtype=object),
-                             "rows": pd.Series(dtype="int64"), "example_reason": pd.Series(dtype=object)})
+        return pd.DataFrame(
+            {
+                "table": pd.Series(dtype=object),
+                "rule": pd.Series(dtype=object),
+                "rows": pd.Series(dtype="int64"),
+                "example_reason": pd.Series(dtype=object),
+            }
+        )
     out = pd.concat(frames, ignore_index=True)
     out["rows"] = out["rows"].astype("int64")
     return out

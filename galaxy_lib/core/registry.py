@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import galaxy_lib
-from galaxy_lib.core.paths import ZONES
 from galaxy_lib.core.jsonio import canonical_json, to_jsonable
+from galaxy_lib.core.paths import ZONES
 
 __all__ = [
     "RunManifest",
+    "code_version",
+    "file_fingerprint",
+    "input_fingerprints",
     "new_run_id",
     "parameters_hash",
-    "code_version",
-    "input_fingerprints",
-    "file_fingerprint",
 ]
 
 #: Files hashed in full up to this size; bigger non-Parquet files hash their first and last MiB.
@@ -37,8 +37,8 @@ _EDGE = 1024 * 1024
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
-    """A sortable, unique run id: UTC timestamp + 6 random hex digits, e.g. ``20261128T231500Z-3fa2c1``."""
-    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    """Make a sortable, unique run id: UTC timestamp + 6 random hex digits, e.g. ``20261128T231500Z-3fa2c1``."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
@@ -56,10 +56,17 @@ def code_version(root: str | Path | None = None) -> dict[str, Any]:
     info: dict[str, Any] = {"package_version": galaxy_lib.__version__, "commit": None, "dirty": None}
     cwd = Path(root) if root else Path(galaxy_lib.__file__).resolve().parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                                timeout=20, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                capture_output=True, text=True, timeout=60, check=True).stdout
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=20, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return info
     info.update(commit=commit, dirty=bool(status.strip()))
@@ -101,7 +108,7 @@ def file_fingerprint(path: str | Path) -> dict[str, Any]:
                 h.update(str(st.st_size).encode())
     return {
         "size": st.st_size,
-        "mtime": dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).isoformat(),
+        "mtime": dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).isoformat(),
         "sha256": h.hexdigest(),
         "method": method,
     }
@@ -123,8 +130,10 @@ def input_fingerprints(data_dir: str | Path | None) -> dict[str, dict[str, Any]]
         zdir = data_dir / zone
         if zdir.is_dir():
             files.extend(
-                p for p in zdir.rglob("*")
-                if p.is_file() and not p.name.endswith(".lock")
+                p
+                for p in zdir.rglob("*")
+                if p.is_file()
+                and not p.name.endswith(".lock")
                 and not any(part.endswith(".tmp") or part.startswith(".") for part in p.relative_to(zdir).parts)
             )
     out: dict[str, dict[str, Any]] = {}
@@ -186,7 +195,7 @@ class RunManifest:
         return to_jsonable(asdict(self))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "RunManifest":
+    def from_dict(cls, data: Mapping[str, Any]) -> RunManifest:
         """Rebuild a manifest from :meth:`to_dict` output; unknown keys raise ``ValueError``."""
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names

@@ -94,6 +94,7 @@ class DataStore:
         return str(self.table_dir(zone, table) / "*.parquet")
 
     def exists(self, zone: str, table: str) -> bool:
+        """Tell whether ``zone.table`` has at least one Parquet part."""
         d = self.table_dir(zone, table)
         return d.is_dir() and any(d.glob("*.parquet"))
 
@@ -137,8 +138,11 @@ class DataStore:
         with self.lock():
             d = self.table_dir(zone, table)
             d.mkdir(parents=True, exist_ok=True)
-            taken = [int(m["n"]) for p in d.glob(f"{prefix}-*.parquet")
-                     if (m := _PART_RE.match(p.name)) and m["prefix"] == prefix]
+            taken = [
+                int(m["n"])
+                for p in d.glob(f"{prefix}-*.parquet")
+                if (m := _PART_RE.match(p.name)) and m["prefix"] == prefix
+            ]
             path = d / f"{prefix}-{max(taken, default=-1) + 1:05d}.parquet"
             self._write_part(path, df)
             return path
@@ -175,6 +179,7 @@ class DataStore:
             return rows
 
     def drop(self, zone: str, table: str) -> None:
+        """Remove ``zone.table`` and all its parts (no error when it is missing)."""
         with self.lock():
             shutil.rmtree(self.table_dir(zone, table), ignore_errors=True)
 
@@ -182,8 +187,11 @@ class DataStore:
         """Delete the parts of ``zone.table`` named ``<prefix>-NNNNN.parquet``; returns how many."""
         with self.lock():
             d = self.table_dir(zone, table)
-            victims = [p for p in d.glob(f"{prefix}-*.parquet")
-                       if (m := _PART_RE.match(p.name)) and m["prefix"] == prefix] if d.is_dir() else []
+            victims = (
+                [p for p in d.glob(f"{prefix}-*.parquet") if (m := _PART_RE.match(p.name)) and m["prefix"] == prefix]
+                if d.is_dir()
+                else []
+            )
             for p in victims:
                 p.unlink()
             if d.is_dir() and not any(d.iterdir()):
@@ -196,13 +204,16 @@ class DataStore:
         # pandas' Arrow-backed strings become large_string; store plain string so every
         # part of a table has one schema whoever wrote it.
         if any(pa.types.is_large_string(f.type) for f in table.schema):
-            table = table.cast(pa.schema([
-                f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f for f in table.schema
-            ], metadata=table.schema.metadata))
+            table = table.cast(
+                pa.schema(
+                    [f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f for f in table.schema],
+                    metadata=table.schema.metadata,
+                )
+            )
         pq.write_table(table, path, compression="zstd")
 
     def parts(self, zone: str, table: str) -> list[Path]:
-        """The Parquet part files of ``zone.table`` in name order (empty if the table is missing)."""
+        """List the Parquet part files of ``zone.table`` in name order (empty if the table is missing)."""
         d = self.table_dir(zone, table)
         return sorted(d.glob("*.parquet")) if d.is_dir() else []
 
@@ -258,8 +269,11 @@ class DataStore:
         for zone in ZONES:
             zdir = self.root / zone
             if zdir.is_dir():
-                out += [TableInfo(zone, d.name, d, -1, (), 0, 0.0) for d in zdir.iterdir()
-                        if d.is_dir() and not d.name.endswith(".tmp") and any(d.glob("*.parquet"))]
+                out += [
+                    TableInfo(zone, d.name, d, -1, (), 0, 0.0)
+                    for d in zdir.iterdir()
+                    if d.is_dir() and not d.name.endswith(".tmp") and any(d.glob("*.parquet"))
+                ]
         return out
 
     def tables(self, count_rows: bool = True) -> list[TableInfo]:

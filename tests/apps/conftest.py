@@ -22,8 +22,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -34,8 +40,10 @@ def watch_console(page) -> list[str]:
     errors of the dashboard: CI has no internet, and the dashboards render without them.
     """
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text
-            else None)
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None,
+    )
     return errors
 
 
@@ -73,9 +81,20 @@ def voila_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**os.environ, "GALAXY_DEMO": "1", "PYTHONUNBUFFERED": "1"}
     with log.open("w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "voila", str(ROOT / "notebooks"), f"--port={port}", "--no-browser",
-             "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
-            cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "voila",
+                str(ROOT / "notebooks"),
+                f"--port={port}",
+                "--no-browser",
+                "--Voila.ip=127.0.0.1",
+                "--show_tracebacks=True",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:

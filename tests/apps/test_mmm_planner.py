@@ -57,7 +57,7 @@ def test_compare_plans_against_the_known_curves(curves) -> None:
 
 
 def test_plans_outside_the_curves_are_refused_with_the_channel(curves) -> None:
-    with pytest.raises(MMMDataError, match="'search'.*outside the response curve's range 0 to 40"):
+    with pytest.raises(MMMDataError, match=r"'search'.*outside the response curve's range 0 to 40"):
         compare_plans(curves, {"search": 55.0})
     with pytest.raises(MMMDataError, match="unknown channel 'radio'"):
         compare_plans(curves, {"radio": 1.0})
@@ -105,8 +105,9 @@ def test_mmm_dashboard_in_voila(voila_server: str, browser, tmp_path) -> None:
     assert headline.inner_text().startswith("0 more"), "the planner opens on today's spend"
     live = page.locator(".widget-html table.galaxy-plan tbody tr")
     assert live.count() == 5
-    assert page.locator(f".{STATIC_CLASS}").count() == 1 and page.locator(f".{STATIC_CLASS}").is_hidden(), \
+    assert page.locator(f".{STATIC_CLASS}").count() == 1 and page.locator(f".{STATIC_CLASS}").is_hidden(), (
         "the dashboard shows the live planner, not the printed report's static copy"
+    )
 
     page.get_by_role("button", name="recommended split").click()
     page.wait_for_function(

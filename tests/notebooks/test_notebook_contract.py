@@ -81,7 +81,9 @@ def test_committed_without_outputs(path: Path) -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_paired_with_jupytext_script(path: Path) -> None:
     script = path.with_suffix(".py")
-    assert script.is_file(), f"{path.name} has no paired {script.name}; run `jupytext --set-formats ipynb,py:percent {path}`"
+    assert script.is_file(), (
+        f"{path.name} has no paired {script.name}; run `jupytext --set-formats ipynb,py:percent {path}`"
+    )
     from_ipynb = [c.source.strip() for c in nbformat.read(path, as_version=4).cells]
     from_py = [c.source.strip() for c in jupytext.read(script).cells]
     assert from_ipynb == from_py, f"{path.name} and {script.name} differ; run `jupytext --sync {path}`"

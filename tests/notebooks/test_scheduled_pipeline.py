@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from galaxy_lib.core.audit import AuditLog
-from galaxy_lib.pipeline.scheduler import Scheduler, load_schedule
 from galaxy_lib.governance.pii import scan_folder
+from galaxy_lib.pipeline.scheduler import Scheduler, load_schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 CI_SCHEDULE = ROOT / "parameters" / "ci" / "schedule.yaml"
@@ -85,8 +85,16 @@ def test_inventory_metrics_carry_every_gate(pipeline_run) -> None:
     metrics = json.loads(next((reports / "data_inventory").glob("*/metrics.json")).read_text())
     gates = metrics["gates"]
     kinds = {g["gate"] for g in gates}
-    assert {"null_rate", "latency_p95_hours", "duplicate_rate", "outlier_share", "stale_days",
-            "consent_share", "pii_leak", "quarantine_share"} <= kinds
+    assert {
+        "null_rate",
+        "latency_p95_hours",
+        "duplicate_rate",
+        "outlier_share",
+        "stale_days",
+        "consent_share",
+        "pii_leak",
+        "quarantine_share",
+    } <= kinds
     assert all({"status", "value", "detail"} <= set(g) for g in gates)
     assert metrics["metrics"]["pii_findings_outside_raw"] == 0
 
