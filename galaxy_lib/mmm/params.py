@@ -54,10 +54,10 @@ class MMMParams(NotebookParams, MMMDataConfig):
     sampler: :class:`~galaxy_lib.mmm.model.MMMConfig` (same names). Gate:
     :class:`~galaxy_lib.mmm.diagnostics.GateThresholds` (same names). Budget:
     :class:`~galaxy_lib.mmm.analysis.BudgetConfig` (``budget_*`` names).
-    ``forecast_periods``: periods to forecast after the data.
+    ``forecast_periods``: periods to forecast after the data (at least 1).
 
-    The bounds live in the library configs only; :meth:`config` returns each one built
-    (``"data"``, ``"model"``, ``"gate"``, ``"budget"``).
+    The other bounds live in the library configs only; :meth:`config` returns each one
+    built (``"data"``, ``"model"``, ``"gate"``, ``"budget"``).
     """
 
     # model (bounds: MMMConfig)
