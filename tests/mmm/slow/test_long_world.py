@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 def long_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Five years of weekly data, another seed."""
     from galaxy_lib.core.store import DataStore
-    from galaxy_lib.governance.pii import get_salt
+    from galaxy_lib.governance.pseudonyms import get_salt
     from galaxy_lib.pipeline.staging import stage_world
     from galaxy_lib.simulate import build_world
     from galaxy_lib.simulate.config import WorldConfig
