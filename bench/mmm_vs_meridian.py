@@ -59,7 +59,7 @@ def hdi(samples, prob: float = HDI_PROB) -> tuple[float, float]:
 
     x = np.sort(np.asarray(samples, dtype=float).ravel())
     n = len(x)
-    k = int(math.floor(prob * n))
+    k = math.floor(prob * n)
     widths = x[k:] - x[: n - k]
     i = int(np.argmin(widths))
     return float(x[i]), float(x[i + k])
@@ -84,13 +84,17 @@ def roi_table(samples_by_channel: dict) -> dict:
 def worker_ours(exchange: Path, tune: int, draws: int, chains: int, lift: bool, seed: int) -> None:
     """Fit the workbench MMM on the exchanged data; write ours[_lift].json."""
     import pymc_marketing.mmm.multidimensional  # noqa: F401  (imported before the clock, like Meridian's)
+
     from galaxy_lib.mmm import MediaMixModel, MMMConfig, MMMDataConfig, load_mmm_data, roi_samples
 
     cfg = MMMDataConfig(
-        data_path=str(exchange / "national.csv"), date_column="week", target_column="revenue",
+        data_path=str(exchange / "national.csv"),
+        date_column="week",
+        target_column="revenue",
         channel_columns=tuple(json.loads((exchange / "channels.json").read_text())),
         control_columns=("price_index", "holiday"),
-        lift_tests_path=str(exchange / "lift_tests.csv") if lift else "", use_lift_tests=lift,
+        lift_tests_path=str(exchange / "lift_tests.csv") if lift else "",
+        use_lift_tests=lift,
     )
     data = load_mmm_data(cfg)
     model = MediaMixModel(MMMConfig(chains=chains, tune=tune, draws=draws, random_seed=seed))
@@ -101,7 +105,8 @@ def worker_ours(exchange: Path, tune: int, draws: int, chains: int, lift: bool, 
     samples = {str(ch): roi.sel(channel=ch).values.ravel().tolist() for ch in roi["channel"].values}
     result = {
         "model": "galaxy MMM (pymc-marketing, numpyro)" + (" + lift tests" if lift else ""),
-        "fit_seconds": seconds, "peak_mb": peak_mb(),
+        "fit_seconds": seconds,
+        "peak_mb": peak_mb(),
         "roi": roi_table(samples),
         "divergences": int(model.idata_.sample_stats["diverging"].sum()),
     }
@@ -136,8 +141,11 @@ def worker_meridian(exchange: Path, tune: int, draws: int, chains: int, seed: in
     samples = {ch: roi[..., i].ravel() for i, ch in enumerate(names)}
     div = mmm.inference_data.sample_stats.get("diverging")
     result = {
-        "model": "Google Meridian 2.1 (default ModelSpec)", "fit_seconds": seconds, "peak_mb": peak_mb(),
-        "roi": roi_table(samples), "divergences": int(np.asarray(div).sum()) if div is not None else None,
+        "model": "Google Meridian 2.1 (default ModelSpec)",
+        "fit_seconds": seconds,
+        "peak_mb": peak_mb(),
+        "roi": roi_table(samples),
+        "divergences": int(np.asarray(div).sum()) if div is not None else None,
     }
     (exchange / "meridian.json").write_text(json.dumps(result))
 
@@ -195,9 +203,23 @@ def score(result: dict, truth: dict) -> dict:
 
 
 def run_worker(python: Path | str, kind: str, exchange: Path, args: argparse.Namespace, extra: list[str] = ()) -> None:
-    cmd = [str(python), str(Path(__file__).resolve()), "--worker", kind, "--exchange", str(exchange),
-           "--tune", str(args.tune), "--draws", str(args.draws), "--chains", str(args.chains),
-           "--seed", str(args.seed), *extra]
+    cmd = [
+        str(python),
+        str(Path(__file__).resolve()),
+        "--worker",
+        kind,
+        "--exchange",
+        str(exchange),
+        "--tune",
+        str(args.tune),
+        "--draws",
+        str(args.draws),
+        "--chains",
+        str(args.chains),
+        "--seed",
+        str(args.seed),
+        *extra,
+    ]
     # cold compiles on both sides: our JAX compilation cache would otherwise skip XLA on re-runs
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "2", "GALAXY_JAX_CACHE": "off"}
     if kind == "meridian":
@@ -239,8 +261,10 @@ def main() -> None:
         print(f"sampler: {args.chains} chains x ({args.tune} warm-up + {args.draws} draws); fitting one at a time")
         run_worker(sys.executable, "ours", exchange, args)
         run_worker(sys.executable, "ours", exchange, args, ["--lift"])
-        results = {"ours": score(json.loads((exchange / "ours.json").read_text()), truth),
-                   "ours_lift": score(json.loads((exchange / "ours_lift.json").read_text()), truth)}
+        results = {
+            "ours": score(json.loads((exchange / "ours.json").read_text()), truth),
+            "ours_lift": score(json.loads((exchange / "ours_lift.json").read_text()), truth),
+        }
         if not args.skip_meridian:
             run_worker(ensure_peers(), "meridian", exchange, args)
             results["meridian"] = score(json.loads((exchange / "meridian.json").read_text()), truth)
@@ -248,8 +272,10 @@ def main() -> None:
     print()
     print(f"{'model':48s} {'fit s':>8s} {'peak MB':>8s} {'ROI coverage':>13s} {'ROI MAPE':>9s} {'divergences':>12s}")
     for r in results.values():
-        print(f"{r['model']:48s} {r['fit_seconds']:8.1f} {r['peak_mb']:8.0f} {r['coverage']:>13s} "
-              f"{r['roi_mape']:9.3f} {str(r['divergences']):>12s}")
+        print(
+            f"{r['model']:48s} {r['fit_seconds']:8.1f} {r['peak_mb']:8.0f} {r['coverage']:>13s} "
+            f"{r['roi_mape']:9.3f} {r['divergences']!s:>12s}"
+        )
     print()
     print("ROI per channel: true | ours [94% HDI] | meridian [94% HDI]")
     for ch, t in truth.items():
@@ -262,8 +288,10 @@ def main() -> None:
     if "meridian" in results:
         ratio = results["meridian"]["fit_seconds"] / results["ours"]["fit_seconds"]
         print()
-        print(f"fit-time ratio Meridian / ours (no lift tests, like for like): {ratio:.2f}x "
-              f"(target >= 2x); coverage ours {results['ours']['coverage']} vs Meridian {results['meridian']['coverage']}")
+        print(
+            f"fit-time ratio Meridian / ours (no lift tests, like for like): {ratio:.2f}x "
+            f"(target >= 2x); coverage ours {results['ours']['coverage']} vs Meridian {results['meridian']['coverage']}"
+        )
         ratio_lift = results["meridian"]["fit_seconds"] / results["ours_lift"]["fit_seconds"]
         print(f"fit-time ratio Meridian / ours with lift tests: {ratio_lift:.2f}x")
 

@@ -32,6 +32,7 @@ from pydantic import field_validator
 
 from galaxy_lib.core.config import GalaxyConfig, resolve_path
 from galaxy_lib.core.files import read_table_file
+from galaxy_lib.core.params import InputPath
 from galaxy_lib.mmm.curated import NATIONAL
 from galaxy_lib.mmm.lift_tests import prepare_lift_tests
 from galaxy_lib.mmm.validation import MMMDataError, missing_columns, validate_frame
@@ -83,7 +84,7 @@ class MMMDataConfig(GalaxyConfig):
         Set false to fit without lift-test calibration.
     """
 
-    data_path: str = ""
+    data_path: InputPath = ""
     date_column: str = "week"
     target_column: str = "revenue"
     target_multiplier_column: str = ""
@@ -91,7 +92,7 @@ class MMMDataConfig(GalaxyConfig):
     control_columns: tuple[str, ...] = ("price_index", "holiday")
     event_columns: tuple[str, ...] = ()
     geo_column: str = ""
-    lift_tests_path: str = ""
+    lift_tests_path: InputPath = ""
     use_lift_tests: bool = True
 
     @field_validator("channel_columns", "control_columns", "event_columns")

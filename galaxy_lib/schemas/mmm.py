@@ -12,15 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from galaxy_lib.core.metrics import MetricsPayload
 
 __all__ = [
-    "ChannelMetrics",
-    "DiagnosticsMetrics",
-    "SamplerMetrics",
-    "ModelMetrics",
-    "DataMetrics",
     "BudgetMetrics",
+    "ChannelMetrics",
+    "DataMetrics",
+    "DiagnosticsMetrics",
+    "MMMMetrics",
+    "ModelMetrics",
     "RecoveryChannel",
     "RecoveryMetrics",
-    "MMMMetrics",
+    "SamplerMetrics",
 ]
 
 
@@ -57,6 +57,8 @@ class DiagnosticsMetrics(_Part):
 
 
 class SamplerMetrics(_Part):
+    """The sampler and its sizes."""
+
     sampler: str
     chains: int
     tune: int
@@ -64,6 +66,8 @@ class SamplerMetrics(_Part):
 
 
 class ModelMetrics(_Part):
+    """The model's structure: adstock, saturation, trend, seasonality, geos and controls."""
+
     adstock: str
     l_max: int
     saturation: str
@@ -74,6 +78,8 @@ class ModelMetrics(_Part):
 
 
 class DataMetrics(_Part):
+    """What the model was fitted on: source, periods, channels, KPI and notes."""
+
     source: str
     periods: int
     first: str
@@ -102,6 +108,8 @@ class BudgetMetrics(_Part):
 
 
 class RecoveryChannel(_Part):
+    """One channel's true ROI against the estimate: covered by the 94% interval, absolute % error."""
+
     true_roi: float
     roi_mean: float
     covered: bool

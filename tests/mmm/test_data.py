@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from galaxy_lib.mmm import MMMDataError, load_mmm_data
 
@@ -35,13 +36,14 @@ def test_parquet_and_spend_prefix_labels(tmp_path: Path) -> None:
 
 
 def test_unknown_file_and_format(tmp_path: Path) -> None:
-    with pytest.raises(MMMDataError, match="does not exist"):
-        load_mmm_data(file_config(tmp_path / "nope.csv"))
+    """A missing file fails when the config is made (the notebook's first cell); a wrong format when it is read."""
+    with pytest.raises(ValidationError, match=r"data_path\n.*no file or folder at .*nope\.csv"):
+        file_config(tmp_path / "nope.csv")
+    with pytest.raises(ValidationError, match=r"lift_tests_path\n.*no file or folder at .*nope\.csv"):
+        file_config(write_table(weekly_table(), tmp_path), lift_tests_path=str(tmp_path / "nope.csv"))
     (tmp_path / "d.xlsx").write_text("x")
     with pytest.raises(MMMDataError, match=r"data_path: cannot read d.xlsx: unsupported file type \.xlsx"):
         load_mmm_data(file_config(tmp_path / "d.xlsx"))
-    with pytest.raises(MMMDataError, match=r"lift_tests_path: file .*nope\.csv does not exist"):
-        load_mmm_data(file_config(write_table(weekly_table(), tmp_path), lift_tests_path=str(tmp_path / "nope.csv")))
 
 
 def test_text_files_by_delimiter_and_missing_value_strings(tmp_path: Path) -> None:

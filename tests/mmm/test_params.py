@@ -39,10 +39,12 @@ def test_model_config_carries_every_shared_field() -> None:
         assert getattr(cfg, name) == getattr(params, name), name
 
 
-def test_every_library_config_is_built_from_the_flat_parameters() -> None:
+def test_every_library_config_is_built_from_the_flat_parameters(tmp_path) -> None:
+    sales = tmp_path / "sales.csv"
+    sales.write_text("week,revenue\n")
     params = MMMParams.from_notebook(
         {
-            "data_path": "sales.csv",
+            "data_path": str(sales),
             "channel_columns": ["tv", "search"],
             "l_max": 6,
             "chains": 4,
@@ -58,9 +60,7 @@ def test_every_library_config_is_built_from_the_flat_parameters() -> None:
         }
     )
     data = params.config("data")
-    assert (
-        isinstance(data, MMMDataConfig) and data.data_path == "sales.csv" and data.channel_columns == ("tv", "search")
-    )
+    assert isinstance(data, MMMDataConfig) and data.data_path == str(sales) and data.channel_columns == ("tv", "search")
     assert params.to_data_config() is data and not data.uses_world
     model = params.to_model_config()
     assert isinstance(model, MMMConfig) and (model.l_max, model.chains) == (6, 4)
