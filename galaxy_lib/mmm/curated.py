@@ -48,8 +48,10 @@ def build_mmm_weekly(store: DataStore, as_of: pd.Timestamp | None = None) -> Cur
     Raises
     ------
     ContractError
-        If a staged geo is called ``"ALL"`` (reserved for the national total) or two
-        channels map to the same column name.
+        If a staged geo is called ``"ALL"`` (reserved for the national total), a spend
+        geo has no KPI rows at all (its spend would silently count as zero, e.g. a
+        national spend file next to a per-geo KPI file), or two channels map to the same
+        column name.
     """
     with store.connect() as con:
         channels = [r[0] for r in con.sql("SELECT DISTINCT channel FROM staged.spend").fetchall()]
@@ -61,6 +63,20 @@ def build_mmm_weekly(store: DataStore, as_of: pd.Timestamp | None = None) -> Cur
             raise ContractError(
                 f"{reserved} staged kpi/spend rows have geo = {NATIONAL!r}, which curated.mmm_weekly reserves for "
                 "the national total. Rename that geo in your files (e.g. 'NATIONAL') and ingest again."
+            )
+        orphan = [
+            r[0]
+            for r in con.sql(
+                "SELECT DISTINCT geo FROM staged.spend "
+                "WHERE geo NOT IN (SELECT DISTINCT geo FROM staged.kpi) ORDER BY geo"
+            ).fetchall()
+        ]
+        if orphan:
+            kpi_geos = [r[0] for r in con.sql("SELECT DISTINCT geo FROM staged.kpi ORDER BY geo").fetchall()]
+            raise ContractError(
+                f"Spend geo(s) {orphan} have no KPI rows (KPI geos: {kpi_geos}), so their spend cannot explain any "
+                "revenue in curated.mmm_weekly. Give spend and KPI the same geos: ingest both per geo, or both "
+                "without a geo column (national)."
             )
         order = [c for c in MMM_CHANNELS if c in channels] + sorted(c for c in channels if c not in MMM_CHANNELS)
         suffix = {c: _column_suffix(c) for c in order}

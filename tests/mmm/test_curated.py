@@ -72,6 +72,15 @@ def test_reserved_national_geo(raw_store: DataStore) -> None:
         stage_world(raw_store, SALT, progress=False, curated_tables=[MMM_WEEKLY])
 
 
+def test_spend_geos_without_kpi_are_refused(staged) -> None:
+    """A national spend file next to a per-geo KPI file would join nothing: spend silently zero."""
+    store, _ = staged
+    spend = store.read("staged", "spend")
+    store.write("staged", "spend", spend.assign(geo="national"))
+    with pytest.raises(ContractError, match=r"Spend geo\(s\) \['national'\] have no KPI rows"):
+        build_mmm_weekly(store)
+
+
 def test_other_channels_follow_the_mmm_channels_with_safe_column_names(staged) -> None:
     store, _ = staged
     spend = store.read("staged", "spend")
