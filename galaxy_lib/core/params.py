@@ -22,11 +22,12 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, Self
 
+import pandas as pd
 from pydantic import AfterValidator, BaseModel, PrivateAttr, ValidationError, model_validator
 
 from galaxy_lib.core.config import GalaxyConfig, params_from_namespace, resolve_path
 
-__all__ = ["WORLD_SIZES", "InputPath", "NotebookParams", "existing_path_or_empty"]
+__all__ = ["WORLD_SIZES", "InputPath", "IsoDate", "NotebookParams", "existing_path_or_empty", "iso_date_or_empty"]
 
 #: Sizes of the Galaxy world a notebook builds when its ``data_dir`` is empty.
 WORLD_SIZES: tuple[str, ...] = ("ci", "demo", "bench")
@@ -46,8 +47,22 @@ def existing_path_or_empty(value: str) -> str:
     return value
 
 
+def iso_date_or_empty(value: str) -> str:
+    """Check an optional date parameter: empty, or anything pandas reads as one date."""
+    if value:
+        try:
+            pd.Timestamp(value)
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"{value!r} is not a date; use an ISO date such as '2025-12-31', or leave it empty"
+            ) from None
+    return value
+
+
 #: A notebook parameter naming an input file or folder; empty means "not given".
 InputPath = Annotated[str, AfterValidator(existing_path_or_empty)]
+#: A notebook parameter holding an ISO date; empty means the parameter's documented default.
+IsoDate = Annotated[str, AfterValidator(iso_date_or_empty)]
 
 
 class NotebookParams(GalaxyConfig):

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Self
 
-import pandas as pd
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from galaxy_lib.core.gates import check_threshold_order
-from galaxy_lib.core.params import NotebookParams
+from galaxy_lib.core.params import IsoDate, NotebookParams
 from galaxy_lib.governance.quality import Thresholds
 
 __all__ = ["InventoryParams"]
@@ -42,7 +41,7 @@ class InventoryParams(NotebookParams, Thresholds):
         Rows of a table read into memory for the row-level gates (a repeatable sample above it).
     """
 
-    as_of: str = Field(
+    as_of: IsoDate = Field(
         "", description="Reference time for freshness and consent (ISO date); empty = the end of the data."
     )
     min_consent_share: float = Field(
@@ -55,18 +54,6 @@ class InventoryParams(NotebookParams, Thresholds):
     sample_rows: int = Field(1_000_000, ge=1_000, description="Rows read into memory per table for row-level gates.")
 
     library_configs = {"thresholds": (Thresholds, {name: name for name in Thresholds.model_fields})}
-
-    @field_validator("as_of")
-    @classmethod
-    def _iso_date(cls, value: str) -> str:
-        if value:
-            try:
-                pd.Timestamp(value)
-            except (ValueError, TypeError):
-                raise ValueError(
-                    f"{value!r} is not a date; use an ISO date such as '2025-12-31', or '' for the end of the data"
-                ) from None
-        return value
 
     @model_validator(mode="after")
     def _quarantine_order(self) -> Self:

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-import pandas as pd
 from pydantic import Field, field_validator
 
-from galaxy_lib.core.params import InputPath, NotebookParams, existing_path_or_empty
+from galaxy_lib.core.params import InputPath, IsoDate, NotebookParams, existing_path_or_empty
 from galaxy_lib.mta.incremental import LATEST_MMM_RUN
 
 __all__ = ["MtaParams"]
@@ -52,7 +51,7 @@ class MtaParams(NotebookParams):
         "or 'latest:mmm' (the newest passing MMM run); empty = the store's lift tests, if any.",
     )
     direct_channel: str = Field("direct", min_length=1, description="Channel skipped by last non-direct.")
-    as_of: str = Field("", description="Consent evaluated at this date (ISO); empty = now.")
+    as_of: IsoDate = Field("", description="Consent evaluated at this date (ISO); empty = now.")
     top_n_paths: int = Field(15, ge=1, le=200, description="Journeys drawn in the Sankey chart.")
 
     @field_validator("incremental_path")
@@ -60,18 +59,6 @@ class MtaParams(NotebookParams):
     def _incremental_source(cls, value: str) -> str:
         """``latest:mmm``, empty, or an existing file or run folder."""
         return value if value == LATEST_MMM_RUN else existing_path_or_empty(value)
-
-    @field_validator("as_of")
-    @classmethod
-    def _iso_date(cls, value: str) -> str:
-        if value:
-            try:
-                pd.Timestamp(value)
-            except (ValueError, TypeError):
-                raise ValueError(
-                    f"{value!r} is not a date; use an ISO date such as '2025-12-31', or '' for now"
-                ) from None
-        return value
 
     @property
     def calibrated_model_name(self) -> str:
