@@ -1,13 +1,15 @@
-"""A ``02_mmm`` run folder, written through the MMM's metrics schema, for the calibration tests."""
+"""Shared MTA test data: a small path table, and a ``02_mmm`` run folder written through the MMM's schema."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from galaxy_lib.core.reporting import ReportWriter
+from galaxy_lib.mta import parse_path_table
 from galaxy_lib.schemas.mmm import (
     ChannelMetrics,
     DataMetrics,
@@ -15,6 +17,25 @@ from galaxy_lib.schemas.mmm import (
     MMMMetrics,
     ModelMetrics,
     SamplerMetrics,
+)
+
+#: Six paths over six channels: enough for every model, small enough to check by hand.
+SMALL_PATHS = parse_path_table(
+    pd.DataFrame(
+        {
+            "path": [
+                "video > search",
+                "social > search",
+                "search",
+                "email > direct",
+                "video > social > direct",
+                "display",
+            ],
+            "total_conversions": [10, 6, 8, 3, 2, 1],
+            "total_conversion_value": [100.0, 60.0, 80.0, 30.0, 20.0, 10.0],
+            "total_null": [40, 30, 60, 10, 2, 1],
+        }
+    )
 )
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galaxy_lib.mta import heuristic_attribution, markov_attribution, parse_path_table
+from galaxy_lib.mta import heuristic_attribution, markov_attribution
 from galaxy_lib.mta.analysis import (
     PublishedPaths,
     calibrate,
@@ -21,23 +21,9 @@ from galaxy_lib.mta.analysis import (
 )
 from galaxy_lib.mta.incremental import IncrementalEstimate
 
-PATHS = parse_path_table(
-    pd.DataFrame(
-        {
-            "path": [
-                "video > search",
-                "social > search",
-                "search",
-                "email > direct",
-                "video > social > direct",
-                "display",
-            ],
-            "total_conversions": [10, 6, 8, 3, 2, 1],
-            "total_conversion_value": [100.0, 60.0, 80.0, 30.0, 20.0, 10.0],
-            "total_null": [40, 30, 60, 10, 2, 1],
-        }
-    )
-)
+from .conftest import SMALL_PATHS
+
+PATHS = SMALL_PATHS
 
 
 def test_relative_calibration_resplits_the_calibrated_channels() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from galaxy_lib.core.gates import Gate
 from galaxy_lib.core.metrics import read_metrics
-from galaxy_lib.mta import MtaInputs, fit_all_models, parse_path_table, publish
+from galaxy_lib.mta import MtaInputs, fit_all_models, publish
 from galaxy_lib.mta.analysis import (
     calibrate,
     compare_to_truth,
@@ -23,23 +23,9 @@ from galaxy_lib.mta.plots import attributed_vs_incremental, credit_by_model, jou
 from galaxy_lib.mta.report import FIGURES, NOTEBOOK, report_gates, report_metrics
 from galaxy_lib.schemas.mta import MtaMetrics
 
-PATHS = parse_path_table(
-    pd.DataFrame(
-        {
-            "path": [
-                "video > search",
-                "social > search",
-                "search",
-                "email > direct",
-                "video > social > direct",
-                "display",
-            ],
-            "total_conversions": [10, 6, 8, 3, 2, 1],
-            "total_conversion_value": [100.0, 60.0, 80.0, 30.0, 20.0, 10.0],
-            "total_null": [40, 30, 60, 10, 2, 1],
-        }
-    )
-)
+from .conftest import SMALL_PATHS
+
+PATHS = SMALL_PATHS
 
 
 @pytest.mark.parametrize(
