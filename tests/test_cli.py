@@ -186,22 +186,8 @@ def test_ingest_a_three_column_spend_file_with_a_channel_map(tmp_path):
     channels = tmp_path / "channels.yaml"
     channels.write_text("tv: [Telly]\nsearch: [paid search]\n")
     store = tmp_path / "store"
-    result = _invoke(
-        "ingest",
-        csv,
-        "--table",
-        "spend",
-        "--data-dir",
-        store,
-        "--map",
-        "week=Date",
-        "--map",
-        "channel=Medium",
-        "--map",
-        "spend=Cost",
-        "--channels",
-        channels,
-    )
+    mapped = ("--table", "spend", "--data-dir", store, "--map", "week=Date", "--map", "channel=Medium")
+    result = _invoke("ingest", csv, *mapped, "--map", "spend=Cost", "--channels", channels)
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "3 rows read from costs.csv: 3 accepted into raw.spend, 0 quarantined." in out
@@ -209,22 +195,7 @@ def test_ingest_a_three_column_spend_file_with_a_channel_map(tmp_path):
     assert f"Channels not in the channel map in {channels} (kept as they are): 'Radio'" in out
     stored = DataStore(store).read("raw", "spend")
     assert sorted(stored["channel"]) == ["Radio", "search", "tv"] and (stored["geo"] == "national").all()
-    bad = _invoke(
-        "ingest",
-        csv,
-        "--table",
-        "spend",
-        "--data-dir",
-        store,
-        "--map",
-        "week=Date",
-        "--map",
-        "channel=Medium",
-        "--map",
-        "spend=Cost",
-        "--channels",
-        tmp_path / "nope.yaml",
-    )
+    bad = _invoke("ingest", csv, *mapped, "--map", "spend=Cost", "--channels", tmp_path / "nope.yaml")
     assert bad.exit_code == 2 and "Channel map" in bad.output and "does not exist" in bad.output
 
 

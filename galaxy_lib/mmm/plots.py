@@ -185,32 +185,16 @@ def prior_posterior_chart(shift: pd.DataFrame) -> go.Figure:
     """Prior and posterior ROI intervals per channel, side by side."""
     chans = list(shift.index)
     fig = go.Figure()
-    fig.add_scatter(
-        x=chans,
-        y=shift["prior_mean"],
-        mode="markers",
-        name="prior",
-        marker=dict(color="#9e9e9e", size=10),
-        error_y=dict(
-            type="data",
-            symmetric=False,
-            array=shift["prior_hdi_high"] - shift["prior_mean"],
-            arrayminus=shift["prior_mean"] - shift["prior_hdi_low"],
-        ),
-    )
-    fig.add_scatter(
-        x=chans,
-        y=shift["posterior_mean"],
-        mode="markers",
-        name="posterior",
-        marker=dict(color="#1e88e5", size=10),
-        error_y=dict(
-            type="data",
-            symmetric=False,
-            array=shift["posterior_hdi_high"] - shift["posterior_mean"],
-            arrayminus=shift["posterior_mean"] - shift["posterior_hdi_low"],
-        ),
-    )
+    for which, color in (("prior", "#9e9e9e"), ("posterior", "#1e88e5")):
+        mean, low, high = shift[f"{which}_mean"], shift[f"{which}_hdi_low"], shift[f"{which}_hdi_high"]
+        fig.add_scatter(
+            x=chans,
+            y=mean,
+            mode="markers",
+            name=which,
+            marker=dict(color=color, size=10),
+            error_y=dict(type="data", symmetric=False, array=high - mean, arrayminus=mean - low),
+        )
     fig.update_yaxes(title_text="ROI", type="log")
     return apply_theme(fig, "Prior vs posterior ROI (94% HDI, log scale)")
 
