@@ -221,23 +221,30 @@ recovery = mmm.recovery_against_truth(summary, true_roi) if true_roi else None
 forecast_table = forecasts["recommended split"].assign(plan="recommended split")
 
 # %%
-mmm.publish(
-    params.output_dir,
-    model,
-    diagnostics,
-    summary=summary,
-    budget=budget,
-    recovery=recovery,
-    tables={"decomposition": decomp, "response_curves": curves, "prior_posterior": shift, "forecast": forecast_table},
-    figures={
-        "data": fig_data,
-        "ppc": fig_ppc,
-        "roi": fig_roi,
-        "shares": fig_share,
-        "decomposition": fig_decomp,
-        "response_curves": fig_curves,
-        "prior_posterior": fig_shift,
-        "budget": fig_budget,
-        "forecast": fig_forecast,
-    },
+print(
+    mmm.publish(
+        params.output_dir,
+        model,
+        diagnostics,
+        summary=summary,
+        budget=budget,
+        recovery=recovery,
+        tables={
+            "decomposition": decomp,
+            "response_curves": curves,
+            "prior_posterior": shift,
+            "forecast": forecast_table,
+        },
+        figures={
+            "data": fig_data,
+            "ppc": fig_ppc,
+            "roi": fig_roi,
+            "shares": fig_share,
+            "decomposition": fig_decomp,
+            "response_curves": fig_curves,
+            "prior_posterior": fig_shift,
+            "budget": fig_budget,
+            "forecast": fig_forecast,
+        },
+    )
 )

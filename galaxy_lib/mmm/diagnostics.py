@@ -35,6 +35,7 @@ from galaxy_lib.core.config import GalaxyConfig
 from galaxy_lib.core.gates import Gate, GateStatus, check_threshold_order, measure, worst_status
 from galaxy_lib.mmm.analysis.intervals import HDI_PROB
 from galaxy_lib.mmm.model import MediaMixModel
+from galaxy_lib.mmm.sampling import quiet_pymc
 
 __all__ = ["GATE_TABLE", "GateThresholds", "MMMDiagnostics", "diagnose", "posterior_predictive"]
 
@@ -143,9 +144,10 @@ def posterior_predictive(model: MediaMixModel, random_seed: int = 0) -> pd.DataF
     model._check_fitted()
     idata = model.idata_
     if "posterior_predictive" not in idata or "y" not in idata.posterior_predictive:
-        model.mmm_.sample_posterior_predictive(
-            model.X_, extend_idata=True, combined=False, progressbar=False, random_seed=random_seed
-        )
+        with quiet_pymc():
+            model.mmm_.sample_posterior_predictive(
+                model.X_, extend_idata=True, combined=False, progressbar=False, random_seed=random_seed
+            )
     y = idata.posterior_predictive["y"] * model.target_scale_()
     if model.data_.is_geo:
         y = y.sum("geo")

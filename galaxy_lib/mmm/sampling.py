@@ -26,13 +26,35 @@ Two settings of the JAX runtime matter as much: one CPU device per chain
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["JAX_CACHE_ENV", "pin_jax_cpu_devices", "sample_numpyro", "use_jax_compilation_cache"]
+__all__ = ["JAX_CACHE_ENV", "pin_jax_cpu_devices", "quiet_pymc", "sample_numpyro", "use_jax_compilation_cache"]
+
+
+@contextmanager
+def quiet_pymc() -> Iterator[None]:
+    """Run pymc / pymc-marketing predictions without their chatter: reports show results, not library logs.
+
+    Holds back pymc's INFO lines (``Sampling: [y]``) and the library's warnings (deprecation
+    and shape notices about pymc-marketing internals that a reader cannot act on). Errors pass.
+    """
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def pin_jax_cpu_devices(n: int) -> int:

@@ -6,7 +6,6 @@ is evaluated on every posterior draw.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from galaxy_lib.core.config import GalaxyConfig
 from galaxy_lib.mmm.analysis.forecast import future_dates
 from galaxy_lib.mmm.analysis.intervals import hdi as _hdi
 from galaxy_lib.mmm.model import MediaMixModel
+from galaxy_lib.mmm.sampling import quiet_pymc
 from galaxy_lib.mmm.validation import MMMDataError
 
 __all__ = ["BudgetConfig", "BudgetResult", "optimise_budget"]
@@ -149,8 +149,7 @@ def _as_cells_array(cells: pd.Series, is_geo: bool) -> xr.DataArray:
 def _response_samples(wrapper: Any, cells: pd.Series, is_geo: bool) -> np.ndarray:
     """Media-driven KPI over the horizon (+ carry-over) per posterior draw for a per-period allocation."""
     da = _as_cells_array(cells, is_geo)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_pymc():
         resp = wrapper.sample_response_distribution(allocation_strategy=da, noise_level=1e-9)
     return np.asarray(resp["total_media_contribution_original_scale"]).ravel()
 
@@ -201,8 +200,7 @@ def optimise_budget(model: MediaMixModel, config: BudgetConfig | None = None) ->
             f"per period, the budget is {per_period:,.0f} per period. Widen floor/cap or change total_budget."
         )
     dates = future_dates(model, cfg.horizon_periods)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_pymc():
         wrapper = MultiDimensionalBudgetOptimizerWrapper(
             model=model.mmm_, start_date=str(dates[0].date()), end_date=str(dates[-1].date())
         )

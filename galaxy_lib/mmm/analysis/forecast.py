@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pandas as pd
 import xarray as xr
 
 from galaxy_lib.mmm.analysis.intervals import HDI_PROB
 from galaxy_lib.mmm.model import MediaMixModel
+from galaxy_lib.mmm.sampling import quiet_pymc
 from galaxy_lib.mmm.validation import MMMDataError
 
 __all__ = ["forecast", "future_dates", "spend_plan"]
@@ -89,8 +88,7 @@ def forecast(model: MediaMixModel, plan: pd.DataFrame, random_seed: int = 0) -> 
             "plan periods must be in the future."
         )
     X = model.design(plan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_pymc():
         y = model.mmm_.sample_posterior_predictive(
             X,
             extend_idata=False,

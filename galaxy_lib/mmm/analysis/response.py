@@ -7,7 +7,6 @@ uncertainty.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +16,7 @@ import xarray as xr
 from galaxy_lib.mmm.analysis.intervals import HDI_PROB
 from galaxy_lib.mmm.analysis.intervals import hdi as _hdi
 from galaxy_lib.mmm.model import MediaMixModel
+from galaxy_lib.mmm.sampling import quiet_pymc
 from galaxy_lib.mmm.validation import MMMDataError
 
 __all__ = ["PlanComparison", "ResponseCurves", "compare_plans", "response_curve_samples", "response_curves"]
@@ -143,8 +143,7 @@ def response_curve_samples(
         scales = pd.DataFrame({g: {ch: _cell_scale(ch_scale, g, ch) for ch in data.channels} for g in data.geos}).T
         need = (share * national_max) / scales.reindex(index=share.index, columns=share.columns)
         scaled_max = float(np.nanmax(need.to_numpy())) * max_multiple * 1.05
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_pymc():
         curve = model.mmm_.sample_saturation_curve(
             max_value=scaled_max, num_points=400, num_samples=num_samples, random_state=random_seed, original_scale=True
         )

@@ -20,7 +20,6 @@ Definitions (KPI units, summed over geos)
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ import xarray as xr
 
 from galaxy_lib.mmm.analysis.intervals import hdi as _hdi
 from galaxy_lib.mmm.model import TREND_CONTROL, MediaMixModel
+from galaxy_lib.mmm.sampling import quiet_pymc
 
 __all__ = [
     "channel_summary",
@@ -228,8 +228,7 @@ def prior_posterior_shift(model: MediaMixModel, samples: int = 500, random_seed:
     model._check_fitted()
     idata = model.idata_
     if "prior" not in idata or "channel_contribution" not in idata.prior:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_pymc():
             model.mmm_.sample_prior_predictive(
                 model.X_,
                 model.data_.frame["kpi"].rename("kpi"),
