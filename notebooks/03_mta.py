@@ -61,7 +61,7 @@ params = mta.MtaParams.from_notebook(globals())
 # %%
 inputs = mta.load_inputs(params)
 summary = inputs.summary()
-summary
+analysis.inputs_table(summary)
 
 # %% [markdown]
 # Each journey ends in a conversion or not; conversions with no touch in the lookback window are

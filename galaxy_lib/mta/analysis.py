@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,12 +56,30 @@ __all__ = [
     "compare_to_truth",
     "credit_long",
     "credit_table",
+    "inputs_table",
     "publishable_paths",
     "shares_with_calibration",
     "top_paths",
 ]
 
 _BASES = ("conversions", "revenue")
+
+
+# -- what the models were fitted on ---------------------------------------------------------------
+def inputs_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """Lay out the inputs summary (:meth:`MtaInputs.summary`) as a two-column table a person reads.
+
+    Counts get thousands separators, fractions two decimals, and names their spaces
+    (``consent_excluded_customers`` -> ``consent excluded customers``).
+    """
+
+    def fmt(value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return str(value)
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+    rows = [(str(k).replace("_", " "), fmt(v)) for k, v in summary.items()]
+    return pd.DataFrame(rows, columns=["input", "value"]).set_index("input")
 
 
 # -- credit tables ------------------------------------------------------------------------------

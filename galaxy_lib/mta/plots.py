@@ -63,7 +63,9 @@ def credit_by_model(shares: pd.DataFrame, title: str = "Share of conversions cre
             hovertemplate="%{x}: %{y:.1%}<extra>" + str(model) + "</extra>",
         )
     fig.update_layout(barmode="group", yaxis_tickformat=".0%", xaxis_title="channel", yaxis_title="share of credit")
-    return apply_theme(fig, title)
+    fig = apply_theme(fig, title)
+    fig.update_layout(margin_t=110)  # a legend of ten or more models wraps onto two rows above the plot
+    return fig
 
 
 def removal_effects(result: RemovalEffects) -> go.Figure:

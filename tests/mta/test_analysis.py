@@ -15,6 +15,7 @@ from galaxy_lib.mta.analysis import (
     compare_to_truth,
     credit_long,
     credit_table,
+    inputs_table,
     publishable_paths,
     shares_with_calibration,
     top_paths,
@@ -118,3 +119,9 @@ def test_calibration_from_an_estimate_and_the_shares_table() -> None:
     assert np.allclose(shares.sum(), 1.0)
     assert calibration_columns(shares, cal) == ["markov_order_1", "markov_order_1_calibrated"]
     assert calibration_columns(shares, None) == []
+
+
+def test_inputs_table_reads_as_a_table() -> None:
+    table = inputs_table({"journeys": 419102, "mean_touches_per_path": 4.7553, "truth_known": True, "source": "events"})
+    assert table.index.tolist() == ["journeys", "mean touches per path", "truth known", "source"]
+    assert table["value"].tolist() == ["419,102", "4.76", "True", "events"]
