@@ -86,7 +86,7 @@ class WorldSummary:
     seconds
         Wall-clock build time.
     peak_memory_mb
-        Peak resident memory of the process so far (``ru_maxrss``), in MiB.
+        Peak resident memory of the process so far (``VmHWM`` on Linux), in MiB.
     stage_seconds
         Time per stage (``mmm``, ``creatives``, ``customers``, ``consent``, ``journeys``,
         ``email_experiment``, ``content``, ``write``) for throughput reporting.
@@ -102,6 +102,18 @@ class WorldSummary:
 
 
 def _peak_rss_mb() -> float:
+    """Peak resident memory of this process's own address space, in MiB.
+
+    Linux's ``VmHWM`` (``/proc/self/status``) starts afresh when a process execs;
+    ``ru_maxrss`` keeps the peak of the process it was forked from, so a world built
+    in a fresh interpreter started by a large process (a test worker that fitted an
+    MMM) would report the parent's memory. ``ru_maxrss`` is the fallback elsewhere.
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -17,8 +17,8 @@ from galaxy_lib.simulate import build_world
 
 @pytest.mark.slow
 def test_demo_world(tmp_path):
-    # A fresh process: peak_memory_mb is the process's peak so far, and a test worker may
-    # already have fitted an MMM; the limit is about building the world.
+    # A fresh interpreter: peak_memory_mb is the process's peak so far, and a test worker
+    # may already have fitted an MMM; the limit is about building the world.
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         s = pool.submit(build_world, tmp_path / "demo", size="demo", progress=False).result()
     assert s.rows["customers"] == 50_000
