@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from galaxy_lib.core import sql
 from galaxy_lib.core.store import DataStore
 
 __all__ = ["META_COLUMNS", "quarantine_rows", "quarantine_summary", "read_quarantine"]
@@ -119,7 +120,7 @@ def quarantine_summary(store: DataStore) -> pd.DataFrame:
             continue
         by_rule = store.query(
             "SELECT _rule AS rule, count(*) AS rows, min(_reason) AS example_reason "
-            f"FROM read_parquet('{store.glob('quarantine', info.name)}', union_by_name = true) "
+            f"FROM {sql.read_parquet(store.glob('quarantine', info.name), union_by_name=True)} "
             "GROUP BY _rule ORDER BY rows DESC, rule"
         )
         by_rule.insert(0, "table", info.name)

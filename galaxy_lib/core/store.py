@@ -31,6 +31,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from filelock import FileLock
 
+from galaxy_lib.core import sql
 from galaxy_lib.core.paths import ZONES
 
 __all__ = ["DataStore", "TableInfo"]
@@ -238,11 +239,11 @@ class DataStore:
         # DuckDB draws a text progress bar on stderr for queries over ~2 s: noise in logs and notebooks
         con.execute("SET enable_progress_bar = false")
         for zone in ZONES:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {zone}")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {sql.identifier(zone)}")
         for info in self.tables(count_rows=False):
             con.execute(
-                f"CREATE VIEW {info.zone}.{info.name} AS SELECT * FROM "
-                f"read_parquet('{self.glob(info.zone, info.name)}', union_by_name = true)"
+                f"CREATE VIEW {sql.qualified(info.zone, info.name)} AS SELECT * FROM "
+                f"{sql.read_parquet(self.glob(info.zone, info.name), union_by_name=True)}"
             )
         return con
 

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from galaxy_lib.core import sql
 from galaxy_lib.core.channels import ChannelMap
 from galaxy_lib.core.contracts import CONTRACTS
 from galaxy_lib.core.gates import GATE_STATUSES, Gate, grade, measure
@@ -139,7 +140,9 @@ def unknown_channels(
     names: set[str] = set()
     for table in tables:
         if store.exists("staged", table):
-            names.update(store.query(f"SELECT DISTINCT channel FROM staged.{table}")["channel"].dropna())
+            names.update(
+                store.query(f"SELECT DISTINCT channel FROM {sql.qualified('staged', table)}")["channel"].dropna()
+            )
     return channels.unknown(names)
 
 
@@ -160,8 +163,8 @@ def duplicate_gates(store: DataStore, params: InventoryParams) -> list[Gate]:
     for table, contract in CONTRACTS.items():
         if not store.exists("raw", table):
             continue
-        key = ", ".join(f'"{k}"' for k in contract.key)
-        src = f"read_parquet('{store.glob('raw', table)}')"
+        key = sql.identifiers(contract.key)
+        src = sql.read_parquet(store.glob("raw", table))
         counts = store.query(f"SELECT count(*) AS n, count(*) - count(DISTINCT ({key})) AS dup FROM {src}").iloc[0]
         n, dup = int(counts["n"]), int(counts["dup"])
         rate = dup / n if n else float("nan")

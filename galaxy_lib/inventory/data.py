@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from galaxy_lib.core import sql
 from galaxy_lib.core.contracts import CONTRACTS
 from galaxy_lib.core.store import DataStore
 
@@ -68,7 +69,8 @@ def _latest(store: DataStore, zone: str, table: str, columns: tuple[str, ...]) -
     if not candidates or zone == "quarantine":
         return None
     col = candidates[0]
-    value = store.query(f"SELECT max(\"{col}\") AS m FROM read_parquet('{store.glob(zone, table)}')")["m"].iloc[0]
+    value = store.query(f"SELECT max({sql.identifier(col)}) AS m FROM {sql.read_parquet(store.glob(zone, table))}")
+    value = value["m"].iloc[0]
     return None if pd.isna(value) else pd.Timestamp(value).floor("s")
 
 
@@ -121,7 +123,7 @@ def store_as_of(store: DataStore, as_of: str = "") -> pd.Timestamp:
             return pd.Timestamp(meta["as_of"]).tz_localize(None)
     if store.exists("staged", "spend"):
         # A simulated or historical store: judge freshness at the end of its data, one week after the last spend week.
-        last = store.query(f"SELECT max(week) AS m FROM read_parquet('{store.glob('staged', 'spend')}')")["m"].iloc[0]
+        last = store.query(f"SELECT max(week) AS m FROM {sql.read_parquet(store.glob('staged', 'spend'))}")["m"].iloc[0]
         if not pd.isna(last):
             return pd.Timestamp(last).tz_localize(None) + pd.Timedelta(days=7)
     return pd.Timestamp.now(tz="UTC").tz_localize(None)
@@ -144,8 +146,8 @@ def load_sample(
     columns
         Columns to read (default all).
     """
-    cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-    src = f"read_parquet('{store.glob(zone, table)}')"
+    cols = sql.identifiers(columns) if columns else "*"
+    src = sql.read_parquet(store.glob(zone, table))
     n = int(store.query(f"SELECT count(*) AS n FROM {src}")["n"].iloc[0])
-    sample = f" USING SAMPLE reservoir({max_rows} ROWS) REPEATABLE (42)" if n > max_rows else ""
+    sample = f" USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE (42)" if n > max_rows else ""
     return store.query(f"SELECT {cols} FROM {src}{sample}")

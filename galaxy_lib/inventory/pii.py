@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from galaxy_lib.core import sql
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.governance.pii import scan_text
 
@@ -19,7 +20,7 @@ _MAY_HOLD_PII = ("raw", "quarantine")
 
 
 def _string_columns(store: DataStore, zone: str, table: str) -> list[str]:
-    described = store.query(f"DESCRIBE SELECT * FROM read_parquet('{store.glob(zone, table)}')")
+    described = store.query(f"DESCRIBE SELECT * FROM {sql.read_parquet(store.glob(zone, table))}")
     return [
         r.column_name
         for r in described.itertuples()
@@ -58,8 +59,8 @@ def scan_store_tables(
             continue
         for col in _string_columns(store, info.zone, info.name):
             values = store.query(
-                f"SELECT DISTINCT \"{col}\" AS v FROM read_parquet('{store.glob(info.zone, info.name)}') "
-                f'WHERE "{col}" IS NOT NULL LIMIT {max_distinct + 1}'
+                f"SELECT DISTINCT {sql.identifier(col)} AS v FROM {sql.read_parquet(store.glob(info.zone, info.name))} "
+                f"WHERE {sql.identifier(col)} IS NOT NULL LIMIT {int(max_distinct) + 1}"
             )["v"]
             complete = len(values) <= max_distinct
             findings = scan_text("\n".join(values.head(max_distinct).astype(str).str.replace("\n", " ")))

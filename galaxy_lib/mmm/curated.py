@@ -10,6 +10,7 @@ import re
 
 import pandas as pd
 
+from galaxy_lib.core import sql
 from galaxy_lib.core.contracts import MMM_CHANNELS, ContractError
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.pipeline.curated import CuratedBuild, CuratedTable
@@ -25,10 +26,6 @@ def _column_suffix(channel: str) -> str:
     if not name:
         raise ContractError(f"Channel {channel!r} gives an empty column name in curated.mmm_weekly; rename it.")
     return name
-
-
-def _sql_str(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def build_mmm_weekly(store: DataStore, as_of: pd.Timestamp | None = None) -> CuratedBuild:
@@ -57,7 +54,7 @@ def build_mmm_weekly(store: DataStore, as_of: pd.Timestamp | None = None) -> Cur
         channels = [r[0] for r in con.sql("SELECT DISTINCT channel FROM staged.spend").fetchall()]
         reserved = con.sql(
             f"SELECT count(*) FROM (SELECT geo FROM staged.kpi UNION ALL SELECT geo FROM staged.spend) "
-            f"WHERE geo = {_sql_str(NATIONAL)}"
+            f"WHERE geo = {sql.literal(NATIONAL)}"
         ).fetchall()[0][0]
         if reserved:
             raise ContractError(
@@ -83,14 +80,14 @@ def build_mmm_weekly(store: DataStore, as_of: pd.Timestamp | None = None) -> Cur
         if len(set(suffix.values())) != len(suffix):
             raise ContractError(f"Channels {order} do not give distinct column names ({list(suffix.values())}).")
         pivot = ",\n".join(
-            f"sum(spend) FILTER (WHERE channel = {_sql_str(c)}) AS spend_{s}, "
-            f"sum(impressions) FILTER (WHERE channel = {_sql_str(c)}) AS impressions_{s}"
+            f"sum(spend) FILTER (WHERE channel = {sql.literal(c)}) AS spend_{s}, "
+            f"sum(impressions) FILTER (WHERE channel = {sql.literal(c)}) AS impressions_{s}"
             for c, s in suffix.items()
         )
         media = [f"{m}_{s}" for s in suffix.values() for m in ("spend", "impressions")]
         per_geo = ", ".join(f"coalesce(s.{c}, 0.0) AS {c}" for c in media)
         total = ", ".join(f"sum({c}) AS {c}" for c in media)
-        sql = f"""
+        query = f"""
             WITH s AS (SELECT week, geo, {pivot} FROM staged.spend GROUP BY week, geo),
             g AS (
                 SELECT k.week, k.geo, k.revenue, k.conversions, k.price_index, k.holiday, {per_geo}
@@ -98,12 +95,12 @@ def build_mmm_weekly(store: DataStore, as_of: pd.Timestamp | None = None) -> Cur
             )
             SELECT * FROM g
             UNION ALL
-            SELECT week, {_sql_str(NATIONAL)} AS geo, sum(revenue) AS revenue, sum(conversions) AS conversions,
+            SELECT week, {sql.literal(NATIONAL)} AS geo, sum(revenue) AS revenue, sum(conversions) AS conversions,
                    avg(price_index) AS price_index, max(holiday) AS holiday, {total}
             FROM g GROUP BY week
-            ORDER BY geo = {_sql_str(NATIONAL)}, geo, week
+            ORDER BY geo = {sql.literal(NATIONAL)}, geo, week
         """
-        result = con.sql(sql).to_arrow_table()
+        result = con.sql(query).to_arrow_table()
     store.write("curated", "mmm_weekly", result)
     return CuratedBuild(rows=result.num_rows)
 

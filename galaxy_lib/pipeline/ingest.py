@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from pydantic import field_validator
 
+from galaxy_lib.core import sql
 from galaxy_lib.core.channels import ChannelMap
 from galaxy_lib.core.config import GalaxyConfig, resolve_path
 from galaxy_lib.core.contracts import (
@@ -264,13 +265,13 @@ def _already_stored(store: DataStore, zone: str, contract: TableContract, accept
         return np.zeros(len(accepted), dtype=bool)
     keys = accepted[key].copy()
     keys["__i"] = np.arange(len(keys))
-    on = " AND ".join(f'k."{c}" = t."{c}"' for c in key)
-    cols = ", ".join(f'"{c}"' for c in key)
+    on = " AND ".join(f"k.{sql.identifier(c)} = t.{sql.identifier(c)}" for c in key)
+    cols = sql.identifiers(key)
     with duckdb.connect() as con:
         con.register("k", keys)
         hit = con.execute(
             f"SELECT k.__i FROM k WHERE EXISTS (SELECT 1 FROM (SELECT {cols} FROM "
-            f"read_parquet('{store.glob(zone, contract.name)}', union_by_name = true)) t WHERE {on})"
+            f"{sql.read_parquet(store.glob(zone, contract.name), union_by_name=True)}) t WHERE {on})"
         ).fetchnumpy()["__i"]
     mask = np.zeros(len(accepted), dtype=bool)
     mask[np.asarray(hit, dtype=np.int64)] = True

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from galaxy_lib.core import sql
 from galaxy_lib.core.contracts import (
     CUSTOMER_ID,
     CUSTOMER_KEY,
@@ -206,14 +207,14 @@ def _cross_part_duplicates(store: DataStore, contract: TableContract, parts: lis
     key = list(contract.key)
     if not key or not parts:
         return {}
-    cols = ", ".join(f'"{c}"' for c in key)
-    not_null = " AND ".join(f'"{c}" IS NOT NULL' for c in key)
-    files = "[" + ", ".join(f"'{p.as_posix()}'" for p in parts) + "]"
+    cols = sql.identifiers(key)
+    not_null = " AND ".join(f"{sql.identifier(c)} IS NOT NULL" for c in key)
+    files = "[" + ", ".join(sql.literal(p.as_posix()) for p in parts) + "]"
     src = f"read_parquet({files}, filename = true, file_row_number = true, union_by_name = true)"
     # Group 64-bit hashes of the key first (8 bytes a row instead of the key text), then
     # compare the real keys of the few rows whose hash repeats: a hash collision between
     # different keys is ruled out by the exact PARTITION BY on the key itself.
-    sql = f"""
+    query = f"""
         WITH h AS (SELECT hash({cols}) AS h FROM {src} WHERE {not_null} GROUP BY 1 HAVING count(*) > 1),
              t AS (SELECT {cols}, filename, file_row_number FROM {src}
                    WHERE {not_null} AND hash({cols}) IN (SELECT h FROM h))
@@ -228,9 +229,9 @@ def _cross_part_duplicates(store: DataStore, contract: TableContract, parts: lis
     with tempfile.TemporaryDirectory(prefix="galaxy-duckdb-") as spill, duckdb.connect() as con:
         # bounded memory: DuckDB spills to disk beyond this (15M touchpoint ids: ~0.7 GB peak, 9 s)
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        con.execute(f"SET temp_directory = '{spill}'")
+        con.execute(f"SET temp_directory = {sql.literal(spill)}")
         con.execute("SET enable_progress_bar = false")
-        dups = con.execute(sql).df()
+        dups = con.execute(query).df()
     if dups.empty:
         return {}
     dups["reason"] = [
@@ -350,7 +351,9 @@ def _default_as_of(store: DataStore) -> pd.Timestamp | None:
     ]
     if not sources:
         return None
-    union = " UNION ALL ".join(f"SELECT max({c}) AS m FROM staged.{t}" for t, c in sources)
+    union = " UNION ALL ".join(
+        f"SELECT max({sql.identifier(c)}) AS m FROM {sql.qualified('staged', t)}" for t, c in sources
+    )
     value = store.query(f"SELECT max(m) AS m FROM ({union})")["m"].iloc[0]
     return None if pd.isna(value) else pd.Timestamp(value)
 
