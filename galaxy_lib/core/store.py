@@ -16,6 +16,7 @@ store so two processes (for instance two schedulers) never interleave a write.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import threading
@@ -123,8 +124,7 @@ class DataStore:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             self._write_part(tmp / "part-00000.parquet", df)
-            shutil.rmtree(d, ignore_errors=True)
-            tmp.rename(d)
+            self._swap_in(tmp, d)
             return d
 
     def append_part(self, zone: str, table: str, df: pd.DataFrame | pa.Table, prefix: str = "part") -> Path:
@@ -172,11 +172,11 @@ class DataStore:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            shutil.rmtree(d, ignore_errors=True)
             if n:
-                tmp.rename(d)
+                self._swap_in(tmp, d)
             else:
                 shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(d, ignore_errors=True)
             return rows
 
     def drop(self, zone: str, table: str) -> None:
@@ -200,6 +200,22 @@ class DataStore:
             return len(victims)
 
     @staticmethod
+    def _swap_in(new: Path, target: Path) -> None:
+        """Replace folder ``target`` by ``new`` so that a crash leaves one whole version.
+
+        The old folder is renamed aside first (``<name>.old.tmp``, which readers skip)
+        and deleted only after the new one is in place; a crash between the two
+        renames leaves the old version aside and the new one complete under ``.tmp``,
+        never a half-deleted table.
+        """
+        old = target.with_name(target.name + ".old.tmp")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        new.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
     def _write_part(path: Path, df: pd.DataFrame | pa.Table) -> None:
         table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
         # pandas' Arrow-backed strings become large_string; store plain string so every
@@ -211,7 +227,15 @@ class DataStore:
                     metadata=table.schema.metadata,
                 )
             )
-        pq.write_table(table, path, compression="zstd")
+        # written under a hidden temporary name and renamed: a crash mid-write leaves no
+        # truncated ``*.parquet`` that would break every query over the table
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def parts(self, zone: str, table: str) -> list[Path]:
         """List the Parquet part files of ``zone.table`` in name order (empty if the table is missing)."""

@@ -123,3 +123,47 @@ def test_lock_excludes_other_processes(store: DataStore) -> None:
         held = subprocess.run([sys.executable, "-c", code], timeout=120)
     free = subprocess.run([sys.executable, "-c", code], timeout=120)
     assert (held.returncode, free.returncode) == (3, 0)
+
+
+def test_a_crash_while_writing_a_part_leaves_no_truncated_parquet(tmp_path: Path, monkeypatch) -> None:
+    """Parts are written under a hidden temporary name; a failed write leaves the table as it was."""
+    store = DataStore(tmp_path)
+    store.write("raw", "spend", pd.DataFrame({"spend": [1.0, 2.0]}))
+
+    def crash(table, where, **kwargs):
+        Path(where).write_bytes(b"PAR1 half a file")  # what a killed writer leaves behind
+        raise OSError("disk full")
+
+    monkeypatch.setattr("galaxy_lib.core.store.pq.write_table", crash)
+    with pytest.raises(OSError, match="disk full"):
+        store.append_part("raw", "spend", pd.DataFrame({"spend": [3.0]}))
+    with pytest.raises(OSError, match="disk full"):
+        store.write("raw", "spend", pd.DataFrame({"spend": [9.0]}))
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "raw" / "spend").iterdir()) == ["part-00000.parquet"]
+    assert store.query("SELECT sum(spend) AS s FROM raw.spend")["s"].iloc[0] == 3.0
+
+
+def test_replacing_a_table_never_leaves_it_half_deleted(tmp_path: Path, monkeypatch) -> None:
+    """The old folder is moved aside before the new one moves in; a crash in between loses neither."""
+    store = DataStore(tmp_path)
+    store.write("raw", "spend", pd.DataFrame({"spend": [1.0]}))
+    real_rename = Path.rename
+    calls = []
+
+    def rename_then_crash(self, target):
+        calls.append(self.name)
+        if len(calls) == 2:  # the new folder moving in
+            raise OSError("power cut")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename_then_crash)
+    with pytest.raises(OSError, match="power cut"):
+        store.write("raw", "spend", pd.DataFrame({"spend": [2.0]}))
+    monkeypatch.undo()
+    zone = tmp_path / "raw"
+    assert (zone / "spend.old.tmp" / "part-00000.parquet").is_file() and (zone / "spend.tmp").is_dir()
+    assert [t.name for t in store.tables(count_rows=False)] == []  # readers skip the aside folders
+    store.write("raw", "spend", pd.DataFrame({"spend": [3.0]}))  # the next write cleans up
+    assert sorted(p.name for p in zone.iterdir()) == ["spend"]
+    assert store.query("SELECT sum(spend) AS s FROM raw.spend")["s"].iloc[0] == 3.0
