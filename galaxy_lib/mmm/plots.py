@@ -28,6 +28,20 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def _add_band(fig: go.Figure, x: pd.Series, low: pd.Series, high: pd.Series, color: str, **trace: object) -> None:
+    """Draw a filled interval from ``low`` to ``high`` over ``x`` (no hover, no legend entry unless named)."""
+    fig.add_scatter(
+        x=list(x) + list(x[::-1]),
+        y=list(high) + list(low[::-1]),
+        fill="toself",
+        fillcolor=_rgba(color, 0.15),
+        line=dict(width=0),
+        hoverinfo="skip",
+        showlegend=False,
+        **trace,
+    )
+
+
 def spend_chart(frame: pd.DataFrame, channels: tuple[str, ...] | list[str], target_name: str = "KPI") -> go.Figure:
     """Spend per channel (stacked bars) and the KPI (line, right axis) per period, summed over geos."""
     nat = frame.groupby("date")[[*channels, "kpi"]].sum().reset_index()
@@ -152,16 +166,7 @@ def response_curves_chart(curves: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for ch, part in curves.groupby("channel", sort=False):
         color = channel_color(str(ch))
-        fig.add_scatter(
-            x=list(part["spend"]) + list(part["spend"][::-1]),
-            y=list(part["hdi_high"]) + list(part["hdi_low"][::-1]),
-            fill="toself",
-            fillcolor=_rgba(color, 0.15),
-            line=dict(width=0),
-            hoverinfo="skip",
-            showlegend=False,
-            legendgroup=str(ch),
-        )
+        _add_band(fig, part["spend"], part["hdi_low"], part["hdi_high"], color, legendgroup=str(ch))
         fig.add_scatter(
             x=part["spend"], y=part["mean"], name=str(ch), mode="lines", line=dict(color=color), legendgroup=str(ch)
         )
@@ -247,15 +252,7 @@ def forecast_chart(history: pd.DataFrame, forecasts: dict[str, pd.DataFrame], ta
     palette = ["#1e88e5", "#e53935", "#43a047", "#fb8c00"]
     for i, (name, fc) in enumerate(forecasts.items()):
         color = palette[i % len(palette)]
-        fig.add_scatter(
-            x=list(fc["date"]) + list(fc["date"][::-1]),
-            y=list(fc["kpi_hdi_high"]) + list(fc["kpi_hdi_low"][::-1]),
-            fill="toself",
-            fillcolor=_rgba(color, 0.15),
-            line=dict(width=0),
-            hoverinfo="skip",
-            showlegend=False,
-        )
+        _add_band(fig, fc["date"], fc["kpi_hdi_low"], fc["kpi_hdi_high"], color)
         fig.add_scatter(x=fc["date"], y=fc["kpi_mean"], name=name, mode="lines", line=dict(color=color))
     fig.update_yaxes(title_text=target_name)
     return apply_theme(fig, f"Forecast of {target_name} for planned spend (94% interval)")
