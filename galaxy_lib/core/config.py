@@ -7,6 +7,7 @@ message naming the field and what is allowed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from galaxy_lib.core.paths import find_project_root
 __all__ = [
     "ConfigError",
     "GalaxyConfig",
+    "error_parts",
     "load_yaml",
     "params_from_namespace",
     "resolve_path",
@@ -37,20 +39,25 @@ class GalaxyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+def error_parts(error: Mapping[str, Any]) -> tuple[str, str]:
+    """Where one pydantic error is (``a.b``, empty for a rule over several fields) and its message.
+
+    The message drops pydantic's ``"Value error, "`` prefix, so our own validators read as written.
+    """
+    where = ".".join(str(p) for p in error.get("loc") or ())
+    return where, str(error.get("msg", "")).removeprefix("Value error, ")
+
+
 def _format_validation_error(model: type[BaseModel], err: ValidationError, source: str) -> str:
     lines = [f"Invalid parameters for {model.__name__} ({source}):"]
     allowed = ", ".join(sorted(model.model_fields))
     for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"])
+        where, message = error_parts(e)
         if e["type"] == "extra_forbidden":
             lines.append(f"  - {where}: unknown parameter. Allowed parameters: {allowed}.")
-        elif (
-            not where
-        ):  # a rule over several fields; its message names them (e.g. "x_warn (2) must not exceed x_fail (1)")
-            message = str(e["msg"]).removeprefix("Value error, ")
+        elif not where:  # a rule over several fields names them ("x_warn (2) must not exceed x_fail (1)")
             lines.extend(f"  - {part.rstrip('.')}." for part in message.split("; "))
         else:
-            message = str(e["msg"]).removeprefix("Value error, ")
             lines.append(f"  - {where}: {message} (got {e.get('input')!r}).")
     return "\n".join(lines)
 

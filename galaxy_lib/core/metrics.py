@@ -35,6 +35,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from galaxy_lib.core.config import error_parts
 from galaxy_lib.core.gates import Gate
 
 __all__ = [
@@ -107,7 +108,7 @@ class RunMetrics(BaseModel, Generic[P]):
 
 def describe_problems(err: ValidationError) -> str:
     """Describe a validation error as ``key.path: message`` items joined by ``"; "``, one per problem."""
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+    return "; ".join("{}: {}".format(*error_parts(e)) for e in err.errors())
 
 
 class _AnyPayload(BaseModel):

@@ -25,7 +25,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, PrivateAttr, ValidationError, model_validator
 
-from galaxy_lib.core.config import GalaxyConfig, params_from_namespace, resolve_path
+from galaxy_lib.core.config import GalaxyConfig, error_parts, params_from_namespace, resolve_path
 
 __all__ = ["WORLD_SIZES", "InputPath", "IsoDate", "NotebookParams", "existing_path_or_empty", "iso_date_or_empty"]
 
@@ -125,7 +125,7 @@ def _describe(error: Mapping[str, Any], fields: Mapping[str, str]) -> str:
     the parameters that feed the config are listed.
     """
     loc = error.get("loc") or ()
-    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    _, message = error_parts(error)
     if loc:
         field = str(loc[0])
         return f"{fields.get(field, field)}: {message} (got {error.get('input')!r})"
