@@ -197,3 +197,16 @@ def test_large_html_report_scans_clean(tmp_path):
     result = scan_folder(tmp_path)
     assert result.ok, result.summary()
     assert result.bytes_scanned > 8_000_000
+
+
+def test_redact_pii_masks_what_the_scanner_finds_and_keeps_the_rest():
+    from galaxy_lib.governance.pii import redact_pii
+
+    text = 'KeyError: "jane.doe@example.com" not found; customer C12345678, call 07700 900123, id cust-7'
+    out = redact_pii(text, raw_ids=["cust-7"])
+    for raw in ("jane.doe@example.com", "C12345678", "07700 900123", "cust-7"):
+        assert raw not in out
+    assert out.startswith('KeyError: "j') and "not found; customer" in out
+    assert scan_text(out, raw_ids=["cust-7"]) == []
+    assert redact_pii("plain text 2026-12-01 0.12345") == "plain text 2026-12-01 0.12345"
+    assert redact_pii(None) == ""
