@@ -482,11 +482,25 @@ def world_build(
     out: Annotated[Path | None, typer.Option("--out", help="Store folder (default data/<size>).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same world.")] = 42,
     if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when the world already exists.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help=(
+                "Rebuild even when the folder holds data the simulator did not write (files you ingested "
+                "or copied into raw/): those files are DELETED, with raw/, staged/, curated/ and quarantine/."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Simulate the Galaxy world (raw zone + ground truth) and stage it (staged + curated zones).
 
     Raw customer ids are pseudonymised at staging with the salt from
     GALAXY_PII_SALT; ci and demo worlds fall back to the public demo salt.
+
+    A folder holding your own data (rows loaded with galaxy ingest, files copied
+    into raw/) is never rebuilt silently: the command stops and names the files;
+    use another --out, or --force to delete them.
     """
     if size not in ("ci", "demo", "bench"):
         raise ConfigError(f"--size must be ci, demo or bench, got {size!r}.")
@@ -495,6 +509,7 @@ def world_build(
     from galaxy_lib.governance.pseudonyms import get_salt
     from galaxy_lib.pipeline.staging import stage_world, staging_is_current
     from galaxy_lib.simulate import build_world, ensure_world
+    from galaxy_lib.simulate.world import user_files
 
     store = DataStore(target)
     if if_missing and staging_is_current(store):
@@ -511,9 +526,19 @@ def world_build(
         ensure_world(target, size=size, seed=seed, salt=salt)
         typer.echo(f"World ready at {target}.")
         return
-    typer.echo(f"Building the {size} world (seed {seed}) into {target} ...")
     with store.lock(timeout=3600):  # a notebook's ensure_world waits instead of reading a half-built world
-        summary = build_world(target, size=size, seed=seed)
+        user = user_files(target)
+        listed = "\n".join(f"  {p}" for p in user)
+        if user and not force:
+            raise ConfigError(
+                f"{target} holds {len(user)} file(s) the simulator did not write (your data):\n{listed}\n"
+                "Rebuilding the world would delete them. Build into another folder (--out data/<name>), "
+                "or pass --force to delete them."
+            )
+        if user:
+            typer.secho(f"Deleting {len(user)} file(s) the simulator did not write (--force):\n{listed}", err=True)
+        typer.echo(f"Building the {size} world (seed {seed}) into {target} ...")
+        summary = build_world(target, size=size, seed=seed, force=force)
         typer.echo(f"Simulated in {summary.seconds:.1f} s: " + ", ".join(f"{t} {n:,}" for t, n in summary.rows.items()))
         report = stage_world(store, salt)
     typer.echo(f"Staged: {report}")
@@ -524,7 +549,8 @@ def world_build(
 @app.command(
     epilog=(
         "Examples:\n\n"
-        "  galaxy ingest ~/exports/spend.csv --table spend --data-dir data/demo\n\n"
+        "  galaxy ingest ~/exports/spend.csv --table spend                  # into data/user\n\n"
+        "  galaxy ingest ~/exports/spend.csv --table spend --data-dir data/acme\n\n"
         "  galaxy ingest media.parquet --table spend --map spend=cost --map week=week_start\n\n"
         "  galaxy ingest costs.csv --table spend --map week=Date --map channel=Medium --map spend=Cost\n\n"
         "  galaxy ingest touchpoints.csv --table touchpoints --channels my_channels.yaml"
@@ -537,7 +563,16 @@ def ingest(
     map_: Annotated[
         list[str] | None, typer.Option("--map", help="canonical=source column mapping (repeatable).")
     ] = None,
-    data_dir: Annotated[Path, typer.Option("--data-dir", help="Data store to load into.")] = Path("data/demo"),
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir",
+            help=(
+                "Data store to load into (default data/user: your own store, never a simulated demo world; "
+                "galaxy world build refuses to delete what you ingested)."
+            ),
+        ),
+    ] = Path("data/user"),
     channels: Annotated[
         Path | None,
         typer.Option(

@@ -19,11 +19,22 @@
 4. **Append.** Accepted rows are appended to ``raw.<table>``; rows whose key is
    already stored are quarantined as duplicates, so loading a file twice never
    doubles data.
+
+**What a user ingested is recognisable.** Every part :func:`ingest_file` writes is
+named ``ingest-NNNNN.parquet`` (:data:`INGEST_PREFIX`), in ``raw/<table>/`` and in
+``quarantine/<table>/`` alike; the simulator writes ``part-NNNNN.parquet`` and lists
+its raw parts in ``world.json`` (``raw_parts``: path -> bytes). :func:`user_raw_files`
+lists every raw file the simulator did not write (ingested parts, files copied in by
+hand, a simulator world's table that grew) and :func:`holds_user_data` tells whether
+there is any: ``galaxy world build`` refuses to rebuild over them, and a store
+holding them is not a demo world (no public demo salt). The default store of
+``galaxy ingest`` is ``data/user`` (:data:`USER_STORE`), never a demo world.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +42,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from pydantic import field_validator
 
 from galaxy_lib.core import sql
@@ -49,12 +61,21 @@ from galaxy_lib.core.store import DataStore
 from galaxy_lib.pipeline.rowchecks import RULE_DUPLICATE_KEY, check_rows, format_key, to_arrow
 
 __all__ = [
+    "INGEST_PREFIX",
+    "USER_STORE",
     "IngestConfig",
     "IngestResult",
     "apply_mapping",
     "fill_defaults",
+    "holds_user_data",
     "ingest_file",
+    "user_raw_files",
 ]
+
+#: Part-file prefix of everything :func:`ingest_file` writes (``raw/<table>/ingest-NNNNN.parquet``).
+INGEST_PREFIX = "ingest"
+#: Default store of ``galaxy ingest`` (relative to the project root): a user store, never a demo world.
+USER_STORE = "data/user"
 
 
 # --------------------------------------------------------------------------- configs and results
@@ -278,6 +299,103 @@ def _already_stored(store: DataStore, zone: str, contract: TableContract, accept
     return mask
 
 
+# --------------------------------------------------------------------------- whose data is it
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    """Files under ``folder``, skipping hidden files and folders (``.ipynb_checkpoints``, temporary parts)."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def _parquet_rows(paths: list[Path]) -> int | None:
+    try:
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+    except Exception:  # an unreadable file cannot be the simulator's whole table
+        return None
+
+
+def user_raw_files(store_root: str | Path) -> list[Path]:
+    """Files in the store's raw zone that the Galaxy simulator did not write, in name order.
+
+    A file is the simulator's only when the store's ``world.json`` vouches for it:
+
+    * ``world.json`` lists ``raw_parts`` (path under the root -> bytes): a file
+      listed there with the same size;
+    * an older ``world.json`` without that list: a ``part-*`` file of a table whose
+      ``part-*`` files together hold exactly the rows ``world.json`` records (rows
+      a user appended make the count differ);
+    * no ``world.json`` but a ``truth/`` folder (a simulator build that was
+      interrupted; ``ensure_world`` rebuilds it): any ``part-*`` Parquet file.
+
+    Parts written by :func:`ingest_file` (``ingest-*``) are always the user's.
+    Hidden files and folders (``.ipynb_checkpoints``, temporary ``.*.tmp`` parts) are skipped.
+
+    Parameters
+    ----------
+    store_root
+        The store folder.
+
+    Returns
+    -------
+    list[pathlib.Path]
+        Absolute paths; empty when the store has no raw zone or only simulator files.
+    """
+    root = Path(store_root)
+    raw = root / "raw"
+    if not raw.is_dir():
+        return []
+    files = _visible_files(raw)
+    world: dict | None = None
+    if (root / "world.json").is_file():
+        try:
+            world = json.loads((root / "world.json").read_text())
+        except (json.JSONDecodeError, OSError):
+            world = {}
+        if not isinstance(world, dict):
+            world = {}
+
+    def simulated_name(p: Path) -> bool:
+        return p.suffix == ".parquet" and p.name.startswith("part-") and p.parent.parent == raw
+
+    if world is None:
+        interrupted = (root / "truth").is_dir()
+        return [p for p in files if not (interrupted and simulated_name(p))]
+    listed = world.get("raw_parts")
+    if isinstance(listed, dict):
+        return [p for p in files if listed.get(p.relative_to(root).as_posix()) != p.stat().st_size]
+    # world.json of an older build: vouch for a table by its row count
+    rows = world.get("rows") if isinstance(world.get("rows"), dict) else {}
+    foreign = [p for p in files if not simulated_name(p)]
+    by_table: dict[str, list[Path]] = {}
+    for p in files:
+        if simulated_name(p):
+            by_table.setdefault(p.parent.name, []).append(p)
+    for table, parts in by_table.items():
+        if _parquet_rows(parts) != rows.get(table):
+            foreign += parts
+    return sorted(foreign)
+
+
+def holds_user_data(store_root: str | Path) -> bool:
+    """Tell whether the store's raw zone holds data the Galaxy simulator did not write.
+
+    True for a store a user ingested into (``galaxy ingest``, :func:`ingest_file`),
+    a simulator world with an ingested table added, or raw files copied in by hand;
+    False for an empty store or one the simulator built alone. See
+    :func:`user_raw_files` for the rule and the files.
+
+    Examples
+    --------
+    >>> holds_user_data("data/ci")  # doctest: +SKIP
+    False
+    """
+    return bool(user_raw_files(store_root))
+
+
 # --------------------------------------------------------------------------- the entry point
 
 
@@ -360,7 +478,7 @@ def ingest_file(
     if table is None:
         raise ContractError("ingest_file needs a table name (spend, kpi, touchpoints, ...).")
     if store is None:
-        raise ValueError("ingest_file needs a DataStore to write to, e.g. DataStore('data/demo').")
+        raise ValueError("ingest_file needs a DataStore to write to, e.g. DataStore('data/user').")
     contract = contract_for(table)
     if zone not in ("raw", "staged"):
         raise ContractError(f"ingest_file writes to zone 'raw' (default) or 'staged', not {zone!r}.")
@@ -396,7 +514,7 @@ def ingest_file(
             rejected = pd.concat([rejected, again], ignore_index=True).sort_values("_row", kind="stable")
             accepted = accepted[~stored].reset_index(drop=True)
         if len(accepted):
-            store.append_part(zone, table, to_arrow(accepted))
+            store.append_part(zone, table, to_arrow(accepted), prefix=INGEST_PREFIX)
         n_q = quarantine_rows(
             store,
             table,
@@ -405,6 +523,7 @@ def ingest_file(
             reason=rejected["_reason"],
             source=source,
             row_numbers=rejected["_row"],
+            prefix=INGEST_PREFIX,
         )
     if rows_in != len(accepted) + n_q:
         raise AssertionError(f"ingest lost rows: {rows_in} in, {len(accepted)} accepted, {n_q} quarantined")

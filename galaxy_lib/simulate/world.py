@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from galaxy_lib.core.contracts import CONSENT_PURPOSES, MMM_CHANNELS, TOUCH_CHANNELS
 from galaxy_lib.core.store import DataStore
+from galaxy_lib.pipeline.ingest import INGEST_PREFIX, user_raw_files
 from galaxy_lib.simulate import creatives as creatives_mod
 from galaxy_lib.simulate import journeys as journeys_mod
 from galaxy_lib.simulate import uplift as uplift_mod
@@ -54,7 +55,7 @@ from galaxy_lib.simulate.customers import (
 )
 from galaxy_lib.simulate.mmm import simulate_mmm
 
-__all__ = ["WORLD_FILES", "WorldSummary", "build_world"]
+__all__ = ["WORLD_FILES", "WorldSummary", "build_world", "user_files"]
 
 #: Files and folders a build owns (removed before a rebuild).
 WORLD_FILES: tuple[str, ...] = (
@@ -90,6 +91,8 @@ class WorldSummary:
     stage_seconds
         Time per stage (``mmm``, ``creatives``, ``customers``, ``consent``, ``journeys``,
         ``email_experiment``, ``content``, ``write``) for throughput reporting.
+    deleted
+        User files a ``force`` rebuild deleted (empty otherwise).
     """
 
     path: Path
@@ -99,6 +102,7 @@ class WorldSummary:
     seconds: float
     peak_memory_mb: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    deleted: tuple[Path, ...] = ()
 
 
 def _peak_rss_mb() -> float:
@@ -117,7 +121,16 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _prepare(out: Path) -> None:
+def _prepare(out: Path, force: bool = False) -> list[Path]:
+    """Empty the world files of ``out``; returns the user files deleted (only with ``force``).
+
+    Raises
+    ------
+    FileExistsError
+        When ``out`` holds other files and no world, or its raw zone holds data the
+        simulator did not write (:func:`galaxy_lib.pipeline.ingest.user_raw_files`,
+        e.g. rows loaded with ``galaxy ingest``) and ``force`` is not set.
+    """
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"World folder {out} is a file; give build_world a folder path.")
     if out.is_dir() and any(out.iterdir()) and not (out / "world.json").is_file():
@@ -127,6 +140,16 @@ def _prepare(out: Path) -> None:
                 f"{out} is not empty and holds no world.json: refusing to build a world over other files. "
                 "Point out_dir at an empty or new folder (or an existing world folder to rebuild it)."
             )
+    user = user_files(out)
+    if user and not force:
+        shown = ", ".join(p.relative_to(out).as_posix() for p in user[:10])
+        more = f" and {len(user) - 10} more" if len(user) > 10 else ""
+        raise FileExistsError(
+            f"{out} holds data the simulator did not write ({shown}{more}): rebuilding the world would delete "
+            "it. Build the world into another folder (galaxy world build --out data/<name>), or pass --force "
+            "(build_world(..., force=True)) to delete these files together with raw/, staged/, curated/ and "
+            "quarantine/."
+        )
     for name in WORLD_FILES:
         p = out / name
         if p.is_dir():
@@ -134,6 +157,18 @@ def _prepare(out: Path) -> None:
         elif p.exists():
             p.unlink()
     out.mkdir(parents=True, exist_ok=True)
+    return user
+
+
+def _ingested_quarantine(out: Path) -> list[Path]:
+    """Quarantine parts written by ``ingest_file``: a user's rejected rows, deleted by a rebuild too."""
+    return sorted((out / "quarantine").glob(f"*/{INGEST_PREFIX}-*.parquet"))
+
+
+def user_files(out_dir: str | Path) -> list[Path]:
+    """Files of ``out_dir`` a rebuild would delete that the simulator did not write (raw data, ingest quarantine)."""
+    out = Path(out_dir)
+    return user_raw_files(out) + _ingested_quarantine(out)
 
 
 def _jsonable(x: Any) -> Any:
@@ -156,6 +191,7 @@ def build_world(
     seed: int = 42,
     config: WorldConfig | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> WorldSummary:
     """Generate a Galaxy world into ``out_dir``.
 
@@ -163,7 +199,9 @@ def build_world(
     ----------
     out_dir
         World folder (the store root). Must be empty, new, or a previous world
-        (which is replaced, including its staged and curated zones).
+        (which is replaced, including its staged and curated zones). A folder whose
+        raw zone holds data the simulator did not write (rows loaded with
+        ``galaxy ingest``, files copied in) is refused unless ``force``.
     size
         Size preset (``ci``, ``demo``, ``bench``); ignored when ``config`` is given.
     seed
@@ -172,11 +210,20 @@ def build_world(
         Full configuration (e.g. ``WorldConfig.for_size("ci", chunk_size=500)``).
     progress
         Show tqdm progress bars.
+    force
+        Delete data the simulator did not write too (see :func:`user_files`); the
+        files deleted are listed in ``WorldSummary.deleted``.
 
     Returns
     -------
     WorldSummary
         Paths, row counts, timings and peak memory.
+
+    Raises
+    ------
+    FileExistsError
+        When ``out_dir`` holds other files, or user data without ``force``; the
+        message names the files and the fix (another folder, or ``force``).
 
     Examples
     --------
@@ -187,7 +234,7 @@ def build_world(
     cfg = config if config is not None else WorldConfig.for_size(size, seed=seed)
     t0 = time.perf_counter()
     out = Path(out_dir)
-    _prepare(out)
+    deleted = _prepare(out, force=force)
     store = DataStore(out)
     stage = dict.fromkeys(_STAGES, 0.0)
     rows: dict[str, int] = {}
@@ -409,6 +456,10 @@ def build_world(
         "stage_seconds": {k: round(v, 3) for k, v in stage.items()},
         "peak_memory_mb": round(peak, 1),
         "config": json.loads(cfg.model_dump_json()),
+        # the raw files this build wrote (path -> bytes): anything else in raw/ is a user's (holds_user_data)
+        "raw_parts": {
+            p.relative_to(out).as_posix(): p.stat().st_size for p in sorted((out / "raw").glob("*/*.parquet"))
+        },
     }
     (out / "world.json").write_text(json.dumps(world, indent=2))
     return WorldSummary(
@@ -419,4 +470,5 @@ def build_world(
         seconds=seconds,
         peak_memory_mb=peak,
         stage_seconds=dict(stage),
+        deleted=tuple(deleted),
     )
