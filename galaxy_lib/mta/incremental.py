@@ -11,11 +11,19 @@ really adds (:func:`galaxy_lib.mta.analysis.calibrate`). The estimates come from
   :class:`galaxy_lib.schemas.mmm.MMMMetrics`), never through ``galaxy_lib.mmm``:
   workflows do not import each other. A run that failed its diagnostics gate is
   refused; :func:`latest_mmm_run` finds the newest one that passed.
+
+``latest:mmm`` trusts the runner, not the notebook: a run counts only when the runner
+recorded it (its ``manifest.json`` and a ``run.finished`` entry in ``reports/audit.jsonl``
+name the same run with the same status) and that status is ``passed`` or ``warn``. A run
+the runner failed (its PII scan, say) is skipped although its ``metrics.json`` says it
+passed, and ad-hoc runs (``reports/adhoc/``, written by an interactive session or a
+dashboard, never scanned or audited) never count.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from galaxy_lib.core.audit import AuditLog
 from galaxy_lib.core.files import read_table_file
 from galaxy_lib.core.metrics import MetricsError, RunMetrics, read_metrics
 from galaxy_lib.mta.paths import PathTableError
@@ -32,6 +41,7 @@ from galaxy_lib.schemas.mmm import MMMMetrics
 __all__ = [
     "LATEST_MMM_RUN",
     "MMM_NOTEBOOK",
+    "USABLE_RUN_STATUSES",
     "IncrementalEstimate",
     "incremental_from_lift_tests",
     "incremental_from_mmm_run",
@@ -39,8 +49,14 @@ __all__ = [
     "read_incremental",
 ]
 
+logger = logging.getLogger(__name__)
+
 #: Notebook whose ``metrics.json`` carries the MMM's ROI per channel.
 MMM_NOTEBOOK = "02_mmm"
+#: Manifest statuses of a run whose results may calibrate (``warn``: passed with warnings).
+USABLE_RUN_STATUSES = ("passed", "warn")
+#: Folder under ``reports/`` of interactive runs: never scanned, never audited.
+ADHOC_FOLDER = "adhoc"
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,8 +131,7 @@ def incremental_from_lift_tests(lift_tests: pd.DataFrame, spend: pd.DataFrame) -
     return IncrementalEstimate(table=out, unit="revenue", source=f"lift_tests ({len(lt)} tests)")
 
 
-#: ``incremental_path`` value meaning "the newest 02_mmm run under reports/ that passed its gate".
-#: ``incremental_path`` value meaning "the newest 02_mmm run under reports/ that passed its gate".
+#: ``incremental_path`` value meaning "the newest recorded 02_mmm run under reports/ that passed".
 LATEST_MMM_RUN = "latest:mmm"
 #: Half-width of a normal 94% interval in standard deviations.
 _Z94 = 1.8808
@@ -126,7 +141,9 @@ def _read_mmm_run(p: Path) -> RunMetrics[MMMMetrics]:
     """Read a ``02_mmm`` run's metrics through :class:`MMMMetrics`, refusing a run that failed its gate.
 
     The envelope is read first, so a file of another notebook and a failed run are named as
-    such before the payload is checked against the MMM's schema.
+    such before the payload is checked against the MMM's schema. A ``manifest.json`` beside
+    the file (a run the runner recorded) must say the run passed too: the runner's verdict
+    (PII scan, errors) wins over what the notebook wrote.
     """
     try:
         envelope = read_metrics(p)
@@ -140,6 +157,9 @@ def _read_mmm_run(p: Path) -> RunMetrics[MMMMetrics]:
     )
     if not envelope.passed:
         raise refusal
+    refused = _manifest_refusal(p.parent / "manifest.json")
+    if refused:
+        raise PathTableError(f"the MMM run {p.parent.name} cannot calibrate: {refused}.")
     try:
         run = read_metrics(p, MMMMetrics)
     except MetricsError as err:
@@ -198,8 +218,102 @@ def incremental_from_mmm_run(metrics_path: str | Path) -> IncrementalEstimate:
     return _mmm_estimate(_read_mmm_run(p), p)
 
 
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """Read a run's ``manifest.json`` as a JSON object (``ValueError`` / ``OSError`` when it cannot be read)."""
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(manifest, dict):
+        raise ValueError("it is not a JSON object")
+    return manifest
+
+
+def _manifest_refusal(path: Path) -> str:
+    """Why the run whose ``manifest.json`` is ``path`` may not calibrate (``""``: no manifest, or it passed)."""
+    if not path.is_file():
+        return ""
+    try:
+        manifest = _read_manifest(path)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return f"its manifest.json cannot be read ({err})"
+    status = manifest.get("status")
+    if status not in USABLE_RUN_STATUSES:
+        reason = manifest.get("status_reason") or "no reason given"
+        return f"the runner recorded it as {status!r} ({reason})"
+    return ""
+
+
+def _finished_runs(reports: Path) -> dict[str, Mapping[str, Any]]:
+    """Return the ``run.finished`` payloads of ``reports/audit.jsonl`` by run id (the runner's record of runs)."""
+    log = AuditLog(reports / "audit.jsonl")
+    try:
+        return {
+            str(entry.payload.get("run_id")): entry.payload for entry in log.entries() if entry.kind == "run.finished"
+        }
+    except (OSError, ValueError) as err:
+        raise PathTableError(
+            f"incremental_path {LATEST_MMM_RUN!r}: cannot read the audit log {log.path} ({err}), so no run can be "
+            "trusted as recorded. Run `galaxy audit verify`, or point incremental_path at a run folder."
+        ) from None
+
+
+def _is_mmm_folder(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a ``02_mmm`` run (by its manifest, else by its metrics' envelope)."""
+    try:
+        return str(_read_manifest(run_dir / "manifest.json").get("notebook", "")).removesuffix(".ipynb") == MMM_NOTEBOOK
+    except (OSError, UnicodeDecodeError, ValueError):
+        pass
+    try:
+        return read_metrics(run_dir / "metrics.json").notebook == MMM_NOTEBOOK
+    except MetricsError:
+        return False
+
+
+def _skip_reason(run_dir: Path, finished: Mapping[str, Mapping[str, Any]]) -> str:
+    """Why the ``02_mmm`` run in ``run_dir`` may not be used by ``latest:mmm`` (``""`` when it may)."""
+    if run_dir.parent.name == ADHOC_FOLDER:
+        return (
+            "an ad-hoc run (reports/adhoc is written by interactive sessions and dashboards, never scanned or audited)"
+        )
+    manifest_path = run_dir / "manifest.json"
+    if not manifest_path.is_file():
+        return "no manifest.json: the runner did not record it"
+    try:
+        manifest = _read_manifest(manifest_path)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return f"its manifest.json cannot be read ({err})"
+    if manifest.get("run_id") != run_dir.name or manifest.get("job") != run_dir.parent.name:
+        return (
+            f"its manifest.json names run {manifest.get('job')!r}/{manifest.get('run_id')!r}, "
+            f"not the folder {run_dir.parent.name}/{run_dir.name}"
+        )
+    entry = finished.get(run_dir.name)
+    if entry is None:
+        return "audit.jsonl has no run.finished entry for it: the runner did not record it as finished"
+    if entry.get("job") != manifest["job"]:
+        return f"audit.jsonl records it under job {entry.get('job')!r}, not {manifest['job']!r}"
+    refused = _manifest_refusal(manifest_path)
+    if refused:
+        return refused
+    if entry.get("status") != manifest.get("status"):
+        return (
+            f"its manifest.json says {manifest.get('status')!r} but audit.jsonl recorded {entry.get('status')!r}: "
+            "the manifest was changed after the run"
+        )
+    try:
+        _read_mmm_run(run_dir / "metrics.json")
+    except PathTableError as err:
+        return str(err)
+    return ""
+
+
 def latest_mmm_run(reports_dir: str | Path | None = None) -> Path:
-    """Find the ``metrics.json`` of the newest ``02_mmm`` run under ``reports_dir`` whose gate did not fail.
+    """Find the ``metrics.json`` of the newest recorded ``02_mmm`` run under ``reports_dir`` that passed.
+
+    A run is used only when the runner recorded it: the run folder ``<job>/<run_id>/``
+    holds a ``manifest.json`` naming that job and run, ``audit.jsonl`` holds a
+    ``run.finished`` entry for the run with the same status, that status is one of
+    :data:`USABLE_RUN_STATUSES` and the ``metrics.json`` passes its diagnostics gate and
+    matches :class:`~galaxy_lib.schemas.mmm.MMMMetrics`. Ad-hoc runs (``reports/adhoc/``)
+    never count. Skipped runs are logged with their reasons.
 
     Parameters
     ----------
@@ -209,29 +323,36 @@ def latest_mmm_run(reports_dir: str | Path | None = None) -> Path:
     Returns
     -------
     Path
-        The run's ``metrics.json``. Runs that cannot be read or do not match
-        :class:`~galaxy_lib.schemas.mmm.MMMMetrics` are skipped.
+        The run's ``metrics.json``.
 
     Raises
     ------
     PathTableError
-        When there is none yet.
+        When no run qualifies (the message lists the skipped runs and why), or the audit
+        log cannot be read.
     """
     from galaxy_lib.core.paths import ProjectPaths
 
     reports = Path(reports_dir) if reports_dir else ProjectPaths.discover().reports
+    finished = _finished_runs(reports)
+    skipped: list[str] = []
     # run folders are named <UTC timestamp>-<suffix>, so the name orders them in time
     for metrics in sorted(reports.glob("*/*/metrics.json"), key=lambda m: m.parent.name, reverse=True):
-        try:
-            if read_metrics(metrics).notebook != MMM_NOTEBOOK:
-                continue
-            _read_mmm_run(metrics)
-        except (MetricsError, PathTableError):
+        run_dir = metrics.parent
+        if not _is_mmm_folder(run_dir):
             continue
-        return metrics
+        reason = _skip_reason(run_dir, finished)
+        if not reason:
+            for line in skipped:
+                logger.warning("latest:mmm skipped %s", line)
+            return metrics
+        skipped.append(f"{run_dir.parent.name}/{run_dir.name}: {reason}")
+    listed = "".join(f"\n  - {line}" for line in skipped[:10])
+    more = f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    why = f" Skipped:{listed}{more}" if skipped else ""
     raise PathTableError(
-        f"incremental_path {LATEST_MMM_RUN!r}: no {MMM_NOTEBOOK} run under {reports} passed its gate yet. "
-        f"Run `galaxy run {MMM_NOTEBOOK}` first, or point incremental_path at a file."
+        f"incremental_path {LATEST_MMM_RUN!r}: no {MMM_NOTEBOOK} run under {reports} was recorded by the runner "
+        f"as passed yet.{why}\nRun `galaxy run {MMM_NOTEBOOK}` first, or point incremental_path at a file."
     )
 
 

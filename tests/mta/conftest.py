@@ -8,6 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from galaxy_lib.core.audit import AuditLog
+from galaxy_lib.core.jsonio import write_json_atomic
+from galaxy_lib.core.registry import RunManifest
 from galaxy_lib.core.reporting import ReportWriter
 from galaxy_lib.mta import parse_path_table
 from galaxy_lib.schemas.mmm import (
@@ -39,12 +42,46 @@ SMALL_PATHS = parse_path_table(
 )
 
 
+#: The status reason of a failed MMM run in :func:`write_mmm_run`.
+GATE_FAILED = "MMM diagnostics gate failed; results withheld: max R-hat 1.2"
+
+
+def record_run(reports: Path, run_dir: Path, status: str, reason: str = "", audit: bool = True) -> None:
+    """Record ``run_dir`` as the runner does: its ``manifest.json`` and, with ``audit``, ``run.finished`` in the log."""
+    manifest = RunManifest(
+        run_id=run_dir.name,
+        job=run_dir.parent.name,
+        notebook="02_mmm.ipynb",
+        parameters={},
+        parameters_hash="0" * 64,
+        code_version={},
+        input_fingerprints={},
+        outputs=("metrics.json",),
+        started_at="2026-11-01T00:00:00+00:00",
+        finished_at="2026-11-01T00:01:00+00:00",
+        duration_s=60.0,
+        status=status,
+        status_reason=reason,
+    )
+    write_json_atomic(run_dir / "manifest.json", manifest.to_dict())
+    if audit:
+        AuditLog(reports / "audit.jsonl").append("run.finished", manifest.to_dict())
+
+
 def write_mmm_run(
-    reports: Path, run_id: str, roi: dict[str, float], spend: dict[str, float], passed: bool = True
+    reports: Path,
+    run_id: str,
+    roi: dict[str, float],
+    spend: dict[str, float],
+    passed: bool = True,
+    recorded: bool = True,
+    job: str = "mmm",
 ) -> Path:
-    """Write ``reports/mmm/<run_id>/metrics.json`` as an MMM run does: ROI 0.8-1.2 x ``roi`` as its 94% HDI.
+    """Write ``reports/<job>/<run_id>/metrics.json`` as an MMM run does: ROI 0.8-1.2 x ``roi`` as its 94% HDI.
 
     A failed run withholds its channels (``results_withheld``), as the MMM's diagnostics gate does.
+    With ``recorded`` the run is recorded as the runner does (:func:`record_run`), with the
+    notebook's status.
     """
     channels = {
         ch: ChannelMetrics(
@@ -93,11 +130,13 @@ def write_mmm_run(
         results_withheld=not passed,
         channels=channels if passed else None,
     )
-    writer = ReportWriter(reports / "mmm" / run_id, notebook="02_mmm")
+    writer = ReportWriter(reports / job / run_id, notebook="02_mmm")
     if passed:
         writer.write(payload)
     else:
-        writer.write(payload, status="failed", reason="MMM diagnostics gate failed; results withheld: max R-hat 1.2")
+        writer.write(payload, status="failed", reason=GATE_FAILED)
+    if recorded:
+        record_run(reports, writer.output_dir, "passed" if passed else "failed", "" if passed else GATE_FAILED)
     return writer.output_dir
 
 

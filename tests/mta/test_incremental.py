@@ -108,7 +108,7 @@ def test_failed_or_foreign_runs_are_refused(tmp_path: Path, mmm_run) -> None:
 
 def test_latest_mmm_run_skips_failed_and_unreadable_runs(tmp_path: Path, mmm_run) -> None:
     reports = tmp_path / "reports"
-    with pytest.raises(PathTableError, match=r"no 02_mmm run .* passed its gate yet"):
+    with pytest.raises(PathTableError, match=r"no 02_mmm run .* was recorded by the runner as passed yet"):
         latest_mmm_run(reports)
     old = mmm_run(reports, "20261101T000000Z-aaaaaa", {"video": 3.0}, {"video": 10.0})
     mmm_run(reports, "20261103T000000Z-cccccc", {}, {}, passed=False)
