@@ -10,8 +10,11 @@ Layout under the store root (``data/<world>/`` by default)::
     world.json                           how and when the world was built
 
 Every table is a folder of Parquet parts so that large tables can be streamed in
-bounded memory and read back with one DuckDB glob. Writes take a file lock on the
-store so two processes (for instance two schedulers) never interleave a write.
+bounded memory and read back with one DuckDB glob. Only folders named like a table
+(letters, digits, underscores) are tables: a stray ``raw/.ipynb_checkpoints/``,
+``raw/notes-2024/`` or a temporary ``<table>.tmp`` folder is ignored, never a query error.
+Writes take a file lock on the store so two processes (for instance two schedulers)
+never interleave a write.
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ __all__ = ["DataStore", "TableInfo"]
 _LOCKS: dict[str, FileLock] = {}
 _LOCKS_GUARD = threading.Lock()
 _PART_RE = re.compile(r"^(?P<prefix>[a-z]+)-(?P<n>\d{5})\.parquet$")
+
+
+def _is_table_name(name: str) -> bool:
+    """Tell whether a zone's folder is a table: letters, digits and underscores (no dot, dash or space)."""
+    return name.replace("_", "").isalnum()
 
 
 def _lock_for(path: Path) -> FileLock:
@@ -87,7 +95,7 @@ class DataStore:
         """Folder holding the Parquet parts of ``zone.table``."""
         if zone not in ZONES:
             raise ValueError(f"Unknown zone {zone!r}; expected one of {ZONES}.")
-        if not table.replace("_", "").isalnum():
+        if not _is_table_name(table):
             raise ValueError(f"Table name {table!r} must be letters, digits and underscores only.")
         return self.root / zone / table
 
@@ -279,6 +287,8 @@ class DataStore:
         new parts of an existing table are seen without a rebuild).
         """
         current = frozenset((t.zone, t.name) for t in self._table_dirs())
+        if "\\" in str(self.root):  # views list their files there (core.sql.read_parquet): rebuild on a new part
+            current |= frozenset(("part", str(p)) for t in self._table_dirs() for p in t.path.glob("*.parquet"))
         if self._con is None or current != self._con_tables:
             if self._con is not None:
                 self._con.close()
@@ -297,7 +307,7 @@ class DataStore:
                 out += [
                     TableInfo(zone, d.name, d, -1, (), 0, 0.0)
                     for d in zdir.iterdir()
-                    if d.is_dir() and not d.name.endswith(".tmp") and any(d.glob("*.parquet"))
+                    if d.is_dir() and _is_table_name(d.name) and any(d.glob("*.parquet"))
                 ]
         return out
 
@@ -308,7 +318,7 @@ class DataStore:
             zdir = self.root / zone
             if not zdir.is_dir():
                 continue
-            for d in sorted(p for p in zdir.iterdir() if p.is_dir() and not p.name.endswith(".tmp")):
+            for d in sorted(p for p in zdir.iterdir() if p.is_dir() and _is_table_name(p.name)):
                 parts = sorted(d.glob("*.parquet"))
                 if not parts:
                     continue

@@ -167,3 +167,46 @@ def test_replacing_a_table_never_leaves_it_half_deleted(tmp_path: Path, monkeypa
     store.write("raw", "spend", pd.DataFrame({"spend": [3.0]}))  # the next write cleans up
     assert sorted(p.name for p in zone.iterdir()) == ["spend"]
     assert store.query("SELECT sum(spend) AS s FROM raw.spend")["s"].iloc[0] == 3.0
+
+
+# --------------------------------------------------------------------------- stray folders and odd store paths
+
+
+def _one_week() -> pd.DataFrame:
+    return pd.DataFrame({"week": pd.to_datetime(["2025-01-06"]), "spend": [1.0]})
+
+
+@pytest.mark.parametrize("stray", [".ipynb_checkpoints", "notes-2024", "my table", "spend.bak"])
+def test_a_stray_folder_in_a_zone_is_not_a_table(store: DataStore, stray: str) -> None:
+    """A folder that cannot be a table name used to raise ValueError from every query on the store."""
+    from galaxy_lib.core.quarantine import quarantine_summary
+
+    store.write("raw", "spend", _one_week())
+    d = store.root / "raw" / stray
+    d.mkdir()
+    pq.write_table(pa.table({"x": [1]}), d / "part-00000.parquet")
+    (store.root / "raw" / "notes").mkdir()  # a valid name without Parquet parts: not a table either
+    (store.root / "raw" / "notes" / "readme.txt").write_text("hello")
+    assert store.query("SELECT count(*) AS n FROM raw.spend")["n"].item() == 1
+    assert [(t.zone, t.name) for t in store.tables()] == [("raw", "spend")]
+    assert quarantine_summary(store).empty
+    assert store.connect().execute("SELECT count(*) FROM raw.spend").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("name", ["it's a store", "run[1]", "back\\slash", "q?m", 'dq"x'])
+def test_odd_characters_in_the_store_path_do_not_break_queries(tmp_path: Path, name: str) -> None:
+    """Glob characters in the store path were read as a pattern: ``run[1]`` found no files."""
+    store = DataStore(tmp_path / name)
+    store.write("raw", "spend", _one_week())
+    assert store.query("SELECT count(*) AS n FROM raw.spend")["n"].item() == 1
+    store.append_part("raw", "spend", _one_week())  # a new part is seen by the kept connection
+    assert store.query("SELECT count(*) AS n FROM raw.spend")["n"].item() == 2
+
+
+def test_a_star_in_the_store_path_reads_only_that_store(tmp_path: Path) -> None:
+    """``data*`` as a glob also matched a sibling store ``dataXX`` and read its rows as this store's."""
+    other = DataStore(tmp_path / "dataXX")
+    other.write("raw", "spend", pd.concat([_one_week()] * 5))
+    store = DataStore(tmp_path / "data*")
+    store.write("raw", "spend", _one_week())
+    assert store.query("SELECT count(*) AS n FROM raw.spend")["n"].item() == 1
