@@ -19,10 +19,15 @@ when it is known. Every original column is kept and cast to string so any junk
 (``"12O.5"``, ``"2023-13-45"``) survives exactly as it arrived. Like the raw
 zone, quarantine may hold personal data (the rows are rejected before
 pseudonymisation); the ``_reason`` text never does: identifier, e-mail and
-phone values are masked in it, because reasons are shown in reports.
+phone values are masked in it, because reasons are shown in reports. Reasons name
+values, and a shifted row puts an e-mail in the ``spend`` column, so masking by
+column name is not enough: writers pass ``redact`` (``governance.pii.redact_pii``,
+which ``core`` cannot import) and every reason goes through it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -51,6 +56,7 @@ def quarantine_rows(
     *,
     row_numbers: pd.Series | list[int] | None = None,
     prefix: str = "part",
+    redact: Callable[[str], str] | None = None,
 ) -> int:
     """Append rejected rows to ``quarantine/<table>/`` with their rule and reason.
 
@@ -73,6 +79,10 @@ def quarantine_rows(
     prefix
         Part-file prefix; staging writes ``staging-NNNNN.parquet`` so that a re-run
         can replace its own rows without touching rows quarantined at ingestion.
+    redact
+        Masking applied to every reason before it is stored, e.g.
+        ``functools.partial(galaxy_lib.governance.pii.redact_pii, raw_ids=ids)``; a
+        reason names values, and a value in the wrong column can be an e-mail.
 
     Returns
     -------
@@ -91,7 +101,8 @@ def quarantine_rows(
     ).reset_index(drop=True)
     out["_row"] = pd.array(list(row_numbers) if row_numbers is not None else [pd.NA] * n, dtype="Int64")
     out["_rule"] = rule if isinstance(rule, str) else list(map(str, rule))
-    out["_reason"] = reason if isinstance(reason, str) else list(map(str, reason))
+    reasons = [str(reason)] * n if isinstance(reason, str) else list(map(str, reason))
+    out["_reason"] = [redact(r) for r in reasons] if redact is not None else reasons
     out["_source"] = str(source)
     out["_quarantined_at"] = pd.Timestamp.now(tz="UTC")
     store.append_part("quarantine", table, out, prefix=prefix)

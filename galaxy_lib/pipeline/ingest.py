@@ -34,6 +34,7 @@ holding them is not a demo world (no public demo salt). The default store of
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,7 @@ from galaxy_lib.core.contracts import (
 from galaxy_lib.core.files import read_table_file
 from galaxy_lib.core.quarantine import quarantine_rows
 from galaxy_lib.core.store import DataStore
+from galaxy_lib.governance.pii import redact_pii
 from galaxy_lib.pipeline.rowchecks import RULE_DUPLICATE_KEY, check_rows, format_key, to_arrow
 
 __all__ = [
@@ -277,6 +279,13 @@ def _channel_map(channels: ChannelMap | str | Path | None) -> ChannelMap:
     if channels is None:
         return ChannelMap.default()
     return ChannelMap.load(resolve_path(channels))
+
+
+def _raw_ids(rows: pd.DataFrame) -> list[str]:
+    """Return the customer ids of ``rows`` (masked in reasons whatever their format)."""
+    if "customer_id" not in rows.columns:
+        return []
+    return [str(v) for v in rows["customer_id"].dropna().unique() if str(v).strip()]
 
 
 def _already_stored(store: DataStore, zone: str, contract: TableContract, accepted: pd.DataFrame) -> np.ndarray:
@@ -513,6 +522,10 @@ def ingest_file(
             ]
             rejected = pd.concat([rejected, again], ignore_index=True).sort_values("_row", kind="stable")
             accepted = accepted[~stored].reset_index(drop=True)
+        # reasons name values, and a shifted row puts an e-mail or phone number in any column:
+        # every reason (and so every example shown) is masked whatever its column, the file's ids too
+        redact = functools.partial(redact_pii, raw_ids=_raw_ids(rejected))
+        rejected["_reason"] = [redact(r) for r in rejected["_reason"]]
         if len(accepted):
             store.append_part(zone, table, to_arrow(accepted), prefix=INGEST_PREFIX)
         n_q = quarantine_rows(
@@ -541,6 +554,6 @@ def ingest_file(
         zone=zone,
         examples=examples,
         filled=filled,
-        unknown_channels=unknown,
+        unknown_channels=tuple(redact_pii(c) for c in unknown),
         channels_source=channel_map.source,
     )

@@ -476,3 +476,51 @@ def test_ingest_config_takes_a_channel_map(store: DataStore, tmp_path: Path) -> 
 
 
 # --------------------------------------------------------------------------- module layout
+
+
+# --------------------------------------------------------------------------- masked reasons
+
+
+def test_pii_in_a_shifted_row_is_masked_in_every_reason(store: DataStore, tmp_path: Path) -> None:
+    """Reasons were masked by column name only: an e-mail in ``spend`` or ``week`` was published as is."""
+    csv = tmp_path / "shifted.csv"
+    csv.write_text(
+        "week,channel,spend\n"
+        "2025-01-06,tv,10\n"
+        "2025-01-13,tv,+44 7700 900123\n"
+        "jane.doe@example.com,tv,12\n"
+        "2025-01-20,tv,bob@example.org\n"
+        "2025-01-27,carol@example.net,5\n"
+    )
+    r = ingest_file(csv, "spend", store)
+    assert r.rows_quarantined == 3
+    q = read_quarantine(store, "spend")
+    shown = " ".join([*q["_reason"], *r.examples.values(), str(r)])
+    for raw in ("jane.doe@example.com", "bob@example.org", "+44 7700 900123", "carol@example.net"):
+        assert raw not in shown
+    assert "row 3: unparseable date in column 'week': 'j*****************om'" in q["_reason"].tolist()
+    # the rows themselves keep what arrived (quarantine, like raw, may hold personal data)
+    assert "jane.doe@example.com" in q["week"].tolist()
+
+
+def test_customer_ids_of_the_file_are_masked_whatever_their_format(store: DataStore, tmp_path: Path) -> None:
+    csv = tmp_path / "tp.csv"
+    csv.write_text(
+        "event_id,customer_id,ts,channel,campaign_id,creative_id,ingested_at\n"
+        "E1,acme-cust-991,2025-01-06 10:00,search,c1,,2025-01-06 10:05\n"
+        "E2,acme-cust-992,acme-cust-992,search,c1,,2025-01-06 10:05\n"  # the id shifted into ts
+    )
+    ingest_file(csv, "touchpoints", store)
+    (reason,) = read_quarantine(store, "touchpoints")["_reason"]
+    assert "unparseable" in reason and "acme-cust-992" not in reason
+
+
+def test_quarantine_rows_runs_every_reason_through_redact(store: DataStore) -> None:
+    from galaxy_lib.core.quarantine import quarantine_rows
+    from galaxy_lib.governance.pii import redact_pii
+
+    rows = pd.DataFrame({"spend": ["x@example.com", "y"]})
+    quarantine_rows(store, "spend", rows, "r", ["bad x@example.com", "bad y"], "f.csv", redact=redact_pii)
+    quarantine_rows(store, "spend", rows.iloc[:1], "r", "one reason for z@example.com", "f.csv", redact=redact_pii)
+    reasons = read_quarantine(store, "spend")["_reason"].tolist()
+    assert all("@example.com" not in r for r in reasons) and "bad y" in reasons
