@@ -53,14 +53,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
+def chromium_or_skip() -> str:
+    """Return Debian Chromium's path; skip the test without it (fail under ``CI=true``)."""
     if not Path(CHROMIUM).exists():
         message = "Debian chromium is not installed (apt-get install chromium; `make test` does it as root)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    return chromium_or_skip()
 
 
 @pytest.fixture(scope="session")
