@@ -15,7 +15,13 @@
 3. **Rows.** :func:`galaxy_lib.pipeline.rowchecks.check_rows` (shared with staging)
    puts channel names in canonical form (``parameters/channels.yaml``), parses
    dates, quarantines duplicate keys and rows breaking the pandera contract, each
-   with its rule and a readable reason.
+   with its rule and a readable reason. A row with an e-mail address or phone
+   number in a text column that is not personal data (``channel``, ``geo``,
+   ``campaign_id``, ...) is quarantined too (``personal_data_in_column``): it is a
+   shifted row or a free-text field, and those columns reach models and reports
+   unpseudonymised. Every reason goes through
+   :func:`galaxy_lib.governance.pii.redact_pii` (with the file's customer ids), so
+   no reason publishes personal data whatever column it came from.
 4. **Append.** Accepted rows are appended to ``raw.<table>``; rows whose key is
    already stored are quarantined as duplicates, so loading a file twice never
    doubles data.
@@ -59,11 +65,12 @@ from galaxy_lib.core.contracts import (
 from galaxy_lib.core.files import read_table_file
 from galaxy_lib.core.quarantine import quarantine_rows
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.governance.pii import redact_pii
+from galaxy_lib.governance.pii import redact_pii, scan_text
 from galaxy_lib.pipeline.rowchecks import RULE_DUPLICATE_KEY, check_rows, format_key, to_arrow
 
 __all__ = [
     "INGEST_PREFIX",
+    "RULE_PERSONAL_DATA",
     "USER_STORE",
     "IngestConfig",
     "IngestResult",
@@ -76,6 +83,8 @@ __all__ = [
 
 #: Part-file prefix of everything :func:`ingest_file` writes (``raw/<table>/ingest-NNNNN.parquet``).
 INGEST_PREFIX = "ingest"
+#: Rule of a row whose non-personal column holds an e-mail or phone number (a shifted row, a free-text field).
+RULE_PERSONAL_DATA = "personal_data_in_column"
 #: Default store of ``galaxy ingest`` (relative to the project root): a user store, never a demo world.
 USER_STORE = "data/user"
 
@@ -286,6 +295,35 @@ def _raw_ids(rows: pd.DataFrame) -> list[str]:
     if "customer_id" not in rows.columns:
         return []
     return [str(v) for v in rows["customer_id"].dropna().unique() if str(v).strip()]
+
+
+def _personal_data(accepted: pd.DataFrame, contract: TableContract) -> dict[int, str]:
+    """Rows of ``accepted`` with an e-mail or phone number in a contract text column that is not personal data.
+
+    Returns
+    -------
+    dict[int, str]
+        Position in ``accepted`` -> ``"column 'channel' holds an e-mail address"``
+        (the first such column of the row; the value itself is never shown).
+    """
+    found: dict[int, str] = {}
+    kinds = {"email": "an e-mail address", "phone": "a phone number"}
+    for col in contract.required_columns:
+        if col in PII_COLUMNS or col not in accepted.columns:
+            continue
+        values = accepted[col]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        text = values.astype("string")
+        # a cheap filter first (an '@' or a run of 8+ digits); the scanner's patterns on those cells only
+        maybe = text.str.contains(r"@|\d[\d ().\-]{6,}\d", regex=True, na=False).to_numpy()
+        for pos in np.flatnonzero(maybe):
+            if int(pos) in found:
+                continue
+            hits = [f.kind for f in scan_text(str(text.iloc[pos])) if f.kind in kinds]
+            if hits:
+                found[int(pos)] = f"column {col!r} holds {kinds[hits[0]]}"
+    return found
 
 
 def _already_stored(store: DataStore, zone: str, contract: TableContract, accepted: pd.DataFrame) -> np.ndarray:
@@ -522,6 +560,24 @@ def ingest_file(
             ]
             rejected = pd.concat([rejected, again], ignore_index=True).sort_values("_row", kind="stable")
             accepted = accepted[~stored].reset_index(drop=True)
+        personal = _personal_data(accepted, contract)
+        if personal:
+            pos = np.array(sorted(personal))
+            rows = check.accepted_rows[~stored][pos] if stored.any() else check.accepted_rows[pos]
+            bad = df.iloc[rows - 1].copy()
+            bad["_row"] = rows
+            bad["_rule"] = RULE_PERSONAL_DATA
+            where = ", ".join(c for c in contract.required_columns if c in PII_COLUMNS)
+            fix = (
+                f"personal data belongs only in {where}; is the row shifted?"
+                if where
+                else f"table {table!r} holds no personal data; is the row shifted, or the column free text?"
+            )
+            bad["_reason"] = [f"row {r}: {personal[p]}; {fix}" for r, p in zip(rows, pos, strict=True)]
+            rejected = pd.concat([rejected, bad], ignore_index=True).sort_values("_row", kind="stable")
+            keep = np.ones(len(accepted), dtype=bool)
+            keep[pos] = False
+            accepted = accepted[keep].reset_index(drop=True)
         # reasons name values, and a shifted row puts an e-mail or phone number in any column:
         # every reason (and so every example shown) is masked whatever its column, the file's ids too
         redact = functools.partial(redact_pii, raw_ids=_raw_ids(rejected))

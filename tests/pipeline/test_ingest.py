@@ -394,7 +394,7 @@ def test_a_national_spend_file_gives_a_correct_mmm_weekly(store: DataStore, tmp_
     kpi = tmp_path / "sales.csv"  # a national KPI file: no geo column either
     kpi.write_text("week,revenue,conversions,price_index,holiday\n2023-01-02,5000,50,1.0,0\n2023-01-09,5200,52,1.0,1\n")
     assert ingest_file(kpi, "kpi", store).filled == {"geo": NATIONAL_GEO}
-    report = stage_world(store, salt="test-salt", progress=False)
+    report = stage_world(store, salt="test-salt-0123456789abcdef", progress=False)
     assert report.curated["mmm_weekly"] == 4
     weekly = store.read("curated", "mmm_weekly").sort_values(["geo", "week"]).reset_index(drop=True)
     # the user's national rows, and the curated table's own national total ('ALL') equal to them
@@ -493,7 +493,7 @@ def test_pii_in_a_shifted_row_is_masked_in_every_reason(store: DataStore, tmp_pa
         "2025-01-27,carol@example.net,5\n"
     )
     r = ingest_file(csv, "spend", store)
-    assert r.rows_quarantined == 3
+    assert (r.rows_accepted, r.rows_quarantined) == (1, 4)
     q = read_quarantine(store, "spend")
     shown = " ".join([*q["_reason"], *r.examples.values(), str(r)])
     for raw in ("jane.doe@example.com", "bob@example.org", "+44 7700 900123", "carol@example.net"):
@@ -501,6 +501,38 @@ def test_pii_in_a_shifted_row_is_masked_in_every_reason(store: DataStore, tmp_pa
     assert "row 3: unparseable date in column 'week': 'j*****************om'" in q["_reason"].tolist()
     # the rows themselves keep what arrived (quarantine, like raw, may hold personal data)
     assert "jane.doe@example.com" in q["week"].tolist()
+
+
+def test_personal_data_in_a_text_column_is_quarantined_not_stored(store: DataStore, tmp_path: Path) -> None:
+    """An e-mail in ``channel`` passed every check and went on to staged tables and reports."""
+    csv = tmp_path / "spend.csv"
+    csv.write_text(
+        "week,channel,spend,note\n"
+        "2025-01-06,tv,10,call +44 7700 900123\n"  # an extra column is raw-only: not checked
+        "2025-01-13,carol@example.net,5,\n"
+        "2025-01-13,call 07700 900123,5,\n"
+        "2025-01-20,search 2025,12345678,\n"  # a big number and a year are not phone numbers
+    )
+    r = ingest_file(csv, "spend", store)
+    assert (r.rows_accepted, r.rows_quarantined) == (2, 2)
+    assert r.reasons == {"personal_data_in_column": 2}
+    q = read_quarantine(store, "spend")
+    assert q["_reason"].tolist() == [
+        "row 2: column 'channel' holds an e-mail address; table 'spend' holds no personal data; "
+        "is the row shifted, or the column free text?",
+        "row 3: column 'channel' holds a phone number; table 'spend' holds no personal data; "
+        "is the row shifted, or the column free text?",
+    ]
+    csv.write_text(
+        "event_id,customer_id,ts,channel,campaign_id,creative_id,ingested_at\n"
+        "E1,C00000001,2025-01-06 10:00,search,jane@example.com,,2025-01-06 10:05\n"
+    )
+    r = ingest_file(csv, "touchpoints", store)
+    assert read_quarantine(store, "touchpoints")["_reason"].tolist() == [
+        "row 1: column 'campaign_id' holds an e-mail address; personal data belongs only in customer_id; "
+        "is the row shifted?"
+    ]
+    assert sorted(store.read("raw", "spend")["channel"]) == ["search 2025", "tv"]
 
 
 def test_customer_ids_of_the_file_are_masked_whatever_their_format(store: DataStore, tmp_path: Path) -> None:
