@@ -365,15 +365,18 @@ def reports(
 def audit_verify(
     file: Annotated[Path, typer.Option("--file", help="The audit log.")] = Path("reports/audit.jsonl"),
 ) -> None:
-    """Check the hash chain of the audit log and its head file; exit 1 and name the problem if it was edited.
+    """Check the audit log's hash chain and the runs it records; exit 1 and name the problem if anything was edited.
 
     The head file (audit.jsonl.head, next to the log) records the last entry: a
     log with entries and no head file fails, because its last entries could have
     been removed with it (if only the head was lost, see `galaxy audit
     rebuild-head`). With GALAXY_AUDIT_KEY set the head's HMAC-SHA256 signature is
     checked too; a signed head checked without the key, or with another key, fails.
+    Then each recorded run's manifest.json and output files (SHA-256) next to the log
+    are compared with its run.finished entry (a status flipped to passed, an edited file).
     """
     from galaxy_lib.core.audit import AuditLog
+    from galaxy_lib.core.registry import verify_run_records
 
     path = resolve_path(file)
     v = AuditLog(path).verify()
@@ -382,9 +385,15 @@ def audit_verify(
         if v.head_checked:
             head = " and matches its signed head file" if v.head_signed else " and matches its head file"
         typer.secho(f"OK: {v.entries} entries, hash chain intact{head} ({path}).", fg=typer.colors.GREEN)
-        if v.note:
-            typer.echo(f"  Note: {v.note}.")
-        return
+        runs = verify_run_records(path)
+        for note in (v.note, *runs.notes):
+            typer.echo(f"  Note: {note}." if note else "", nl=bool(note))
+        if runs.ok:
+            typer.secho(f"OK: {runs.runs} recorded run(s) match their manifests and {runs.files} output file(s).")
+            return
+        typer.secho(f"BROKEN: {len(runs.problems)} run record(s) do not match the audit log:", fg="red", bold=True)
+        typer.echo("".join(f"  - {p}\n" for p in runs.problems), nl=False)
+        raise typer.Exit(1)
     typer.secho(f"BROKEN: {v.reason}.", fg=typer.colors.RED, bold=True)
     typer.echo(f"  {v.entries} entries verified before the problem; log: {path}")
     raise typer.Exit(1)

@@ -25,6 +25,16 @@ refused. When the head file is known to be lost, :meth:`AuditLog.rebuild_head`
 ``audit.head_rebuilt`` entry saying by whom, when (the entry's time) and from
 which last entry, so the rebuild itself stays in the record.
 
+**A crash between an entry and its head.** An append writes the line, then the
+head file. A writer killed in between leaves the head one entry behind a log whose
+last entry chains correctly onto it. :meth:`AuditLog.verify` accepts exactly that
+(with a note naming the entry), and the next append rolls the head forward and
+records it as an ``audit.head_rolled_forward`` entry (and a warning in the log
+output) instead of refusing every later run. A last entry that does not chain onto
+the head (changed, or more than one entry ahead) still fails. The price: someone
+who can write the log but not the head key can add *one* well-formed entry that the
+next append accepts; the roll-forward entry names it, so it stays visible.
+
 **Signing.** With ``GALAXY_AUDIT_KEY`` set, the head file carries an
 HMAC-SHA256 of its content (``{"seq", "hash"}`` as canonical JSON) under that
 key, and verification checks it: without the key nobody can rewrite the head to
@@ -47,6 +57,7 @@ import getpass
 import hashlib
 import hmac
 import json
+import logging
 import os
 import socket
 from collections.abc import Iterator, Mapping
@@ -62,6 +73,7 @@ __all__ = [
     "AUDIT_KEY_ENV",
     "GENESIS_HASH",
     "HEAD_REBUILT",
+    "HEAD_ROLLED_FORWARD",
     "AuditEntry",
     "AuditError",
     "AuditLog",
@@ -76,9 +88,13 @@ GENESIS_HASH = "0" * 64
 AUDIT_KEY_ENV = "GALAXY_AUDIT_KEY"
 #: Kind of the entry :meth:`AuditLog.rebuild_head` appends.
 HEAD_REBUILT = "audit.head_rebuilt"
+#: Kind of the entry an append writes when it rolls a head left one entry behind by a crash forward.
+HEAD_ROLLED_FORWARD = "audit.head_rolled_forward"
 _KEYS = ("seq", "ts", "kind", "payload", "prev_hash", "hash")
 _SIGNATURE = "hmac_sha256"
 _REBUILD = "`galaxy audit rebuild-head`"
+
+logger = logging.getLogger("galaxy.audit")
 
 
 class AuditError(RuntimeError):
@@ -122,6 +138,10 @@ class AuditVerification:
         Whether the head file carries a signature that matched ``GALAXY_AUDIT_KEY``.
     note
         Something to know although the log verified, e.g. that its head is unsigned.
+    head_behind
+        The head file records the entry before the last one, and the last entry chains
+        onto it: a writer stopped between the entry and its head. The next append rolls
+        the head forward (and records that).
     """
 
     ok: bool
@@ -132,6 +152,7 @@ class AuditVerification:
     head_checked: bool = False
     head_signed: bool = False
     note: str = ""
+    head_behind: bool = False
 
 
 @dataclass(frozen=True)
@@ -284,7 +305,7 @@ class AuditLog:
 
     def _append_locked(self, kind: str, payload: dict[str, Any]) -> AuditEntry:
         """Append under the already held lock: refuse a damaged end, write the entry, then the head."""
-        seq, prev = 0, GENESIS_HASH
+        seq, prev, last = 0, GENESIS_HASH, None
         if self.path.exists():
             last_raw = _read_last_line(self.path)
             if last_raw is not None:
@@ -300,11 +321,39 @@ class AuditLog:
         problem = self._head_file_problem(head, seq)
         if problem:
             raise AuditError(f"Not appending to {self.path}: {problem}.")
-        if head is not None and (head.seq, head.hash) != (seq, prev):
+        if head is not None and last is not None and (head.seq, head.hash) == (seq - 1, last["prev_hash"]):
+            rolled = self._roll_forward(head, last)  # a crash between the last line and its head
+            seq, prev = rolled.seq, rolled.hash
+        elif head is not None and (head.seq, head.hash) != (seq, prev):
             raise AuditError(
                 f"The end of {self.path} (entry {seq}) does not match its head file (entry {head.seq}): "
                 "entries were removed or added outside the log. Run `galaxy audit verify`."
             )
+        return self._write_entry(seq, prev, kind, payload)
+
+    def _roll_forward(self, head: _Head, last: Mapping[str, Any]) -> AuditEntry:
+        """Move a head left one entry behind by a crash onto the last entry, and record that as an entry."""
+        seq, last_hash = int(last["seq"]), str(last["hash"])
+        logger.warning(
+            "Audit log %s: entry %d (%s) was written but its head file still records entry %d (a writer "
+            "stopped in between); rolling the head forward and recording it as %s.",
+            self.path,
+            seq,
+            last["kind"],
+            head.seq,
+            HEAD_ROLLED_FORWARD,
+        )
+        self._write_head(seq, last_hash)
+        payload = {
+            "rolled_to": {"seq": seq, "hash": last_hash, "kind": last["kind"]},
+            "previous_head": {"seq": head.seq, "hash": head.hash},
+            "reason": "the entry was written but not its head file (the writer stopped in between)",
+            "by": _whoami(),
+        }
+        return self._write_entry(seq, last_hash, HEAD_ROLLED_FORWARD, payload)
+
+    def _write_entry(self, seq: int, prev: str, kind: str, payload: dict[str, Any]) -> AuditEntry:
+        """Write entry ``seq + 1`` after the entry ``seq`` whose hash is ``prev``, then the head file."""
         ts = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         entry = AuditEntry(seq + 1, ts, kind, payload, prev, entry_hash(prev, seq + 1, ts, kind, payload))
         # Field order seq, ts, kind, payload, prev_hash, hash reads well; the hash itself
@@ -366,7 +415,7 @@ class AuditLog:
             if not self.path.exists():
                 raise AuditError(f"No audit log at {self.path}: there is nothing to rebuild the head from.")
             head = self._read_head()
-            chain, last_seq, last_hash = self._check_chain(self.path.read_bytes(), head_checked=False)
+            chain, last_seq, last_hash, last_prev = self._check_chain(self.path.read_bytes(), head_checked=False)
             if chain is not None:
                 raise AuditError(
                     f"Cannot rebuild the head of {self.path}: {chain.reason}. The chain itself is "
@@ -374,8 +423,8 @@ class AuditLog:
                 )
             if last_seq == 0:
                 raise AuditError(f"{self.path} has no entries: there is no last entry to rebuild the head from.")
-            state = self._check_head(head, last_seq, last_hash)
-            if state.ok:
+            state = self._check_head(head, last_seq, last_hash, last_prev)
+            if state.ok and not state.head_behind:
                 return None
             if self._key() is None and head is not None and head.signature is not None:
                 raise AuditError(
@@ -427,8 +476,8 @@ class AuditLog:
     # ------------------------------------------------------------------ verifying
 
     @staticmethod
-    def _check_chain(raw: bytes, head_checked: bool) -> tuple[AuditVerification | None, int, str]:
-        """Check the chain alone: (the first problem or None, last seq, last hash)."""
+    def _check_chain(raw: bytes, head_checked: bool) -> tuple[AuditVerification | None, int, str, str]:
+        """Check the chain alone: (the first problem or None, last seq, last hash, the last entry's prev_hash)."""
         lines = raw.split(b"\n")
         if lines and lines[-1] == b"":
             lines.pop()
@@ -443,10 +492,10 @@ class AuditLog:
                 parsed.append((i, None))
         seqs_present = {d["seq"] for _, d in parsed if d is not None}
 
-        def bad(seq: int, line: int | None, reason: str, good: int) -> tuple[AuditVerification, int, str]:
-            return AuditVerification(False, good, seq, line, reason, head_checked), -1, ""
+        def bad(seq: int, line: int | None, reason: str, good: int) -> tuple[AuditVerification, int, str, str]:
+            return AuditVerification(False, good, seq, line, reason, head_checked), -1, "", ""
 
-        expected, prev_hash = 1, GENESIS_HASH
+        expected, prev_hash, last_prev = 1, GENESIS_HASH, GENESIS_HASH
         for i, d in parsed:
             good = expected - 1
             if d is None:
@@ -486,12 +535,12 @@ class AuditLog:
                     f"the one entry {seq} recorded)",
                     good - 1,
                 )
-            prev_hash = d["hash"]
+            last_prev, prev_hash = prev_hash, d["hash"]
             expected += 1
-        return None, expected - 1, prev_hash
+        return None, expected - 1, prev_hash, last_prev
 
-    def _check_head(self, head: _Head | None, last_seq: int, last_hash: str) -> AuditVerification:
-        """Compare an intact chain's end (``last_seq``, ``last_hash``) with the head file and its signature."""
+    def _check_head(self, head: _Head | None, last_seq: int, last_hash: str, last_prev: str) -> AuditVerification:
+        """Compare an intact chain's end (``last_seq``, ``last_hash``, its ``prev_hash``) with the head file."""
         problem = self._head_file_problem(head, last_seq)
         if problem:
             return AuditVerification(False, last_seq, None, None, problem, head is not None)
@@ -508,7 +557,8 @@ class AuditLog:
                 f"{what} from the end of the log (the head file records {head.seq} entries)",
                 True,
             )
-        if head.seq < last_seq:
+        behind = head.seq == last_seq - 1 and head.hash == last_prev
+        if head.seq < last_seq and not behind:
             return AuditVerification(
                 False,
                 head.seq,
@@ -517,7 +567,7 @@ class AuditLog:
                 f"entries after {head.seq} were added outside the audit log (the head file records {head.seq} entries)",
                 True,
             )
-        if head.hash != last_hash:
+        if head.hash != last_hash and not behind:
             return AuditVerification(
                 False,
                 last_seq - 1,
@@ -535,7 +585,11 @@ class AuditLog:
                 "so the head cannot be rewritten to match a shortened log"
             )
         )
-        return AuditVerification(True, last_seq, head_checked=True, head_signed=signed, note=note)
+        if behind:
+            lag = f"the head file records entry {head.seq} and the last entry {last_seq} chains onto it: a writer"
+            lag += f" stopped between the entry and its head; the next append rolls the head on ({HEAD_ROLLED_FORWARD})"
+            note = f"{lag}; {note}" if note else lag
+        return AuditVerification(True, last_seq, head_checked=True, head_signed=signed, note=note, head_behind=behind)
 
     def verify(self) -> AuditVerification:
         """Check the whole chain and the head file.
@@ -556,7 +610,7 @@ class AuditLog:
         with self._lock():  # a consistent snapshot: no append in flight
             raw = self.path.read_bytes()
             head = self._read_head()
-        chain, last_seq, last_hash = self._check_chain(raw, head_checked=head is not None)
+        chain, last_seq, last_hash, last_prev = self._check_chain(raw, head_checked=head is not None)
         if chain is not None:
             return chain
-        return self._check_head(head, last_seq, last_hash)
+        return self._check_head(head, last_seq, last_hash, last_prev)

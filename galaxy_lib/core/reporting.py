@@ -271,10 +271,29 @@ def _runner_is_gone(manifest: Mapping[str, Any]) -> bool:
         return False
 
 
+def _withheld(manifest: Mapping[str, Any], runner_gone: bool) -> str:
+    """Say why a run's outputs are not linked (they hold or may hold personal data), or return ``""``."""
+    extra = manifest.get("extra") if isinstance(manifest.get("extra"), Mapping) else {}
+    pii = extra.get("pii") if isinstance(extra.get("pii"), Mapping) else {}
+    error = manifest.get("error") if isinstance(manifest.get("error"), Mapping) else {}
+    if pii.get("ok") is False or error.get("kind") == "pii":
+        return (
+            "outputs withheld: the PII scan found personal data in them (or could not run); "
+            "see extra.pii in the manifest, fix the notebook and run it again"
+        )
+    if runner_gone:
+        return "outputs not linked: the run never finished, so they were never scanned for personal data"
+    if manifest.get("status") == "running":
+        return "outputs linked once the run has finished and passed the PII scan"
+    return ""
+
+
 def _run_summary(manifest: dict[str, Any], run_dir: Path, reports_dir: Path) -> dict[str, Any]:
-    """One row of the index: the manifest plus links and a one-line reason."""
+    """One row of the index: the manifest plus links (none to outputs that failed the PII scan) and a reason."""
     rel = run_dir.relative_to(reports_dir).as_posix()
     stem = Path(manifest.get("notebook", "")).stem
+    runner_gone = manifest.get("status") == "running" and _runner_is_gone(manifest)
+    withheld = _withheld(manifest, runner_gone)
     links = {}
     for key, fname in (
         ("report", f"{stem}.html"),
@@ -282,9 +301,9 @@ def _run_summary(manifest: dict[str, Any], run_dir: Path, reports_dir: Path) -> 
         ("metrics", "metrics.json"),
         ("manifest", "manifest.json"),
     ):
-        if (run_dir / fname).is_file():
+        if (run_dir / fname).is_file() and (key == "manifest" or not withheld):
             links[key] = f"{rel}/{fname}"
-    if manifest.get("status") == "running" and _runner_is_gone(manifest):
+    if runner_gone:
         manifest = {
             **manifest,
             "status": "failed",
@@ -308,6 +327,7 @@ def _run_summary(manifest: dict[str, Any], run_dir: Path, reports_dir: Path) -> 
         "code_version": manifest.get("code_version"),
         "error": manifest.get("error"),
         "links": links,
+        "outputs_withheld": withheld,
     }
 
 
@@ -333,6 +353,7 @@ def _index_row(run: Mapping[str, Any], colors: Mapping[str, str], reason_limit: 
         "duration": _fmt_duration(run["duration_s"]),
         "reason": _excerpt(run["status_reason"], reason_limit),
         "links": [(run["links"][key], label) for key, label in _LINK_LABELS if key in run["links"]],
+        "withheld": run.get("outputs_withheld") or "",
     }
 
 
@@ -366,6 +387,9 @@ def build_index(reports_dir: str | Path | None = None) -> Path:
     Runs are listed newest first with status, reason (the error for failed runs)
     and links to the HTML report, the executed notebook and ``metrics.json``; the
     latest run of each job is summarised at the top, with the audit-log check.
+    A run whose PII scan failed, or that never finished (so was never scanned), is
+    listed with a link to its manifest only and a line saying why
+    (``outputs_withheld`` in ``index.json``).
     A manifest that cannot be read is listed as a failed run rather than skipped.
 
     Parameters

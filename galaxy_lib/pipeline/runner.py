@@ -19,9 +19,19 @@ through named steps, each a function of this module:
    read through :func:`galaxy_lib.core.metrics.read_metrics`), unless the
    notebook raised, timed out or wrote no ``metrics.json``;
 6. scan the run folder for personal data (:func:`_pii_step`): an e-mail address,
-   phone number or raw customer id fails the run;
-7. write ``manifest.json``, append ``run.finished`` to the audit log and rebuild
-   ``reports/index.html`` (:func:`_finish_run`).
+   phone number or raw customer id fails the run, and the index lists it without
+   links to its outputs;
+7. fingerprint the inputs (after the run: it may have built or re-staged the
+   store), write ``manifest.json``, append ``run.finished`` with the SHA-256 of
+   every output (:func:`galaxy_lib.core.registry.run_record`) to the audit log and
+   rebuild ``reports/index.html`` (:func:`_finish_run`).
+
+Everything the runner records permanently (error messages, tracebacks, status
+reasons, problems, parameter values, its ``runner.log``) goes through
+:func:`galaxy_lib.governance.pii.redact_pii` first, with the store's raw customer
+ids: an exception quoting an e-mail fails the PII scan, and must not then be
+copied into the manifest, the hash-chained audit log (where it could never be
+erased) or the index. ``parameters_hash`` is taken over the real values.
 """
 
 from __future__ import annotations
@@ -48,8 +58,10 @@ from galaxy_lib.core.registry import (
     input_fingerprints,
     new_run_id,
     parameters_hash,
+    run_record,
 )
 from galaxy_lib.core.reporting import build_index
+from galaxy_lib.governance.pii import redact_pii
 from galaxy_lib.pipeline.execution import error_message, execute_in_child, mark_stopped
 from galaxy_lib.pipeline.notebooks import (
     RESERVED_PARAMETERS,
@@ -88,6 +100,7 @@ class _Run:
     t0: float
     audit: AuditLog
     audit_problem: str = ""
+    raw_ids: tuple[str, ...] = ()
 
     @property
     def out_nb(self) -> Path:
@@ -113,14 +126,15 @@ def _start_run(
     params["output_dir"] = str(out)
     user_params = {k: v for k, v in params.items() if k not in RESERVED_PARAMETERS}
     started, t0 = _now(), time.monotonic()
+    raw_ids = _store_ids(data_path) or ()
     base = dict(
         run_id=run_id,
         job=job,
         notebook=nb_path.name,
-        parameters=to_jsonable(user_params),
+        parameters=_redact(to_jsonable(user_params), raw_ids),
         parameters_hash=parameters_hash(user_params),
         code_version=code_version(),
-        input_fingerprints=input_fingerprints(data_path),
+        input_fingerprints={},  # taken after the run (_finish_run): the run may build or re-stage the store
         started_at=started.isoformat(),
         data_dir=str(data_path) if data_path else None,
         extra={
@@ -141,6 +155,7 @@ def _start_run(
         base=base,
         t0=t0,
         audit=AuditLog(reports_dir / "audit.jsonl"),
+        raw_ids=raw_ids,
     )
     running = RunManifest(**base, outputs=(), finished_at=None, duration_s=None, status="running")
     write_json_atomic(out / "manifest.json", running.to_dict())
@@ -156,7 +171,7 @@ def _start_run(
             },
         )
     except AuditError as err:
-        run.audit_problem = str(err)
+        run.audit_problem = redact_pii(err, raw_ids)
     _safe_index(reports_dir)
     return run
 
@@ -224,6 +239,38 @@ def _status_from_metrics(out: Path) -> tuple[str, str, dict[str, Any] | None]:
     return envelope.status, envelope.status_reason, None
 
 
+def _store_ids(data_dir: Path | None) -> tuple[str, ...] | None:
+    """Return the store's raw customer ids, or ``None`` when they cannot be read (masking by pattern still runs)."""
+    try:
+        return tuple(_raw_customer_ids(data_dir))
+    except Exception:  # an unreadable store must not stop the run from being recorded
+        logger.warning("Could not read the raw customer ids of %s; masking by pattern only", data_dir)
+        return None
+
+
+def _redact(value: Any, raw_ids: tuple[str, ...]) -> Any:
+    """``value`` (JSON-like) with every string passed through :func:`redact_pii`; keys are kept."""
+    if isinstance(value, str):
+        return redact_pii(value, raw_ids)
+    if isinstance(value, Mapping):
+        return {k: _redact(v, raw_ids) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact(v, raw_ids) for v in value]
+    return value
+
+
+def _redact_log(path: Path, raw_ids: tuple[str, ...]) -> None:
+    """Mask personal data in the run's ``runner.log`` (after the scan has seen and counted it)."""
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8", errors="replace")
+    masked = redact_pii(text, raw_ids)
+    if masked != text:
+        tmp = path.with_name(f".{path.name}.masked.tmp")
+        tmp.write_text(masked, encoding="utf-8")
+        os.replace(tmp, path)
+
+
 def _raw_customer_ids(data_dir: Path | None) -> list[str]:
     """Raw customer ids of the store (for the PII scan), or [] when the raw customers table is absent."""
     if data_dir is None:
@@ -236,7 +283,7 @@ def _raw_customer_ids(data_dir: Path | None) -> list[str]:
     return store.read("raw", "customers", columns=["customer_id"])["customer_id"].astype(str).tolist()
 
 
-def _pii_scan(out: Path, data_dir: Path | None) -> dict[str, Any]:
+def _pii_scan(out: Path, raw_ids: tuple[str, ...]) -> dict[str, Any]:
     """Scan the run folder; returns ``{"ok", "files_scanned", "findings": [{"file", "kind", "line"}]}``.
 
     Only where and what kind is kept: the matched value is PII itself and must not
@@ -245,7 +292,7 @@ def _pii_scan(out: Path, data_dir: Path | None) -> dict[str, Any]:
     from galaxy_lib.governance.pii import SCANNED_SUFFIXES, scan_folder
 
     # runner.log holds the child's stdout/stderr (warnings can echo data): scan it too.
-    result = scan_folder(out, raw_ids=_raw_customer_ids(data_dir), suffixes=(*SCANNED_SUFFIXES, ".log"))
+    result = scan_folder(out, raw_ids=raw_ids, suffixes=(*SCANNED_SUFFIXES, ".log"))
     findings = []
     for f in result.findings:
         d = to_jsonable(f) if not isinstance(f, Mapping) else dict(f)
@@ -261,11 +308,22 @@ def _pii_scan(out: Path, data_dir: Path | None) -> dict[str, Any]:
 
 
 def _pii_step(run: _Run) -> tuple[dict[str, Any], str | None]:
-    """Scan the run folder; returns the scan record for the manifest and why it fails the run (``None`` if clean)."""
+    """Scan the run folder; returns the scan record for the manifest and why it fails the run (``None`` if clean).
+
+    The store's raw ids are read again first: the run may have built the store.
+    """
+    ids = _store_ids(run.data_path)
+    run.raw_ids = ids if ids is not None else run.raw_ids
     try:
-        pii = _pii_scan(run.out, run.data_path)
+        if ids is None:  # the scan must not pass without the store's ids
+            raise RuntimeError(f"the raw customer ids of {run.data_path} cannot be read")
+        pii = _pii_scan(run.out, run.raw_ids)
     except Exception as err:  # an unscannable report must not pass
         pii = {"ok": False, "files_scanned": 0, "findings": [], "error": f"{type(err).__name__}: {err}"}
+    try:
+        _redact_log(run.out / "runner.log", run.raw_ids)
+    except OSError as err:
+        pii = {**pii, "ok": False, "error": f"runner.log could not be masked: {type(err).__name__}"}
     if pii["ok"]:
         return pii, None
     if pii.get("error"):
@@ -296,9 +354,14 @@ def _final_status(
 def _finish_run(
     run: _Run, status: str, reason: str, error: Mapping[str, Any] | None, pii: Mapping[str, Any]
 ) -> RunManifest:
-    """Write the final ``manifest.json``, append ``run.finished`` to the audit log, rebuild the index."""
-    if not run.base["input_fingerprints"]:  # the world was built during the run: fingerprint it now
-        run.base["input_fingerprints"] = input_fingerprints(run.data_path)
+    """Fingerprint the inputs, write the final ``manifest.json``, append ``run.finished``, rebuild the index.
+
+    The error, the reason, the PII-scan record and the fingerprints' paths are masked
+    (:func:`redact_pii`) before anything is written.
+    """
+    run.base["input_fingerprints"] = _redact(input_fingerprints(run.data_path, run.params), run.raw_ids)
+    error = _redact(error, run.raw_ids) if error is not None else None
+    reason = redact_pii(reason, run.raw_ids)
     outputs = tuple(
         sorted(
             p.relative_to(run.out).as_posix() for p in run.out.rglob("*") if p.is_file() and p.name != "manifest.json"
@@ -313,14 +376,13 @@ def _finish_run(
         status_reason=reason,
         error=error,
     )
-    manifest = replace(manifest, extra={**manifest.extra, "pii": pii})
+    manifest = replace(manifest, extra={**manifest.extra, "pii": _redact(pii, run.raw_ids)})
     write_json_atomic(run.out / "manifest.json", manifest.to_dict())
     try:
-        run.audit.append("run.finished", manifest.to_dict())
-    except AuditError as err:
-        manifest = replace(
-            manifest, status="failed", status_reason=f"{manifest.status_reason}; audit log: {err}".lstrip("; ")
-        )
+        run.audit.append("run.finished", run_record(manifest, run.out))
+    except (AuditError, OSError) as err:  # OSError: an output vanished before it was hashed
+        problem = redact_pii(f"audit log: {err}", run.raw_ids)
+        manifest = replace(manifest, status="failed", status_reason=f"{manifest.status_reason}; {problem}".lstrip("; "))
         write_json_atomic(run.out / "manifest.json", manifest.to_dict())
     _safe_index(run.reports_dir)
     return manifest
@@ -446,7 +508,9 @@ def record_failed_start(
     """Record a job that could not start (missing notebook or parameter file, unknown parameter) as a failed run.
 
     The scheduler uses it so that a broken job shows up red in the index and in the
-    audit log instead of only in a log file.
+    audit log instead of only in a log file. The error and the parameters are masked
+    (:func:`redact_pii`, with the raw ids of the ``data_dir`` parameter's store when it
+    can be read) before they are written.
     """
     reports_dir = Path(reports_dir)
     if not job:
@@ -460,11 +524,14 @@ def record_failed_start(
     out.mkdir(parents=True)
     now = _now().isoformat()
     user_params = {k: v for k, v in dict(params).items() if k not in RESERVED_PARAMETERS}
+    data_value = params.get("data_dir")
+    ids = (_store_ids(resolve_path(data_value)) if isinstance(data_value, str) and data_value else None) or ()
+    message = redact_pii(f"the job could not start: {err}", ids)
     manifest = RunManifest(
         run_id=run_id,
         job=job,
-        notebook=Path(str(notebook)).name,
-        parameters=to_jsonable(user_params),
+        notebook=redact_pii(Path(str(notebook)).name, ids),
+        parameters=_redact(to_jsonable(user_params), ids),
         parameters_hash=parameters_hash(user_params),
         code_version=code_version(),
         input_fingerprints={},
@@ -473,13 +540,13 @@ def record_failed_start(
         finished_at=now,
         duration_s=0.0,
         status="failed",
-        status_reason=f"the job could not start: {err}",
-        error={"kind": kind, "ename": type(err).__name__, "message": f"the job could not start: {err}"},
+        status_reason=message,
+        error={"kind": kind, "ename": type(err).__name__, "message": message},
     )
     write_json_atomic(out / "manifest.json", manifest.to_dict())
     try:
-        AuditLog(reports_dir / "audit.jsonl").append("run.finished", manifest.to_dict())
+        AuditLog(reports_dir / "audit.jsonl").append("run.finished", run_record(manifest, out))
     except AuditError as aerr:
-        logger.error("Audit log: %s", aerr)
+        logger.error("Audit log: %s", redact_pii(aerr, ids))
     _safe_index(reports_dir)
     return manifest

@@ -13,6 +13,7 @@ from galaxy_lib.core.audit import (
     AUDIT_KEY_ENV,
     GENESIS_HASH,
     HEAD_REBUILT,
+    HEAD_ROLLED_FORWARD,
     AuditError,
     AuditLog,
     entry_hash,
@@ -327,3 +328,63 @@ def test_concurrent_processes_produce_one_valid_chain(tmp_path):
     seen = sorted((e.payload["worker"], e.payload["i"]) for e in log.entries())
     assert seen == [(w, i) for w in range(4) for i in range(25)]
     assert len(Path(path).read_text().splitlines()) == 100
+
+
+# -- a crash between an entry and its head file ------------------------------------------
+def _crash_before_the_head(log: AuditLog, monkeypatch, kind: str = "run.finished") -> None:
+    """Append one entry whose head-file write never happens (the writer was killed in between)."""
+    with monkeypatch.context() as m:
+        m.setattr(AuditLog, "_write_head", lambda self, seq, h: None)
+        log.append(kind, {"job": "crashed"})
+
+
+def test_a_head_left_behind_by_a_crash_is_rolled_forward_and_recorded(log, monkeypatch, caplog):
+    _crash_before_the_head(log, monkeypatch)
+    assert json.loads(log.head_path.read_text())["seq"] == 10 and len(_lines(log)) == 11
+    v = log.verify()
+    assert v.ok and v.head_behind and "the last entry 11 chains onto it" in v.note
+    with caplog.at_level("WARNING", logger="galaxy.audit"):
+        entry = log.append("run.started", {"job": "next"})  # the next run is not wedged
+    assert entry.seq == 13 and "rolling the head forward" in caplog.text
+    rolled = list(log.entries())[11]
+    assert rolled.kind == HEAD_ROLLED_FORWARD
+    assert rolled.payload["rolled_to"]["seq"] == 11 and rolled.payload["rolled_to"]["kind"] == "run.finished"
+    assert rolled.payload["previous_head"]["seq"] == 10
+    v = log.verify()
+    assert (v.ok, v.entries, v.head_behind) == (True, 13, False)
+
+
+def test_a_lagging_signed_head_is_rolled_forward_and_signed(signed, monkeypatch):
+    _crash_before_the_head(signed, monkeypatch)
+    signed.append("run.started", {})
+    v = signed.verify()
+    assert v.ok and v.head_signed and v.entries == 8  # 5 + the crashed one + the roll-forward + the new one
+
+
+def test_a_changed_extra_entry_is_not_rolled_forward(log, monkeypatch):
+    _crash_before_the_head(log, monkeypatch)
+    lines = _lines(log)
+    d = json.loads(lines[-1])
+    d["payload"]["job"] = "forged"  # changed without its hash: damaged
+    _write(log, [*lines[:-1], json.dumps(d) + "\n"])
+    assert not log.verify().ok
+    with pytest.raises(AuditError, match="damaged"):
+        log.append("run.started", {})
+    d["hash"] = entry_hash(d["prev_hash"], d["seq"], d["ts"], d["kind"], d["payload"])
+    d["prev_hash"] = "f" * 64  # rehashed, but it does not chain onto the head
+    d["hash"] = entry_hash(d["prev_hash"], d["seq"], d["ts"], d["kind"], d["payload"])
+    _write(log, [*lines[:-1], json.dumps(d) + "\n"])
+    assert not log.verify().ok
+    with pytest.raises(AuditError, match="does not match its head file"):
+        log.append("run.started", {})
+
+
+def test_two_entries_beyond_the_head_still_fail(log, monkeypatch):
+    head = log.head_path.read_text()
+    log.append("run.finished", {})
+    log.append("run.finished", {})
+    log.head_path.write_text(head)  # entries 11 and 12 are beyond the head: not what one crash leaves
+    v = log.verify()
+    assert not v.ok and "added outside the audit log" in v.reason
+    with pytest.raises(AuditError, match="does not match its head file"):
+        log.append("run.started", {})
