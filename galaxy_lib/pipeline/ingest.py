@@ -85,6 +85,8 @@ __all__ = [
 INGEST_PREFIX = "ingest"
 #: Rule of a row whose non-personal column holds an e-mail or phone number (a shifted row, a free-text field).
 RULE_PERSONAL_DATA = "personal_data_in_column"
+#: Longest quarantine reason kept (a reason quoting a 1 MB field is cut, after masking).
+MAX_REASON_CHARS = 1000
 #: Default store of ``galaxy ingest`` (relative to the project root): a user store, never a demo world.
 USER_STORE = "data/user"
 
@@ -290,6 +292,11 @@ def _channel_map(channels: ChannelMap | str | Path | None) -> ChannelMap:
     return ChannelMap.load(resolve_path(channels))
 
 
+def _bounded(reason: str, limit: int = MAX_REASON_CHARS) -> str:
+    """Cut a (masked) reason quoting a huge field to ``limit`` characters, saying how long it was."""
+    return reason if len(reason) <= limit else f"{reason[:limit]}... ({len(reason):,} characters in all)"
+
+
 def _raw_ids(rows: pd.DataFrame) -> list[str]:
     """Return the customer ids of ``rows`` (masked in reasons whatever their format)."""
     if "customer_id" not in rows.columns:
@@ -349,15 +356,6 @@ def _already_stored(store: DataStore, zone: str, contract: TableContract, accept
 # --------------------------------------------------------------------------- whose data is it
 
 
-def _visible_files(folder: Path) -> list[Path]:
-    """Files under ``folder``, skipping hidden files and folders (``.ipynb_checkpoints``, temporary parts)."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-
-
 def _parquet_rows(paths: list[Path]) -> int | None:
     try:
         return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
@@ -379,31 +377,22 @@ def user_raw_files(store_root: str | Path) -> list[Path]:
       interrupted; ``ensure_world`` rebuilds it): any ``part-*`` Parquet file.
 
     Parts written by :func:`ingest_file` (``ingest-*``) are always the user's.
-    Hidden files and folders (``.ipynb_checkpoints``, temporary ``.*.tmp`` parts) are skipped.
-
-    Parameters
-    ----------
-    store_root
-        The store folder.
-
-    Returns
-    -------
-    list[pathlib.Path]
-        Absolute paths; empty when the store has no raw zone or only simulator files.
+    Hidden files and folders (``.ipynb_checkpoints``, temporary ``.*.tmp`` parts) are
+    skipped. Empty when the store has no raw zone or only simulator files.
     """
     root = Path(store_root)
     raw = root / "raw"
     if not raw.is_dir():
         return []
-    files = _visible_files(raw)
+    # hidden files and folders (.ipynb_checkpoints, temporary parts) are not data
+    files = sorted(p for p in raw.rglob("*") if p.is_file() and not any(x[0] == "." for x in p.relative_to(raw).parts))
     world: dict | None = None
     if (root / "world.json").is_file():
         try:
             world = json.loads((root / "world.json").read_text())
         except (json.JSONDecodeError, OSError):
             world = {}
-        if not isinstance(world, dict):
-            world = {}
+        world = world if isinstance(world, dict) else {}
 
     def simulated_name(p: Path) -> bool:
         return p.suffix == ".parquet" and p.name.startswith("part-") and p.parent.parent == raw
@@ -581,7 +570,7 @@ def ingest_file(
         # reasons name values, and a shifted row puts an e-mail or phone number in any column:
         # every reason (and so every example shown) is masked whatever its column, the file's ids too
         redact = functools.partial(redact_pii, raw_ids=_raw_ids(rejected))
-        rejected["_reason"] = [redact(r) for r in rejected["_reason"]]
+        rejected["_reason"] = [_bounded(redact(r)) for r in rejected["_reason"]]
         if len(accepted):
             store.append_part(zone, table, to_arrow(accepted), prefix=INGEST_PREFIX)
         n_q = quarantine_rows(
