@@ -16,6 +16,7 @@ from galaxy_lib.core.registry import (
     RunManifest,
     code_version,
     file_fingerprint,
+    folder_fingerprint,
     input_fingerprints,
     new_run_id,
     parameters_hash,
@@ -115,3 +116,39 @@ def test_manifest_round_trips_through_json():
         RunManifest.from_dict({**m.to_dict(), "colour": "red"})
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.status = "failed"  # type: ignore[misc]
+
+
+def test_every_parameter_naming_a_file_or_folder_is_fingerprinted(tmp_path):
+    (tmp_path / "paths.csv").write_text("a\n1\n")
+    lift = tmp_path / "lift"
+    (lift / "sub").mkdir(parents=True)
+    (lift / "a.csv").write_text("x\n")
+    (lift / "sub" / "b.csv").write_text("yy\n")
+    (lift / ".ipynb_checkpoints").mkdir()
+    (lift / ".ipynb_checkpoints" / "a-checkpoint.csv").write_text("ignored\n")
+    params = {
+        "data_path": str(tmp_path / "paths.csv"),
+        "lift_tests_path": str(lift),
+        "incremental_path": "latest:mmm",
+        "note": "not a path",
+        "draws": 500,
+        "output_dir": str(tmp_path),  # the run's own folder: not an input
+        "data_dir": str(tmp_path),  # the store: fingerprinted by its zones
+    }
+    fps = input_fingerprints(None, params)
+    assert sorted(fps) == ["param:data_path", "param:incremental_path", "param:lift_tests_path"]
+    assert fps["param:data_path"]["kind"] == "file" and fps["param:data_path"]["path"] == params["data_path"]
+    assert fps["param:data_path"]["sha256"] == file_fingerprint(tmp_path / "paths.csv")["sha256"]
+    folder = fps["param:lift_tests_path"]
+    assert (folder["kind"], folder["files"], folder["size"], folder["method"]) == ("folder", 2, 5, "listing")
+    assert fps["param:incremental_path"] == {"kind": "reference", "value": "latest:mmm"}
+    (lift / "sub" / "b.csv").write_text("yyy\n")  # a file rewritten: size and mtime change
+    assert input_fingerprints(None, params)["param:lift_tests_path"]["sha256"] != folder["sha256"]
+
+
+def test_a_folder_fingerprint_is_bounded(tmp_path):
+    for i in range(5):
+        (tmp_path / f"{i}.csv").write_text("x")
+    fp = folder_fingerprint(tmp_path, limit=3)
+    assert fp["files"] == 3 and fp["truncated"] is True
+    assert "truncated" not in folder_fingerprint(tmp_path)

@@ -352,3 +352,35 @@ def test_a_running_run_whose_runner_died_is_shown_failed(tmp_path):
     latest = _read(build_index(reports).with_suffix(".json"))["latest"]
     assert latest["a"]["status"] == "failed" and "runner process died" in latest["a"]["status_reason"]
     assert latest["b"]["status"] == "running"
+
+
+def test_a_run_that_failed_the_pii_scan_is_listed_without_links_to_its_outputs(tmp_path):
+    reports = tmp_path / "reports"
+    _fake_run(
+        reports,
+        "mmm",
+        "20261101T070000Z-aaaaaa",
+        "2026-11-01T07:00:00+00:00",
+        "failed",
+        error={"kind": "pii", "message": "PII found in the report: 1 finding(s) (email) in mmm.html"},
+        status_reason="PII found in the report: 1 finding(s) (email) in mmm.html",
+        extra={"pii": {"ok": False, "files_scanned": 3, "findings": [{"file": "mmm.html", "kind": "email"}]}},
+    )
+    _fake_run(
+        reports,
+        "mmm",
+        "20261102T070000Z-bbbbbb",
+        "2026-11-02T07:00:00+00:00",
+        "passed",
+        extra={"pii": {"ok": True, "files_scanned": 3, "findings": []}},
+    )
+    index = _read(build_index(reports).with_suffix(".json"))
+    rows = {r["run_id"]: r for r in index["runs"]}
+    leaky, clean = rows["20261101T070000Z-aaaaaa"], rows["20261102T070000Z-bbbbbb"]
+    assert leaky["links"] == {"manifest": "mmm/20261101T070000Z-aaaaaa/manifest.json"}
+    assert leaky["outputs_withheld"].startswith("outputs withheld: the PII scan found personal data")
+    assert set(clean["links"]) == {"report", "notebook", "metrics", "manifest"} and clean["outputs_withheld"] == ""
+    html = (reports / "index.html").read_text()
+    assert 'href="mmm/20261101T070000Z-aaaaaa/mmm.html"' not in html
+    assert 'href="mmm/20261102T070000Z-bbbbbb/mmm.html"' in html
+    assert "outputs withheld: the PII scan found personal data" in html
