@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from pydantic import Field, field_validator, model_validator
 from galaxy_lib.core.config import ConfigError, GalaxyConfig, load_yaml, resolve_path, validate_params
 from galaxy_lib.core.jsonio import write_json_atomic
 from galaxy_lib.core.paths import find_project_root
+from galaxy_lib.governance.pii import redact_pii
 from galaxy_lib.pipeline.notebooks import check_job_name
 from galaxy_lib.pipeline.runner import record_failed_start, run_notebook
 
@@ -366,7 +368,8 @@ class Scheduler:
                 parameters_source=source,
             )
         except Exception as err:  # one broken job must not stop the others
-            logger.exception("Job %s crashed in the runner", job.name)
+            # the traceback can quote data (an e-mail in an exception): masked like everything the runner records
+            logger.error("Job %s crashed in the runner:\n%s", job.name, redact_pii(traceback.format_exc()))
             return record_failed_start(job.notebook, job.name, params, self.reports_dir, err)
 
     def _run_many(self, items: list[tuple[JobSpec, dt.datetime]], force: bool) -> list[JobOutcome]:
@@ -414,7 +417,7 @@ class Scheduler:
                         outcome = inflight.pop(name).result()
                         logger.info("Job %s: %s %s", outcome.job, outcome.status, outcome.reason)
                     except Exception:  # the daemon keeps serving the other jobs
-                        logger.exception("Job %s could not be run", name)
+                        logger.error("Job %s could not be run:\n%s", name, redact_pii(traceback.format_exc()))
                 for job, fire in self.due_jobs(now):
                     if job.name not in inflight:
                         logger.info("Firing %s for %s", job.name, fire.isoformat())

@@ -222,6 +222,26 @@ def test_a_crashing_job_does_not_stop_the_others(tmp_path, monkeypatch):
     assert AuditLog(tmp_path / "reports" / "audit.jsonl").verify().ok
 
 
+def test_a_runner_crash_quoting_an_email_is_masked_in_the_log_and_the_record(tmp_path, monkeypatch, caplog):
+    cfg = ScheduleConfig(
+        reports_dir=str(tmp_path / "reports"),
+        notebooks_dir=str(FIXTURES),
+        jobs=[{"name": "a", "notebook": "tiny.ipynb", "cron": "0 6 * * *"}],
+    )
+
+    def fake_run_notebook(notebook, params, job, **kw):
+        raise RuntimeError("no consent row for jane.doe@example.com")
+
+    monkeypatch.setattr(sched_mod, "run_notebook", fake_run_notebook)
+    with caplog.at_level("ERROR", logger="galaxy.scheduler"):
+        [o] = Scheduler(cfg).run_due(_t("2026-11-30T06:10:00"))
+    assert o.status == "failed" and "no consent row for j" in o.reason
+    assert "crashed in the runner" in caplog.text and "Traceback" in caplog.text
+    reports = tmp_path / "reports"
+    for text in (caplog.text, o.reason, *(p.read_text() for p in reports.rglob("*") if p.is_file())):
+        assert "jane.doe@example.com" not in text
+
+
 def test_missing_parameter_file_is_a_failed_run(tmp_path):
     path = _write_schedule(
         tmp_path, [{"name": "a", "notebook": "tiny.ipynb", "cron": "0 6 * * *", "parameters": "nope.yaml"}]
