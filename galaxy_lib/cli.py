@@ -386,8 +386,8 @@ def audit_verify(
             head = " and matches its signed head file" if v.head_signed else " and matches its head file"
         typer.secho(f"OK: {v.entries} entries, hash chain intact{head} ({path}).", fg=typer.colors.GREEN)
         runs = verify_run_records(path)
-        for note in (v.note, *runs.notes):
-            typer.echo(f"  Note: {note}." if note else "", nl=bool(note))
+        for note in filter(None, (v.note, *runs.notes)):
+            typer.echo(f"  Note: {note}.")
         if runs.ok:
             typer.secho(f"OK: {runs.runs} recorded run(s) match their manifests and {runs.files} output file(s).")
             return
