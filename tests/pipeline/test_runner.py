@@ -198,6 +198,8 @@ def test_pii_in_the_output_fails_the_run_without_copying_it(runs):
         reports / "audit.jsonl",
     ):
         assert "jane.doe@example.com" not in p.read_text()
+    row = next(r for r in _read(reports / "index.json")["runs"] if r["run_id"] == m.run_id)
+    assert set(row["links"]) == {"manifest"} and "PII scan found personal data" in row["outputs_withheld"]
 
 
 @pytest.mark.slow
@@ -271,6 +273,10 @@ def test_data_dir_is_injected_fingerprinted_and_its_raw_ids_scanned(tmp_path):
     assert list(m.input_fingerprints) == ["raw/customers/part-00000.parquet"]
     assert m.status == "failed" and m.error["kind"] == "pii"
     assert {f["kind"] for f in m.extra["pii"]["findings"]} == {"raw_id"}
+    # the parameter that leaked the id is recorded masked; its hash is of the real value
+    assert m.parameters["note"] == "customer Z***43 churned"
+    for p in (tmp_path / "reports" / "tiny_ids" / m.run_id / "manifest.json", tmp_path / "reports" / "audit.jsonl"):
+        assert "ZX0043" not in p.read_text()
 
 
 @pytest.mark.slow
