@@ -80,6 +80,8 @@ class TableContract:
         The pandera schema (row-level rules; ``strict=False`` so extra columns are kept).
     key
         Columns that identify a row; duplicates on the key are quarantined (all but the first).
+        A nullable key column (``withdrawn_at`` of consent) takes part with null equal to
+        null; a row missing a non-nullable key column is left to the not-null check.
     date_columns
         Columns parsed as timestamps on ingestion; unparseable values are quarantined.
     description
@@ -100,6 +102,11 @@ class TableContract:
     def required_columns(self) -> tuple[str, ...]:
         """Every column of the contract: a stored (raw, staged) table holds all of them."""
         return tuple(self.schema.columns)
+
+    @property
+    def non_null_key(self) -> tuple[str, ...]:
+        """The key columns that must not be null (a row missing one is not checked for duplicates)."""
+        return tuple(c for c in self.key if not self.schema.columns[c].nullable)
 
     @property
     def mandatory_columns(self) -> tuple[str, ...]:
@@ -257,9 +264,12 @@ CONTRACTS: dict[str, TableContract] = {
         TableContract(
             "consent",
             _consent,
-            ("customer_id", "purpose"),
+            # a record is one version of a grant period: an updated export of the same grant
+            # with withdrawn_at set is a new record (governance.consent lets the withdrawal
+            # end the grant), not a duplicate; only an identical record repeats the key
+            ("customer_id", "purpose", "granted_at", "withdrawn_at"),
             ("granted_at", "withdrawn_at"),
-            "Consent per customer and purpose with grant and withdrawal timestamps (TCF 2.2).",
+            "Consent per customer and purpose: grant periods with grant and withdrawal timestamps (TCF 2.2).",
         ),
         TableContract(
             "touchpoints",

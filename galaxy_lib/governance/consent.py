@@ -8,13 +8,31 @@ silently.
 
 Consent records (the ``consent`` table of :mod:`galaxy_lib.core.contracts`,
 with ``customer_id`` in raw and ``customer_key`` in staged) carry one row per
-customer, purpose and grant period::
+customer, purpose and version of a grant period::
 
     customer_key, purpose, tcf_purposes, granted_at, withdrawn_at
 
-A record is **valid at time t** when ``granted_at <= t`` and (``withdrawn_at``
-is null or ``withdrawn_at > t``): consent given at 10:00 covers 10:00, consent
-withdrawn at 10:00 no longer does.
+**Grants are periods, read as a timeline.** Every record is a grant at
+``granted_at`` and, when ``withdrawn_at`` is set, a withdrawal at that time. For one
+customer and purpose, consent holds at time t when the customer's latest grant at
+or before t is later than their latest withdrawal at or before t. So an updated
+export that repeats a grant with ``withdrawn_at`` set ends it, whichever record is
+read first; a grant after the withdrawal starts a new period. Consent given at
+10:00 covers 10:00, consent withdrawn at 10:00 no longer does (a withdrawal wins a
+tie). For a single record this is the familiar rule: ``granted_at <= t`` and
+(``withdrawn_at`` null or ``withdrawn_at > t``).
+
+**Withdrawals known today count for a past as_of.** Processing at ``as_of``
+needs consent at ``as_of`` *and* at the later of ``as_of`` and now: a customer who
+has withdrawn since ``as_of`` (and not granted again) is excluded from a re-run
+of a past period. Pass ``now`` to pin the clock (tests, reproducible re-runs).
+
+**A record must carry the TCF purposes of the purpose it claims.** Its
+``tcf_purposes`` (TCF 2.2 purpose ids, ``"1,7,9"``) must include every id of
+:data:`TCF_REQUIRED` for its purpose; otherwise it grants nothing (its withdrawal
+still counts) and is counted in :attr:`ConsentFilterResult.tcf_mismatched`.
+Staging quarantines such records already (rule ``tcf_purposes_mismatch``); this
+check keeps a consent table written any other way from granting more than it says.
 """
 
 from __future__ import annotations
@@ -25,13 +43,17 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "TCF_DEVICE_STORAGE",
     "TCF_PURPOSES",
     "TCF_PURPOSE_NAMES",
+    "TCF_REQUIRED",
     "ConsentError",
     "ConsentFilterResult",
     "consent_coverage",
     "consent_valid_at",
     "filter_by_consent",
+    "missing_tcf_purposes",
+    "tcf_covers",
 ]
 
 #: IAB Transparency & Consent Framework 2.2 purposes (id -> name), for reports.
@@ -68,7 +90,16 @@ TCF_PURPOSES: dict[str, tuple[int, ...]] = {
     "content": (8, 10, 11),
 }
 
-_CONSENT_COLUMNS = ("purpose", "granted_at", "withdrawn_at")
+#: TCF purpose of device storage and access. It governs cookies on a device, not what we do
+#: with data we hold, so a record need not carry it (server-side exports often do not).
+TCF_DEVICE_STORAGE = 1
+#: TCF purposes a consent record's ``tcf_purposes`` must include for it to grant its purpose:
+#: every processing purpose of :data:`TCF_PURPOSES` (all but :data:`TCF_DEVICE_STORAGE`).
+TCF_REQUIRED: dict[str, tuple[int, ...]] = {
+    purpose: tuple(i for i in ids if i != TCF_DEVICE_STORAGE) for purpose, ids in TCF_PURPOSES.items()
+}
+
+_CONSENT_COLUMNS = ("purpose", "tcf_purposes", "granted_at", "withdrawn_at")
 
 
 class ConsentError(ValueError):
@@ -97,6 +128,11 @@ class ConsentFilterResult:
         Number of distinct non-null keys in the input.
     time_col
         The event-time column used, or ``None`` when only ``as_of`` was checked.
+    withdrawals_until
+        Withdrawals up to this moment were applied: the later of ``as_of`` and now.
+    tcf_mismatched
+        Records of ``purpose`` that granted nothing because their ``tcf_purposes``
+        lack a TCF purpose of :data:`TCF_REQUIRED`.
     """
 
     kept: pd.DataFrame
@@ -107,6 +143,8 @@ class ConsentFilterResult:
     rows_in: int = 0
     customers_in: int = 0
     time_col: str | None = None
+    withdrawals_until: pd.Timestamp | None = None
+    tcf_mismatched: int = 0
 
     @property
     def excluded_share(self) -> float:
@@ -115,10 +153,68 @@ class ConsentFilterResult:
 
     def summary(self) -> str:
         """One sentence for a report."""
+        tcf = (
+            f" {self.tcf_mismatched:,} consent record(s) did not count: their TCF purposes do not cover {self.purpose}."
+            if self.tcf_mismatched
+            else ""
+        )
         return (
             f"Consent for {self.purpose} (as of {self.as_of:%Y-%m-%d %H:%M}): kept {len(self.kept):,} of "
             f"{self.rows_in:,} rows; excluded {self.excluded_rows:,} rows from {self.excluded_customers:,} customers."
+            + tcf
         )
+
+
+# --------------------------------------------------------------------------- TCF purposes
+
+
+def _parse_tcf(text: object) -> frozenset[int] | None:
+    """``"1,7,9"`` -> ``{1, 7, 9}``; ``None`` when the value is missing or not a comma-separated id list."""
+    if text is None or (isinstance(text, float) and np.isnan(text)) or text is pd.NA:
+        return None
+    items = [s.strip() for s in str(text).split(",")]
+    if not all(s.isdigit() for s in items):
+        return None
+    return frozenset(int(s) for s in items)
+
+
+def tcf_covers(purposes: pd.Series, tcf_purposes: pd.Series) -> np.ndarray:
+    """Tell, record by record, whether ``tcf_purposes`` carries every TCF purpose the record's purpose needs.
+
+    Parameters
+    ----------
+    purposes
+        Our purpose of each record (``measurement``, ...).
+    tcf_purposes
+        Its TCF 2.2 purpose ids as text, comma-separated (``"1,7,9"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, aligned with the inputs: True when the ids include every id of
+        :data:`TCF_REQUIRED` for the purpose. False for an unknown purpose and for a
+        missing or unreadable id list.
+    """
+    if len(purposes) != len(tcf_purposes):
+        raise ConsentError(f"tcf_covers: {len(purposes)} purposes for {len(tcf_purposes)} tcf_purposes values.")
+    pairs = pd.DataFrame({"p": np.asarray(purposes, dtype=object), "t": np.asarray(tcf_purposes, dtype=object)})
+    verdict: dict[tuple, bool] = {}
+    for p, t in pairs.drop_duplicates().itertuples(index=False):
+        ids = _parse_tcf(t)
+        verdict[(p, t)] = ids is not None and p in TCF_REQUIRED and set(TCF_REQUIRED[p]) <= ids
+    return np.fromiter((verdict[(p, t)] for p, t in pairs.itertuples(index=False)), dtype=bool, count=len(pairs))
+
+
+def missing_tcf_purposes(purpose: str, tcf_purposes: object) -> tuple[int, ...]:
+    """Return the TCF purposes of :data:`TCF_REQUIRED` for ``purpose`` that ``tcf_purposes`` lacks.
+
+    An unreadable or missing ``tcf_purposes`` lacks all of them.
+    """
+    ids = _parse_tcf(tcf_purposes) or frozenset()
+    return tuple(i for i in TCF_REQUIRED.get(purpose, ()) if i not in ids)
+
+
+# --------------------------------------------------------------------------- the timeline
 
 
 def _to_utc_naive(values: pd.Series | pd.Timestamp, what: str):
@@ -128,7 +224,7 @@ def _to_utc_naive(values: pd.Series | pd.Timestamp, what: str):
             out = pd.to_datetime(values, errors="raise")
             if getattr(out.dt, "tz", None) is not None:
                 out = out.dt.tz_convert("UTC").dt.tz_localize(None)
-            return out
+            return out.astype("datetime64[ns]")
         ts = pd.Timestamp(values)
     except (ValueError, TypeError) as err:
         raise ConsentError(f"{what} could not be parsed as timestamps: {err}") from None
@@ -137,10 +233,10 @@ def _to_utc_naive(values: pd.Series | pd.Timestamp, what: str):
     return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
 
 
-def _resolve_as_of(as_of) -> pd.Timestamp:
+def _resolve_as_of(as_of, what: str = "as_of") -> pd.Timestamp:
     if as_of is None:
         return pd.Timestamp.now(tz="UTC").tz_localize(None)
-    return _to_utc_naive(as_of, "as_of")
+    return _to_utc_naive(as_of, what)
 
 
 def _check_purpose(purpose: str) -> None:
@@ -167,22 +263,91 @@ def _prepare_consent(consent: pd.DataFrame, key: str) -> pd.DataFrame:
             f"consent.granted_at is missing in {int(bad.sum())} row(s) (first at index {out.index[bad][0]!r}); "
             "a consent record needs a grant time. Quarantine those rows at staging."
         )
+    out = out[out[key].notna()]
+    out[key] = out[key].astype(object)
     return out
 
 
-def consent_valid_at(consent: pd.DataFrame, purpose: str, at, key: str = "customer_key") -> pd.Index:
-    """Keys with a consent record for ``purpose`` valid at ``at``.
+@dataclass(frozen=True)
+class _Timeline:
+    """Grant and withdrawal events of one purpose: ``key, t`` each, sorted by ``t``."""
+
+    key: str
+    grants: pd.DataFrame
+    withdrawals: pd.DataFrame
+    tcf_mismatched: int
+
+    def consented_at(self, t: pd.Timestamp) -> pd.Index:
+        """Keys whose latest grant at or before ``t`` is later than their latest withdrawal at or before ``t``."""
+        g = self.grants[self.grants["t"] <= t].groupby(self.key)["t"].max()
+        w = self.withdrawals[self.withdrawals["t"] <= t].groupby(self.key)["t"].max().reindex(g.index)
+        return pd.Index(g.index[(w.isna() | (g > w)).to_numpy()])
+
+    def consented(self, as_of: pd.Timestamp, now: pd.Timestamp) -> pd.Index:
+        """Keys consenting at ``as_of`` and still at the later of ``as_of`` and ``now``."""
+        keys = self.consented_at(as_of)
+        later = max(as_of, now)
+        return keys if later == as_of else keys.intersection(self.consented_at(later))
+
+    def consented_at_each(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Per (key, time) pair: did the key consent at that time? Missing keys or times: False."""
+        ev = pd.DataFrame({"_pos": np.arange(len(keys)), self.key: keys, "_t": times})
+        ev = ev[ev[self.key].notna() & ev["_t"].notna()]
+        out = np.zeros(len(keys), dtype=bool)
+        if ev.empty:
+            return out
+        ev[self.key] = ev[self.key].astype(object)
+        ev["_t"] = ev["_t"].astype("datetime64[ns]")
+        ev = ev.sort_values("_t", kind="stable")
+        asof = {"left_on": "_t", "by": self.key, "direction": "backward", "allow_exact_matches": True}
+        ev = pd.merge_asof(ev, self.grants.rename(columns={"t": "_g"}), right_on="_g", **asof)
+        ev = pd.merge_asof(ev, self.withdrawals.rename(columns={"t": "_w"}), right_on="_w", **asof)
+        ok = ev["_g"].notna() & (ev["_w"].isna() | (ev["_g"] > ev["_w"]))
+        out[ev.loc[ok, "_pos"].to_numpy()] = True
+        return out
+
+
+def _timeline(consent: pd.DataFrame, purpose: str, key: str) -> _Timeline:
+    """Grant and withdrawal events of ``purpose`` from prepared records.
+
+    A record grants at ``granted_at`` when its ``tcf_purposes`` cover the purpose and
+    it is not withdrawn at or before its own grant (such a record is inconsistent:
+    its grant is ignored). Every ``withdrawn_at`` of the purpose is a withdrawal,
+    whatever its TCF purposes: a withdrawal is never ignored.
+    """
+    c = consent[consent["purpose"] == purpose]
+    covers = tcf_covers(c["purpose"], c["tcf_purposes"])
+    sound = (c["withdrawn_at"].isna() | (c["withdrawn_at"] > c["granted_at"])).to_numpy()
+    grants = c.loc[covers & sound, [key, "granted_at"]].rename(columns={"granted_at": "t"})
+    withdrawals = c.loc[c["withdrawn_at"].notna(), [key, "withdrawn_at"]].rename(columns={"withdrawn_at": "t"})
+    return _Timeline(
+        key=key,
+        grants=grants.sort_values("t", kind="stable").reset_index(drop=True),
+        withdrawals=withdrawals.sort_values("t", kind="stable").reset_index(drop=True),
+        tcf_mismatched=int((~covers).sum()),
+    )
+
+
+# --------------------------------------------------------------------------- the public functions
+
+
+def consent_valid_at(consent: pd.DataFrame, purpose: str, at, key: str = "customer_key", now=None) -> pd.Index:
+    """Keys whose consent to ``purpose`` holds at ``at`` and has not been withdrawn since.
 
     Parameters
     ----------
     consent
-        Consent records (``key``, ``purpose``, ``granted_at``, ``withdrawn_at``).
+        Consent records (``key``, ``purpose``, ``tcf_purposes``, ``granted_at``, ``withdrawn_at``).
     purpose
         One of :data:`TCF_PURPOSES`.
     at
         Timestamp (None = now). Timezone-aware values are converted to naive UTC.
     key
         Customer column.
+    now
+        The present (None = the wall clock). A key counts only if its consent also
+        holds at the later of ``at`` and ``now``: a withdrawal recorded since ``at``
+        removes it (see the module docstring).
 
     Returns
     -------
@@ -190,11 +355,8 @@ def consent_valid_at(consent: pd.DataFrame, purpose: str, at, key: str = "custom
         Unique keys.
     """
     _check_purpose(purpose)
-    c = _prepare_consent(consent, key)
-    t = _resolve_as_of(at)
-    c = c[c["purpose"] == purpose]
-    valid = (c["granted_at"] <= t) & (c["withdrawn_at"].isna() | (c["withdrawn_at"] > t))
-    return pd.Index(c.loc[valid, key].dropna().unique())
+    t = _resolve_as_of(at, "at")
+    return _timeline(_prepare_consent(consent, key), purpose, key).consented(t, _resolve_as_of(now, "now"))
 
 
 def filter_by_consent(
@@ -204,6 +366,7 @@ def filter_by_consent(
     as_of=None,
     key: str = "customer_key",
     time_col: str | None = None,
+    now=None,
 ) -> ConsentFilterResult:
     """Keep the rows of ``df`` whose customer's consent covers ``purpose``.
 
@@ -212,27 +375,32 @@ def filter_by_consent(
     df
         Customer-level rows (events, features, experiment outcomes) with a ``key`` column.
     consent
-        Consent records with ``key``, ``purpose``, ``granted_at``, ``withdrawn_at``.
+        Consent records with ``key``, ``purpose``, ``tcf_purposes``, ``granted_at``, ``withdrawn_at``.
     purpose
         One of :data:`TCF_PURPOSES` (``measurement``, ``personalisation``, ``advertising``, ``content``).
     as_of
-        The moment of processing (None = now, naive UTC). A customer counts when one of
-        their records is valid at ``as_of``: ``granted_at <= as_of`` and ``withdrawn_at``
-        null or ``> as_of``.
+        The moment of processing (None = now, naive UTC). A customer counts when their
+        consent holds at ``as_of`` (their latest grant up to ``as_of`` is later than their
+        latest withdrawal up to it) and still holds at the later of ``as_of`` and ``now``,
+        so a customer who has withdrawn since a past ``as_of`` is excluded.
     key
         Customer column present in both tables (``customer_key`` in staged data,
         ``customer_id`` in raw).
     time_col
         Optional event-time column of ``df``. When given, a row is kept only if consent
-        was valid **at the row's own time** and is **still valid at** ``as_of``: data
-        collected before the grant or after a withdrawal is excluded, and after a
+        held **at the row's own time** as well: data collected before the grant or
+        after a withdrawal (and before a new grant) is excluded, and after a
         withdrawal no earlier row is processed either (withdrawal stops further
         processing, GDPR Art. 7(3)). Rows with a missing event time are excluded.
+    now
+        The present (None = the wall clock); pin it for reproducible results.
 
     Returns
     -------
     ConsentFilterResult
-        ``kept`` plus counts of excluded rows and customers. Rows with a null key are excluded.
+        ``kept`` plus counts of excluded rows and customers. Rows with a null key are
+        excluded. Records whose TCF purposes do not cover ``purpose`` grant nothing and
+        are counted in ``tcf_mismatched``.
 
     Raises
     ------
@@ -254,25 +422,18 @@ def filter_by_consent(
             f"time_col {time_col!r} is not a column of the data (it has: {', '.join(map(str, df.columns))})."
         )
     t = _resolve_as_of(as_of)
-    c = _prepare_consent(consent, key)
-    c = c[c["purpose"] == purpose]
-    current = (c["granted_at"] <= t) & (c["withdrawn_at"].isna() | (c["withdrawn_at"] > t))
-    keys_now = pd.Index(c.loc[current, key].dropna().unique())
+    later = max(t, _resolve_as_of(now, "now"))
+    timeline = _timeline(_prepare_consent(consent, key), purpose, key)
+    keys_now = timeline.consented(t, later)
 
     keys = df[key]
     keep = keys.isin(keys_now).to_numpy() & keys.notna().to_numpy()
     if time_col is not None and keep.any():
         event_t = _to_utc_naive(df[time_col], f"{time_col}")
         pos = np.flatnonzero(keep)
-        events = pd.DataFrame({"_pos": pos, key: keys.to_numpy()[pos], "_t": event_t.to_numpy()[pos]})
-        joined = events.merge(c[[key, "granted_at", "withdrawn_at"]], on=key, how="inner")
-        ok = (joined["granted_at"] <= joined["_t"]) & (
-            joined["withdrawn_at"].isna() | (joined["withdrawn_at"] > joined["_t"])
-        )
-        ok &= joined["_t"].notna()
-        valid_pos = joined.loc[ok, "_pos"].unique()
+        at_event = timeline.consented_at_each(keys.to_numpy(dtype=object)[pos], event_t.to_numpy()[pos])
         keep = np.zeros(len(df), dtype=bool)
-        keep[valid_pos] = True
+        keep[pos[at_event]] = True
 
     kept = df[keep]
     dropped_keys = keys[~keep].dropna()
@@ -285,6 +446,8 @@ def filter_by_consent(
         rows_in=len(df),
         customers_in=int(keys.dropna().nunique()),
         time_col=time_col,
+        withdrawals_until=later,
+        tcf_mismatched=timeline.tcf_mismatched,
     )
 
 
@@ -293,6 +456,7 @@ def consent_coverage(
     customers: pd.DataFrame,
     as_of=None,
     key: str = "customer_key",
+    now=None,
 ) -> pd.DataFrame:
     """Share of customers with valid consent, per purpose.
 
@@ -306,13 +470,16 @@ def consent_coverage(
         The moment consent must be valid (None = now).
     key
         Customer column in both tables.
+    now
+        The present (None = the wall clock): withdrawals up to the later of
+        ``as_of`` and ``now`` count, as in :func:`filter_by_consent`.
 
     Returns
     -------
     pandas.DataFrame
         One row per purpose in :data:`TCF_PURPOSES` order with columns ``purpose``,
         ``tcf_purposes`` (e.g. ``"1,7,9"``), ``customers`` (distinct customers),
-        ``consented`` (of those, with a valid record) and ``share`` (NaN when there
+        ``consented`` (of those, with valid consent) and ``share`` (NaN when there
         are no customers). Consent records of customers absent from ``customers``
         are not counted.
     """
@@ -320,15 +487,13 @@ def consent_coverage(
         cols = ", ".join(map(str, getattr(customers, "columns", [])))
         raise ConsentError(f"The customers table has no key column {key!r} (it has: {cols}). Pass key=...")
     t = _resolve_as_of(as_of)
+    later = _resolve_as_of(now, "now")
     c = _prepare_consent(consent, key)
     population = pd.Index(customers[key].dropna().unique())
-    valid = (c["granted_at"] <= t) & (c["withdrawn_at"].isna() | (c["withdrawn_at"] > t))
-    c = c[valid & c[key].isin(population)]
-    per_purpose = c.groupby("purpose")[key].nunique()
     n = len(population)
     rows = []
     for purpose, tcf in TCF_PURPOSES.items():
-        consented = int(per_purpose.get(purpose, 0))
+        consented = len(_timeline(c, purpose, key).consented(t, later).intersection(population))
         rows.append(
             {
                 "purpose": purpose,

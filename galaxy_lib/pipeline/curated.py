@@ -12,6 +12,11 @@ as entry points of the ``galaxy_workbench.curated_tables`` group in
 notebook's ``ensure_world`` and the tests build the same set, whichever
 workflow happened to be imported. Entry points are the standard Python plugin
 mechanism: a package of your own can add curated tables the same way.
+
+A curated table with customer rows is a model input: it keeps only customers
+whose consent covers its purpose (:attr:`CuratedTable.purpose`), read through
+:func:`consented_customers`, so a withdrawal recorded in ``staged.consent`` takes
+the customer out at the next staging.
 """
 
 from __future__ import annotations
@@ -23,8 +28,16 @@ from importlib.metadata import entry_points
 import pandas as pd
 
 from galaxy_lib.core.store import DataStore
+from galaxy_lib.governance.consent import consent_valid_at
 
-__all__ = ["ENTRY_POINT_GROUP", "CuratedBuild", "CuratedTable", "build_curated_tables", "registered_tables"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "CuratedBuild",
+    "CuratedTable",
+    "build_curated_tables",
+    "consented_customers",
+    "registered_tables",
+]
 
 #: Entry-point group under which workflows register their curated tables.
 ENTRY_POINT_GROUP = "galaxy_workbench.curated_tables"
@@ -55,12 +68,45 @@ class CuratedTable:
         reference time (``None`` when the store has no timed data).
     owner
         The workflow package that declares it (for the inventory and the docs).
+    purpose
+        The consent purpose its customer rows need (``None``: no customer rows, e.g.
+        weekly aggregates). Its builder keeps only :func:`consented_customers`.
     """
 
     name: str
     requires: tuple[str, ...]
     build: Callable[[DataStore, pd.Timestamp | None], CuratedBuild] = field(repr=False)
     owner: str = ""
+    purpose: str | None = None
+
+
+def consented_customers(store: DataStore, purpose: str, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Return the customers whose consent covers ``purpose`` at ``as_of`` and still holds now.
+
+    Parameters
+    ----------
+    store
+        A staged store; ``staged.consent`` holds the records (none: nobody consented).
+    purpose
+        Consent purpose (``measurement``, ``personalisation``, ...).
+    as_of
+        The moment of processing (None = now). A withdrawal recorded up to now counts
+        even for a past ``as_of`` (:func:`galaxy_lib.governance.consent.consent_valid_at`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column ``customer_key``, one row per consenting customer (ready to
+        register in DuckDB and join).
+    """
+    if not store.exists("staged", "consent"):
+        return pd.DataFrame({"customer_key": pd.Series([], dtype=object)})
+    consent = store.query(
+        "SELECT customer_key, purpose, tcf_purposes, granted_at, withdrawn_at FROM staged.consent WHERE purpose = ?",
+        [purpose],
+    )
+    keys = consent_valid_at(consent, purpose, as_of)
+    return pd.DataFrame({"customer_key": pd.Series(list(keys), dtype=object)})
 
 
 def registered_tables() -> tuple[CuratedTable, ...]:

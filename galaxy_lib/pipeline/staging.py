@@ -4,28 +4,36 @@
 ingestion (:func:`galaxy_lib.pipeline.rowchecks.check_rows`: dates, duplicate keys,
 the pandera contract), replaces ``customer_id`` by the salted ``customer_key``
 (:func:`galaxy_lib.governance.pseudonyms.pseudonymise`), drops e-mail and phone, and
-writes ``staged/<table>``. Tables are processed batch by batch with pyarrow, so
+writes ``staged/<table>`` with the contract's columns only: columns a user's file
+brought along (``full_name``, ``mobile``, a second e-mail) stay in raw, and the
+report names them (:attr:`TableStaging.raw_only_columns`). Tables are processed batch by batch with pyarrow, so
 a benchmark world with millions of touchpoints in many parts is staged in
 bounded memory; duplicate keys across parts are found by DuckDB over the whole
 table first. It then builds the curated tables the workflows registered
 (:mod:`galaxy_lib.pipeline.curated`), e.g. the MMM's ``mmm_weekly``.
 
-:func:`staging_is_current` tells whether the raw zone changed since staging
-finished; ``galaxy_lib.simulate.ensure_world`` uses it to build and stage the
-Galaxy world only when needed.
+**The salt.** The public demo salt pseudonymises only a store the simulator built
+alone (``world.json`` present, no raw file it did not write, see
+:func:`galaxy_lib.pipeline.ingest.holds_user_data`); for any other store staging
+raises :class:`~galaxy_lib.governance.pseudonyms.SaltError` naming ``GALAXY_PII_SALT``.
+:func:`salt_for_store` picks the salt for a store. ``staging.json`` records the
+salt's fingerprint (never the salt).
+
+:func:`staging_is_current` tells whether staging is still valid: the raw zone has
+not changed since and the salt is the one staging used (setting ``GALAXY_PII_SALT``
+after a demo-salt staging makes it stale); ``galaxy_lib.simulate.ensure_world`` uses
+it to build and stage the Galaxy world only when needed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -44,28 +52,40 @@ from galaxy_lib.core.contracts import (
 )
 from galaxy_lib.core.quarantine import quarantine_rows
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.governance.pseudonyms import pseudonymise
+from galaxy_lib.governance.pii import redact_pii
+from galaxy_lib.governance.pseudonyms import (
+    DEMO_SALT,
+    SALT_ENV,
+    SaltError,
+    configured_salt,
+    get_salt,
+    pseudonymise,
+    salt_fingerprint,
+)
 from galaxy_lib.pipeline.curated import CuratedTable, build_curated_tables, registered_tables
-from galaxy_lib.pipeline.rowchecks import check_rows, format_key, to_arrow
+from galaxy_lib.pipeline.ingest import holds_user_data, user_raw_files
+from galaxy_lib.pipeline.rowchecks import check_rows, duplicates_across_parts, to_arrow
 
 __all__ = [
     "BATCH_ROWS",
     "STAGING_MARKER",
     "StagingReport",
     "TableStaging",
+    "demo_salt_allowed",
+    "salt_for_store",
     "stage_table",
     "stage_world",
     "staging_is_current",
 ]
 
-#: File written at the store root when staging finishes (raw fingerprint + report).
+#: File written at the store root when staging finishes (raw fingerprint, salt fingerprint, report).
 STAGING_MARKER = "staging.json"
+#: File the simulator writes last in a store it built (``galaxy_lib.simulate.world``).
+WORLD_MARKER = "world.json"
 #: Rows per batch when streaming a raw part (bounds memory whatever the part size).
 BATCH_ROWS = 500_000
 #: Prefix of the quarantine parts written by staging (replaced on every re-run).
 _QUARANTINE_PREFIX = "staging"
-#: DuckDB memory cap for the whole-table duplicate search (it spills to a temporary folder beyond).
-DUCKDB_MEMORY_LIMIT = "600MB"
 _STRINGS = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
 
 
@@ -86,6 +106,9 @@ class TableStaging:
         Staged Parquet parts written.
     seconds
         Wall-clock time.
+    raw_only_columns
+        Columns of the raw parts outside the contract (names, personal data masked):
+        left in raw, never staged.
     """
 
     table: str
@@ -95,6 +118,7 @@ class TableStaging:
     reasons: dict[str, int]
     parts: int
     seconds: float
+    raw_only_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,8 +136,10 @@ class StagingReport:
     seconds
         Total wall-clock time.
     notes
-        Things a reader should know (raw tables without a contract, experiment rows
-        without a staged customer, ...).
+        Things a reader should know (raw tables without a contract, columns left in
+        raw, experiment rows without a staged customer, ...).
+    salt_fingerprint
+        :func:`~galaxy_lib.governance.pseudonyms.salt_fingerprint` of the salt used.
     """
 
     tables: dict[str, TableStaging]
@@ -121,6 +147,7 @@ class StagingReport:
     as_of: pd.Timestamp | None
     seconds: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    salt_fingerprint: str = ""
 
     @property
     def rows_in(self) -> int:
@@ -138,7 +165,8 @@ class StagingReport:
         return sum(t.rows_quarantined for t in self.tables.values())
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per table: ``table, rows_in, rows_staged, rows_quarantined, reasons, seconds``."""
+        """One row per table: ``table, rows_in, rows_staged, rows_quarantined, reasons, raw_only_columns, seconds``."""
+        columns = ["table", "rows_in", "rows_staged", "rows_quarantined", "reasons", "raw_only_columns", "seconds"]
         return pd.DataFrame(
             [
                 {
@@ -147,11 +175,12 @@ class StagingReport:
                     "rows_staged": t.rows_staged,
                     "rows_quarantined": t.rows_quarantined,
                     "reasons": ", ".join(f"{k}: {v}" for k, v in t.reasons.items()),
+                    "raw_only_columns": ", ".join(t.raw_only_columns),
                     "seconds": round(t.seconds, 2),
                 }
                 for t in self.tables.values()
             ],
-            columns=["table", "rows_in", "rows_staged", "rows_quarantined", "reasons", "seconds"],
+            columns=columns,
         )
 
     def __str__(self) -> str:
@@ -162,12 +191,77 @@ class StagingReport:
         )
 
 
+# --------------------------------------------------------------------------- the salt
+
+
+def demo_salt_allowed(store: DataStore) -> bool:
+    """Tell whether the public demo salt may pseudonymise ``store``.
+
+    Only a store the Galaxy simulator built alone: it holds ``world.json`` (the
+    simulator writes it last) and its raw zone holds no file the simulator did not
+    write (:func:`galaxy_lib.pipeline.ingest.holds_user_data`: no ingested part,
+    no file copied in, no simulated table that grew).
+    """
+    return (store.root / WORLD_MARKER).is_file() and not holds_user_data(store.root)
+
+
+def _demo_refusal(store: DataStore) -> SaltError:
+    if not (store.root / WORLD_MARKER).is_file():
+        why = f"has no {WORLD_MARKER}: the Galaxy simulator did not build it"
+    else:
+        user = user_raw_files(store.root)
+        shown = ", ".join(_rel(store, p) for p in user[:3]) + (", ..." if len(user) > 3 else "")
+        why = f"holds {len(user)} raw file(s) the simulator did not write ({shown})"
+    return SaltError(
+        f"{store.root} {why}, so its data may be real and the public demo salt must not pseudonymise it "
+        f"(anyone can recompute demo keys). Set a secret salt in {SALT_ENV} and stage again, e.g.\n"
+        f"    export {SALT_ENV}=$(python -c 'import secrets;print(secrets.token_hex(32))')\n"
+        "Keep it secret and keep it: the same salt gives the same keys on every run."
+    )
+
+
+def _check_salt(store: DataStore, salt: str) -> None:
+    """Refuse the public demo salt for a store the simulator did not build alone."""
+    if salt == DEMO_SALT and not demo_salt_allowed(store):
+        raise _demo_refusal(store)
+
+
+def salt_for_store(store: DataStore, demo: bool = True) -> str:
+    """Return the salt to stage ``store`` with.
+
+    ``GALAXY_PII_SALT`` when it is set; otherwise the public demo salt (with a
+    warning) when ``demo`` is true and the simulator built the store alone
+    (:func:`demo_salt_allowed`); otherwise a :class:`SaltError`.
+
+    Parameters
+    ----------
+    store
+        The store to stage.
+    demo
+        Allow the demo salt for a simulator-built store (``False`` for a bench world,
+        which must not be staged without a secret).
+
+    Raises
+    ------
+    SaltError
+        ``GALAXY_PII_SALT`` is unset and the demo salt is not allowed here, or it is
+        set but too short. The message names the variable and how to set it.
+    """
+    salt = configured_salt()
+    if salt is not None:
+        return salt
+    if demo and not demo_salt_allowed(store):
+        raise _demo_refusal(store)
+    return get_salt(demo=demo)
+
+
 # --------------------------------------------------------------------------- raw -> staged
 
 
-def _pseudonymise(df: pd.DataFrame, salt: str) -> pd.DataFrame:
-    """Replace ``customer_id`` by ``customer_key`` (same position) and drop e-mail and phone."""
-    out = df.drop(columns=[c for c in DROPPED_AT_STAGING if c in df.columns])
+def _pseudonymise(df: pd.DataFrame, contract: TableContract, salt: str) -> pd.DataFrame:
+    """Keep the contract's columns; ``customer_id`` becomes ``customer_key`` (same place); no e-mail, phone."""
+    keep = [c for c in contract.required_columns if c not in DROPPED_AT_STAGING]
+    out = df[keep]
     if CUSTOMER_ID in out.columns:
         pos = out.columns.get_loc(CUSTOMER_ID)
         key = pseudonymise(out[CUSTOMER_ID], salt)
@@ -189,6 +283,16 @@ def _check_structure(contract: TableContract, parts: list[Path]) -> None:
             )
 
 
+def _raw_only_columns(contract: TableContract, parts: list[Path]) -> tuple[str, ...]:
+    """Columns of the raw parts outside the contract, in order of appearance, personal data masked."""
+    seen: dict[str, None] = {}
+    for part in parts:
+        for name in pq.read_schema(part).names:
+            if name not in contract.required_columns and not name.startswith("__index_level_"):
+                seen[redact_pii(name)] = None
+    return tuple(seen)
+
+
 def _rel(store: DataStore, path: str | Path) -> str:
     p = Path(path)
     try:
@@ -197,62 +301,16 @@ def _rel(store: DataStore, path: str | Path) -> str:
         return p.as_posix()
 
 
-def _cross_part_duplicates(store: DataStore, contract: TableContract, parts: list[Path]) -> dict[str, pd.Series]:
-    """Duplicate keys over the whole table, found by DuckDB (out of core).
-
-    Returns, per part file name, the 0-based rows that repeat a key seen earlier
-    (parts in name order, rows in file order) with the reason naming the first one.
-    Rows with a missing key value are left to the contract's not-null checks.
-    """
-    key = list(contract.key)
-    if not key or not parts:
-        return {}
-    cols = sql.identifiers(key)
-    not_null = " AND ".join(f"{sql.identifier(c)} IS NOT NULL" for c in key)
-    files = "[" + ", ".join(sql.literal(p.as_posix()) for p in parts) + "]"
-    src = f"read_parquet({files}, filename = true, file_row_number = true, union_by_name = true)"
-    # Group 64-bit hashes of the key first (8 bytes a row instead of the key text), then
-    # compare the real keys of the few rows whose hash repeats: a hash collision between
-    # different keys is ruled out by the exact PARTITION BY on the key itself.
-    query = f"""
-        WITH h AS (SELECT hash({cols}) AS h FROM {src} WHERE {not_null} GROUP BY 1 HAVING count(*) > 1),
-             t AS (SELECT {cols}, filename, file_row_number FROM {src}
-                   WHERE {not_null} AND hash({cols}) IN (SELECT h FROM h))
-        SELECT {cols}, filename, file_row_number,
-               first_value(filename) OVER w AS first_file,
-               first_value(file_row_number) OVER w AS first_row,
-               row_number() OVER w AS rn
-        FROM t
-        WINDOW w AS (PARTITION BY {cols} ORDER BY filename, file_row_number)
-        QUALIFY rn > 1
-    """
-    with tempfile.TemporaryDirectory(prefix="galaxy-duckdb-") as spill, duckdb.connect() as con:
-        # bounded memory: DuckDB spills to disk beyond this (15M touchpoint ids: ~0.7 GB peak, 9 s)
-        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        con.execute(f"SET temp_directory = {sql.literal(spill)}")
-        con.execute("SET enable_progress_bar = false")
-        dups = con.execute(query).df()
-    if dups.empty:
-        return {}
-    dups["reason"] = [
-        f"duplicate key {format_key(contract, tuple(r[c] for c in key))}; first seen at row "
-        f"{int(r['first_row']) + 1} of {_rel(store, r['first_file'])}"
-        for _, r in dups.iterrows()
-    ]
-    return {
-        Path(f).name: g[["file_row_number", "reason"]].set_index("file_row_number")["reason"]
-        for f, g in dups.groupby("filename")
-    }
-
-
 def stage_table(
     store: DataStore, table: str, salt: str, batch_rows: int = BATCH_ROWS, progress: bool = True
 ) -> TableStaging:
     """Stage one raw table: row checks with quarantine, pseudonymisation, ``staged/<table>``.
 
-    Raw parts are read batch by batch (``batch_rows`` rows at most), checked with
-    :func:`galaxy_lib.pipeline.ingest.check_rows`, pseudonymised and written as one staged
-    part each, so memory stays bounded whatever the table size. Quarantined rows go
+    Raw parts are read batch by batch (``batch_rows`` rows at most, the contract's
+    columns only), checked with :func:`galaxy_lib.pipeline.rowchecks.check_rows`,
+    pseudonymised and written as one staged part each, so memory stays bounded
+    whatever the table size. Other columns of the raw parts stay in raw (listed in
+    ``raw_only_columns``), and out of staging's quarantine rows too. Quarantined rows go
     to ``quarantine/<table>/staging-*.parquet`` with ``_source`` naming the raw part
     and ``_row`` the row in it (1-based); a re-run replaces them, so staging twice
     gives the same staged and quarantined rows.
@@ -264,24 +322,33 @@ def stage_table(
     table
         Table name.
     salt
-        Pseudonymisation secret (:func:`galaxy_lib.governance.pseudonyms.get_salt`).
+        Pseudonymisation secret (:func:`salt_for_store`).
     batch_rows
         Largest batch read into pandas at once.
     progress
         Show a tqdm progress bar.
+
+    Raises
+    ------
+    SaltError
+        When ``salt`` is the public demo salt and the store is not one the simulator
+        built alone (:func:`demo_salt_allowed`).
     """
     t0 = time.perf_counter()
     contract = contract_for(table)
     parts = store.parts("raw", table)
     if not parts:
         raise FileNotFoundError(f"raw/{table} has no parts under {store.root}.")
+    _check_salt(store, salt)
     _check_structure(contract, parts)
+    columns = list(contract.required_columns)
+    raw_only = _raw_only_columns(contract, parts)
     total = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
     counts = {"in": 0, "quarantined": 0, "parts": 0}
     reasons: dict[str, int] = {}
 
     with store.lock():
-        dup_by_part = _cross_part_duplicates(store, contract, parts)
+        dup_by_part = duplicates_across_parts(contract, parts, store.root)
         store.drop_parts("quarantine", table, _QUARANTINE_PREFIX)
         bar = tqdm(total=total, desc=f"staging {table}", unit="row", unit_scale=True, disable=not progress, leave=False)
 
@@ -289,7 +356,7 @@ def stage_table(
             for part in parts:
                 dups = dup_by_part.get(part.name)
                 offset = 0
-                for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows):
+                for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows, columns=columns):
                     df = batch.to_pandas(types_mapper=_STRINGS.get)
                     n = len(df)
                     rows = np.arange(offset + 1, offset + n + 1)
@@ -320,7 +387,7 @@ def stage_table(
                     bar.update(n)
                     if len(check.accepted):
                         counts["parts"] += 1
-                        yield to_arrow(_pseudonymise(check.accepted, salt))
+                        yield to_arrow(_pseudonymise(check.accepted, contract, salt))
 
         staged = store.write_parts("staged", table, batches())
         bar.close()
@@ -336,6 +403,7 @@ def stage_table(
         reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
         parts=counts["parts"],
         seconds=time.perf_counter() - t0,
+        raw_only_columns=raw_only,
     )
 
 
@@ -371,15 +439,48 @@ def _raw_fingerprint(store: DataStore) -> str:
     return h.hexdigest()
 
 
-def staging_is_current(store: DataStore) -> bool:
-    """Tell whether staging finished after the last change to the raw zone."""
+def staging_is_current(store: DataStore, salt: str | None = None) -> bool:
+    """Tell whether staging is still valid: same raw zone, and the salt staging used.
+
+    Parameters
+    ----------
+    store
+        The data store.
+    salt
+        The salt the caller would stage with. ``None``: ``GALAXY_PII_SALT`` when set.
+        With neither, the recorded salt cannot be checked against a secret: keys made
+        with a secret stay current (re-staging would need it, and must not fall back
+        to the demo salt), keys made with the demo salt only on a store the simulator
+        built alone (:func:`demo_salt_allowed`).
+
+    Returns
+    -------
+    bool
+        False when staging never finished, the raw zone changed since, the staging
+        record has no salt fingerprint (staged before it was recorded) or the salt
+        fingerprint differs (e.g. ``GALAXY_PII_SALT`` set after a demo-salt staging):
+        each forces a re-stage.
+    """
     marker = store.root / STAGING_MARKER
     if not marker.is_file() or not (store.root / "staged").is_dir():
         return False
     try:
-        return json.loads(marker.read_text()).get("raw_fingerprint") == _raw_fingerprint(store)
+        record = json.loads(marker.read_text())
     except (json.JSONDecodeError, OSError):
         return False
+    if not isinstance(record, dict) or record.get("raw_fingerprint") != _raw_fingerprint(store):
+        return False
+    recorded = record.get("salt_fingerprint")
+    if not recorded:
+        return False
+    if salt is None:
+        try:
+            salt = configured_salt()
+        except SaltError:  # a salt too short to use: staging will say so
+            return False
+    if salt is not None:
+        return recorded == salt_fingerprint(salt)
+    return recorded != salt_fingerprint(DEMO_SALT) or demo_salt_allowed(store)
 
 
 def stage_world(
@@ -397,7 +498,9 @@ def stage_world(
     store
         The data store (a Galaxy world folder or your own store with raw tables).
     salt
-        Pseudonymisation secret, from :func:`galaxy_lib.governance.pseudonyms.get_salt`.
+        Pseudonymisation secret, from :func:`salt_for_store`. The public demo salt is
+        refused (:class:`~galaxy_lib.governance.pseudonyms.SaltError`) unless the
+        simulator built the store alone.
     as_of
         Reference time handed to the curated tables' builders (e.g. for tenure features).
         Default: the latest signup, touchpoint or conversion time in the staged data.
@@ -419,10 +522,14 @@ def stage_world(
     Re-running replaces ``staged/<table>``, the curated tables and the quarantine
     rows staging wrote before (rows quarantined at ingestion stay), so staging twice
     gives the same result. Raw tables without a contract are left alone (listed in
-    ``notes``). On success ``staging.json`` records a fingerprint of the raw zone;
-    ``galaxy_lib.simulate.ensure_world`` re-stages when raw has changed since.
+    ``notes``), and so are raw columns outside a contract (named in ``notes``). On
+    success ``staging.json`` records a fingerprint of the raw zone and one of the
+    salt; ``galaxy_lib.simulate.ensure_world`` re-stages when either has changed
+    (:func:`staging_is_current`).
     """
     t0 = time.perf_counter()
+    _check_salt(store, salt)
+    fingerprint = salt_fingerprint(salt)
 
     notes: list[str] = []
     with store.lock():
@@ -438,6 +545,11 @@ def stage_world(
         report: dict[str, TableStaging] = {}
         for table in tables:
             report[table] = stage_table(store, table, salt, batch_rows=batch_rows, progress=progress)
+            if report[table].raw_only_columns:
+                notes.append(
+                    f"{table}: column(s) {', '.join(report[table].raw_only_columns)} are not in the contract "
+                    "and were left in raw (not staged)"
+                )
 
         as_of_ts = pd.Timestamp(as_of) if as_of is not None else _default_as_of(store)
         curated, curated_notes = build_curated_tables(
@@ -446,10 +558,16 @@ def stage_world(
         notes.extend(curated_notes)
 
         result = StagingReport(
-            tables=report, curated=curated, as_of=as_of_ts, seconds=time.perf_counter() - t0, notes=tuple(notes)
+            tables=report,
+            curated=curated,
+            as_of=as_of_ts,
+            seconds=time.perf_counter() - t0,
+            notes=tuple(notes),
+            salt_fingerprint=fingerprint,
         )
         marker = {
             "raw_fingerprint": _raw_fingerprint(store),
+            "salt_fingerprint": fingerprint,
             "staged_at": pd.Timestamp.now(tz="UTC").isoformat(),
             "as_of": as_of_ts.isoformat() if as_of_ts is not None else None,
             "seconds": round(result.seconds, 3),
@@ -459,6 +577,7 @@ def stage_world(
                     "rows_staged": s.rows_staged,
                     "rows_quarantined": s.rows_quarantined,
                     "reasons": s.reasons,
+                    **({"raw_only_columns": list(s.raw_only_columns)} if s.raw_only_columns else {}),
                 }
                 for t, s in report.items()
             },

@@ -26,7 +26,11 @@ def test_contract_is_consistent(name: str) -> None:
     assert set(c.date_columns) <= set(c.required_columns)
     for col in c.date_columns:
         assert str(c.schema.columns[col].dtype) == "datetime64[ns]", col
-    for col in c.key:
+    nullable_key = set(c.key) - set(c.non_null_key)
+    assert c.non_null_key, "a key needs a column that is always there"
+    # only a consent record's withdrawal time may be null in a key (an open grant)
+    assert nullable_key == ({"withdrawn_at"} if name == "consent" else set()), name
+    for col in c.non_null_key:
         assert not c.schema.columns[col].nullable, f"key column {col} must not be nullable"
     assert c.schema.strict is False, "extra columns of a user's file are kept"
     assert c.description
@@ -109,3 +113,12 @@ def test_valid_rows_pass_and_are_coerced() -> None:
     assert out["spend"].item() == 12.5 and str(out["week"].dtype) == "datetime64[ns]"
     assert out["extra"].item() == "kept"
     assert isinstance(CONTRACTS["spend"].schema, pa.DataFrameSchema)
+
+
+def test_a_consent_record_is_a_version_of_a_grant_period() -> None:
+    """An updated export of a grant with ``withdrawn_at`` set is a new record, not a duplicate (issue 15, finding 4)."""
+    consent = contract_for("consent")
+    assert consent.key == ("customer_id", "purpose", "granted_at", "withdrawn_at")
+    grant = {"customer_id": "C1", "purpose": "measurement", "granted_at": "2024-01-01"}
+    rows = pd.DataFrame([{**grant, "withdrawn_at": None}, {**grant, "withdrawn_at": "2024-03-01"}])
+    assert not rows.duplicated(list(consent.key)).any()

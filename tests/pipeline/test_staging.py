@@ -19,7 +19,7 @@ from galaxy_lib.core.contracts import PII_COLUMNS, ContractError
 from galaxy_lib.core.quarantine import read_quarantine
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.governance.pii import scan_text
-from galaxy_lib.governance.pseudonyms import pseudonymise
+from galaxy_lib.governance.pseudonyms import pseudonymise, salt_fingerprint
 from galaxy_lib.pipeline.ingest import ingest_file
 from galaxy_lib.pipeline.staging import STAGING_MARKER, stage_world, staging_is_current
 from tests.fixtures.raw_world import INGEST_FIXTURES, SALT, write_raw
@@ -116,7 +116,12 @@ def test_bad_rows_are_quarantined_with_reasons(staged) -> None:
         "'measurement', 'personalisation', 'advertising', 'content'"
     )
     assert report.rows_quarantined == 4
-    assert report.notes == ("uplift_features: 1 experiment row(s) have no staged customer and were left out",)
+    assert report.notes == (
+        "uplift_features: 1 experiment row(s) have no staged customer and were left out",
+        # C00000002 withdrew measurement consent on 2023-01-05
+        "uplift_features: 1 experiment row(s) of customers without measurement consent at 2023-01-14 "
+        "(or withdrawn since) were left out",
+    )
 
 
 # --------------------------------------------------------------------------- idempotence and streaming
@@ -219,7 +224,9 @@ def test_the_marker_records_the_raw_zone_and_goes_stale_when_it_changes(staged) 
         "rows_quarantined": 1,
         "reasons": {"greater_than_or_equal_to(0)": 1},
     }
-    assert marker["curated"] == report.curated == {"mmm_weekly": 9, "uplift_features": 4}
+    assert marker["curated"] == report.curated == {"mmm_weekly": 9, "uplift_features": 3}
+    assert marker["salt_fingerprint"] == report.salt_fingerprint == salt_fingerprint(SALT)
+    assert SALT not in (store.root / STAGING_MARKER).read_text()
     assert marker["notes"] == list(report.notes)
     ingest_file(INGEST_FIXTURES / "touchpoints_dup.csv", "touchpoints", store)
     assert not staging_is_current(store)
