@@ -441,7 +441,7 @@ class AuditLog:
                 "reason": reason,
                 "rebuilt_from": {"seq": last_seq, "hash": last_hash},
                 "previous_head": previous,
-                "problem": state.reason,
+                "problem": state.reason or state.note,
                 "signed": self._key() is not None,
             }
             return self._append_locked(HEAD_REBUILT, to_jsonable(payload))

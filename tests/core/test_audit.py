@@ -388,3 +388,12 @@ def test_two_entries_beyond_the_head_still_fail(log, monkeypatch):
     assert not v.ok and "added outside the audit log" in v.reason
     with pytest.raises(AuditError, match="does not match its head file"):
         log.append("run.started", {})
+
+
+def test_rebuild_head_also_repairs_a_head_left_behind(log, monkeypatch):
+    _crash_before_the_head(log, monkeypatch)
+    entry = log.rebuild_head(reason="after the power cut")
+    assert entry is not None and entry.payload["rebuilt_from"]["seq"] == 11
+    assert "chains onto it" in entry.payload["problem"]
+    v = log.verify()
+    assert v.ok and not v.head_behind and v.entries == 12
