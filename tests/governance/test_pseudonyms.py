@@ -57,6 +57,27 @@ def test_env_salt_wins_over_demo(monkeypatch):
     assert get_salt(demo=True) == SALT
 
 
+def test_configured_salt_is_the_env_salt_or_none(monkeypatch):
+    monkeypatch.delenv("GALAXY_PII_SALT", raising=False)
+    monkeypatch.setenv("GALAXY_DEMO", "1")
+    assert pseudonyms.configured_salt() is None  # demo mode does not make the demo salt "configured"
+    monkeypatch.setenv("GALAXY_PII_SALT", f"  {SALT} ")
+    assert pseudonyms.configured_salt() == SALT
+    monkeypatch.setenv("GALAXY_PII_SALT", "short")
+    with pytest.raises(SaltError, match="only 5 characters"):
+        pseudonyms.configured_salt()
+
+
+def test_salt_fingerprint_is_a_keyed_hash_that_never_shows_the_salt():
+    fp = pseudonyms.salt_fingerprint(SALT)
+    expected = hmac.new(SALT.encode(), b"galaxy-workbench salt fingerprint v1", hashlib.sha256).hexdigest()[:16]
+    assert fp == "sf_" + expected
+    assert fp == pseudonyms.salt_fingerprint(SALT) != pseudonyms.salt_fingerprint(OTHER_SALT)
+    assert SALT not in fp and fp != pseudonyms.salt_fingerprint(DEMO_SALT)
+    with pytest.raises(SaltError):
+        pseudonyms.salt_fingerprint("short")
+
+
 # -- pseudonymise --------------------------------------------------------------------
 def test_pseudonymise_matches_reference_hmac_and_keeps_nan():
     ids = pd.Series(

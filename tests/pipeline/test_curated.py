@@ -15,6 +15,7 @@ from galaxy_lib.pipeline.curated import (
     CuratedBuild,
     CuratedTable,
     build_curated_tables,
+    consented_customers,
     registered_tables,
 )
 from galaxy_lib.pipeline.staging import stage_world
@@ -95,3 +96,22 @@ def test_a_table_whose_staged_inputs_are_missing_is_dropped_with_a_note(raw_stor
     assert rows == {"kpi_count": 1}
     assert notes == ["curated.orders_weekly not built: it needs staged spend and orders", "kpi_count: counted 6 rows"]
     assert not raw_store.exists("curated", "orders_weekly")  # a stale copy is not left for a workflow to read
+
+
+def test_tables_with_customer_rows_declare_their_consent_purpose() -> None:
+    tables = {t.name: t for t in registered_tables()}
+    assert tables["uplift_features"].purpose == "measurement" and "consent" in tables["uplift_features"].requires
+    assert tables["mmm_weekly"].purpose is None  # weekly aggregates, no customer rows
+
+
+def test_consented_customers(raw_store: DataStore) -> None:
+    from galaxy_lib.governance.pseudonyms import pseudonymise
+
+    stage_world(raw_store, SALT, progress=False, curated_tables=[])
+    keys = set(consented_customers(raw_store, "measurement", pd.Timestamp("2023-01-01"))["customer_key"])
+    # C00000002 withdrew on 2023-01-05: out even for an as_of before that, since the withdrawal is known now
+    ids = ["C00000001", "C00000003", "C00000004", "C00000005"]
+    assert keys == set(pseudonymise(pd.Series(ids), SALT))
+    assert consented_customers(raw_store, "personalisation").empty
+    raw_store.drop("staged", "consent")
+    assert consented_customers(raw_store, "measurement").empty  # no consent records: nobody
