@@ -345,36 +345,41 @@ def compare_if_known(shares: pd.DataFrame, truth: Mapping[str, float] | None) ->
 # -- publication -----------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class PublishedPaths:
-    """A path table safe to publish: paths with fewer than ``k`` journeys merged and blanked.
+    """A path table safe to publish: paths seen by fewer than ``k`` people merged and blanked.
 
     Attributes
     ----------
     table
-        ``path``, ``journeys``, ``conversions``, ``revenue``, ``conversion_rate``; suppressed
-        paths are merged into one row labelled :attr:`OTHER` (itself blanked when it has
-        fewer than ``k`` journeys).
+        ``path``, ``journeys``, ``conversions``, ``revenue``, ``conversion_rate`` (and
+        ``customers`` when counted by customers); suppressed paths are merged into one row
+        labelled :attr:`OTHER` (itself blanked when it cannot be shown to reach ``k``).
     suppressed_paths, suppressed_journeys
         How many paths (and their journeys) were merged away.
     k
         The threshold.
+    counted_by
+        ``"customers"`` (distinct customers per path: a table built from events) or
+        ``"journeys"`` (an aggregated table from a file, which cannot say who travelled a path).
     """
 
     table: pd.DataFrame
     suppressed_paths: int
     suppressed_journeys: float
     k: int
+    counted_by: str = "journeys"
 
     OTHER = "(paths with fewer than k journeys)"
 
     def summary(self) -> str:
         """Say in one sentence what was suppressed (for the notebook)."""
         return (
-            f"{self.suppressed_paths} paths seen by fewer than {self.k} journeys "
+            f"{self.suppressed_paths} paths seen by fewer than {self.k} {self.counted_by} "
             f"({self.suppressed_journeys:,.0f} journeys) were merged and not shown."
         )
 
 
 def _path_frame(paths: PathTable) -> pd.DataFrame:
+    """One row per path: journeys, conversions, revenue, conversion rate and, when known, distinct customers."""
     agg = paths.aggregate()
     df = pd.DataFrame(
         {
@@ -385,54 +390,73 @@ def _path_frame(paths: PathTable) -> pd.DataFrame:
         }
     )
     df["conversion_rate"] = df["conversions"] / df["journeys"]
+    if paths.customers is not None:
+        # a path without a count is treated as seen by nobody: it can only be suppressed
+        df["customers"] = df["path"].map(paths.customers).fillna(0).astype("int64")
     return df
 
 
-def publishable_paths(paths: PathTable, k: int) -> PublishedPaths:
-    """Suppress paths seen by fewer than ``k`` journeys (k-anonymity on published tables).
+def _people(df: pd.DataFrame) -> str:
+    """Return the column k-anonymity counts: distinct customers when known, else journeys."""
+    return "customers" if "customers" in df.columns else "journeys"
 
-    Uses :func:`galaxy_lib.governance.kanon.suppress_small_cells` on the journey count;
-    the suppressed rows are then merged into a single row so that neither their paths
-    nor their numbers are shown (the merged row is blanked too if it is itself below k).
+
+def publishable_paths(paths: PathTable, k: int) -> PublishedPaths:
+    """Suppress paths seen by fewer than ``k`` distinct customers (k-anonymity on published tables).
+
+    k-anonymity protects people, so it counts distinct customers per path
+    (:attr:`PathTable.customers`, known for tables built from events): twelve journeys of
+    two customers are two people. A path table read from a file carries no customers;
+    then the journey count is used and :attr:`PublishedPaths.counted_by` says so.
+    Suppression uses :func:`galaxy_lib.governance.kanon.suppress_small_cells`; the
+    suppressed rows are merged into a single row so that neither their paths nor their
+    numbers are shown. The merged row is blanked too when it is below ``k``; counted by
+    customers it is always blanked, because the per-path counts cannot tell how many
+    distinct customers the merged paths share.
     """
     from galaxy_lib.governance.kanon import suppress_small_cells
 
     df = _path_frame(paths).sort_values(["journeys", "path"], ascending=[False, True]).reset_index(drop=True)
-    res = suppress_small_cells(
-        df, count_col="journeys", k=k, value_cols=["journeys", "conversions", "revenue", "conversion_rate"]
-    )
+    count_col = _people(df)
+    value_cols = ["journeys", "conversions", "revenue", "conversion_rate"]
+    value_cols += ["customers"] if count_col == "customers" else []
+    res = suppress_small_cells(df, count_col=count_col, k=k, value_cols=value_cols)
     small = res.table["suppressed"].to_numpy()
     shown = res.table.loc[~small].drop(columns="suppressed")
     hidden = df.loc[small]
     if len(hidden):
         other = pd.DataFrame(
             {
-                "path": [PublishedPaths.OTHER.replace("k", str(res.k))],
+                "path": [PublishedPaths.OTHER.replace("k journeys", f"{res.k} {count_col}")],
                 "journeys": [hidden["journeys"].sum()],
                 "conversions": [hidden["conversions"].sum()],
                 "revenue": [hidden["revenue"].sum()],
             }
         )
         other["conversion_rate"] = other["conversions"] / other["journeys"]
-        if other["journeys"].iloc[0] < res.k:
+        if count_col == "customers" or other["journeys"].iloc[0] < res.k:
             other.loc[:, ["journeys", "conversions", "revenue", "conversion_rate"]] = np.nan
+        if count_col == "customers":
+            other["customers"] = np.nan
         shown = pd.concat([shown, other], ignore_index=True)
     return PublishedPaths(
         table=shown.reset_index(drop=True),
         suppressed_paths=int(small.sum()),
         suppressed_journeys=float(hidden["journeys"].sum()),
         k=res.k,
+        counted_by=count_col,
     )
 
 
 def top_paths(paths: PathTable, n: int = 15, by: str = "journeys", min_journeys: int = 1) -> pd.DataFrame:
-    """Return the ``n`` most frequent paths with at least ``min_journeys`` journeys.
+    """Return the ``n`` most frequent paths seen by at least ``min_journeys`` people.
 
     ``by`` is ``journeys`` or ``conversions``; pass the publication ``k`` as ``min_journeys``
-    so charts respect it.
+    so charts respect it. Like :func:`publishable_paths`, the threshold counts distinct
+    customers when the table knows them (built from events), else journeys.
     """
     if by not in ("journeys", "conversions"):
         raise ValueError(f"by must be 'journeys' or 'conversions' (got {by!r}).")
     df = _path_frame(paths)
-    df = df[df["journeys"] >= min_journeys]
+    df = df[df[_people(df)] >= min_journeys]
     return df.sort_values([by, "path"], ascending=[False, True]).head(int(n)).reset_index(drop=True)

@@ -20,7 +20,7 @@ problems with the whole table (a missing column, a wrong separator) raise
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,11 @@ class PathTable:
         Rejected rows with the original columns plus ``_rule``, ``_reason``, ``_source``, ``_row``.
     source
         Where the table came from (file name or ``"events"``), quoted in messages.
+    customers
+        Distinct customers behind each path (indexed by the ``path`` string), when the table
+        was built from events (:func:`~galaxy_lib.mta.journeys.build_journeys`); ``None`` for
+        an aggregated table from a file, which cannot say who travelled a path. This is what
+        k-anonymity counts (:func:`~galaxy_lib.mta.analysis.publishable_paths`).
     """
 
     table: pd.DataFrame
@@ -95,6 +100,7 @@ class PathTable:
     separator: str
     quarantine: pd.DataFrame
     source: str = "paths"
+    customers: pd.Series | None = None
 
     @property
     def n_paths(self) -> int:
@@ -153,7 +159,8 @@ class PathTable:
     @cached_property
     def _aggregated(self) -> PathTable:
         grouped = self.table.groupby("path", sort=True, observed=True)[list(_NUMERIC)].sum().reset_index()
-        return parse_path_table(grouped, separator=self.separator, channels=self.channels, source=self.source)
+        merged = parse_path_table(grouped, separator=self.separator, channels=self.channels, source=self.source)
+        return replace(merged, customers=self.customers)
 
 
 # -- parsing ---------------------------------------------------------------------------

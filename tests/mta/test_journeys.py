@@ -9,6 +9,9 @@ import pytest
 
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.mta import build_journeys, heuristic_attribution
+from galaxy_lib.mta.analysis import publishable_paths, top_paths
+
+from .conftest import SMALL_PATHS
 
 DAY0 = pd.Timestamp("2024-01-01 12:00")
 
@@ -139,3 +142,83 @@ def test_missing_tables_and_bad_lookback(tmp_path: Path, store: DataStore) -> No
         build_journeys(DataStore(tmp_path / "empty"))
     with pytest.raises(ValueError, match="lookback_days must be > 0"):
         build_journeys(store, lookback_days=0)
+
+
+def _store_of(tmp_path: Path, journeys: list[tuple[str, list[str]]]) -> DataStore:
+    """A store where each ``(customer, channels)`` is one converting journey, 20 days after the previous one."""
+    touches, convs, last = [], [], {}
+    for customer, channels in journeys:
+        start = last.get(customer, -20) + 20
+        last[customer] = start
+        touches += [(customer, start + i, ch) for i, ch in enumerate(channels)]
+        convs.append((customer, start + len(channels)))
+    tp = pd.DataFrame(
+        {
+            "event_id": [f"E{i:04d}" for i in range(len(touches))],
+            "customer_key": [t[0] for t in touches],
+            "ts": [d(t[1]) for t in touches],
+            "channel": [t[2] for t in touches],
+        }
+    )
+    cv = pd.DataFrame(
+        {
+            "conversion_id": [f"V{i:04d}" for i in range(len(convs))],
+            "customer_key": [c[0] for c in convs],
+            "ts": [d(c[1]) for c in convs],
+            "revenue": 10.0,
+        }
+    )
+    customers = sorted({c for c, _ in journeys})
+    consent = pd.DataFrame(
+        {
+            "customer_key": customers,
+            "purpose": "measurement",
+            "tcf_purposes": "1,7,9",
+            "granted_at": pd.Timestamp("2023-01-01"),
+            "withdrawn_at": pd.NaT,
+        }
+    )
+    s = DataStore(tmp_path / "kworld")
+    s.write("staged", "touchpoints", tp)
+    s.write("staged", "conversions", cv)
+    s.write("staged", "consent", consent)
+    return s
+
+
+def test_k_anonymity_counts_distinct_customers_not_journeys(tmp_path: Path) -> None:
+    """12 journeys of 2 customers are 2 people: suppressed at k=10; 12 journeys of 12 customers are shown."""
+    store = _store_of(
+        tmp_path,
+        [(c, ["search", "video"]) for c in ("a", "b") for _ in range(6)]
+        + [(f"c{i:02d}", ["email"]) for i in range(12)],
+    )
+    j = build_journeys(store, lookback_days=15, as_of="2025-01-01")
+    journeys = j.paths.aggregate().table.set_index("path")["total_conversions"]
+    assert journeys.to_dict() == {"email": 12, "search > video": 12}
+    assert j.paths.customers.to_dict() == {"email": 12, "search > video": 2}
+
+    pub = publishable_paths(j.paths, k=10)
+    shown = pub.table.set_index("path")
+    assert "search > video" not in shown.index, "12 journeys of 2 customers must not be published at k=10"
+    assert pub.suppressed_paths == 1 and pub.suppressed_journeys == 12 and pub.counted_by == "customers"
+    assert shown.loc["email", "customers"] == 12 and shown.loc["email", "journeys"] == 12
+    other = shown.loc["(paths with fewer than 10 customers)"]
+    assert other.isna().all()  # how many distinct customers the merged paths share is unknown: blanked
+    assert "seen by fewer than 10 customers" in pub.summary()
+    assert top_paths(j.paths, min_journeys=10)["path"].tolist() == ["email"]
+
+    # an aggregated table from a file cannot say who travelled a path: journeys are counted, as said
+    assert SMALL_PATHS.customers is None and publishable_paths(SMALL_PATHS, k=10).counted_by == "journeys"
+
+
+def test_batches_give_the_same_journeys(store: DataStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events are streamed through the consent filter in batches: the batch size changes nothing."""
+    import galaxy_lib.mta.journeys as journeys_module
+
+    whole = build_journeys(store, lookback_days=30, as_of="2025-01-01")
+    monkeypatch.setattr(journeys_module, "BATCH_ROWS", 2)
+    batched = build_journeys(store, lookback_days=30, as_of="2025-01-01")
+    pd.testing.assert_frame_equal(whole.paths.table, batched.paths.table)
+    pd.testing.assert_frame_equal(whole.quarantine, batched.quarantine)
+    pd.testing.assert_series_equal(whole.paths.customers, batched.paths.customers)
+    assert whole.summary() == batched.summary()
