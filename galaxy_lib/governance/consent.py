@@ -198,11 +198,12 @@ def tcf_covers(purposes: pd.Series, tcf_purposes: pd.Series) -> np.ndarray:
     if len(purposes) != len(tcf_purposes):
         raise ConsentError(f"tcf_covers: {len(purposes)} purposes for {len(tcf_purposes)} tcf_purposes values.")
     pairs = pd.DataFrame({"p": np.asarray(purposes, dtype=object), "t": np.asarray(tcf_purposes, dtype=object)})
-    verdict: dict[tuple, bool] = {}
-    for p, t in pairs.drop_duplicates().itertuples(index=False):
-        ids = _parse_tcf(t)
-        verdict[(p, t)] = ids is not None and p in TCF_REQUIRED and set(TCF_REQUIRED[p]) <= ids
-    return np.fromiter((verdict[(p, t)] for p, t in pairs.itertuples(index=False)), dtype=bool, count=len(pairs))
+    distinct = pairs.drop_duplicates().copy()  # a handful of distinct (purpose, ids) pairs, however many records
+    distinct["ok"] = [
+        (ids := _parse_tcf(t)) is not None and p in TCF_REQUIRED and set(TCF_REQUIRED[p]) <= ids
+        for p, t in distinct.itertuples(index=False)
+    ]
+    return pairs.merge(distinct, on=["p", "t"], how="left")["ok"].to_numpy(dtype=bool)
 
 
 def missing_tcf_purposes(purpose: str, tcf_purposes: object) -> tuple[int, ...]:
@@ -244,7 +245,8 @@ def _check_purpose(purpose: str) -> None:
         raise ConsentError(f"Unknown consent purpose {purpose!r}. Known purposes: {', '.join(TCF_PURPOSES)}.")
 
 
-def _prepare_consent(consent: pd.DataFrame, key: str) -> pd.DataFrame:
+def _prepare_consent(consent: pd.DataFrame, key: str) -> tuple[pd.DataFrame, pd.Index]:
+    """Check the records; return them (naive-UTC times, ``_code``) and the customers the codes index."""
     if not isinstance(consent, pd.DataFrame):
         raise ConsentError(f"consent must be a pandas DataFrame, got {type(consent).__name__}.")
     missing = [c for c in (key, *_CONSENT_COLUMNS) if c not in consent.columns]
@@ -264,51 +266,73 @@ def _prepare_consent(consent: pd.DataFrame, key: str) -> pd.DataFrame:
             "a consent record needs a grant time. Quarantine those rows at staging."
         )
     out = out[out[key].notna()]
-    out[key] = out[key].astype(object)
-    return out
+    # customers as integer codes: grouping a million text keys once, not once per question
+    codes, keys = pd.factorize(out[key].astype(object))
+    out["_code"] = codes
+    return out, pd.Index(keys, dtype=object)
+
+
+_NEVER = np.iinfo(np.int64).min
+
+
+def _ns(t: pd.Timestamp) -> int:
+    return pd.Timestamp(t).as_unit("ns").value
 
 
 @dataclass(frozen=True)
 class _Timeline:
-    """Grant and withdrawal events of one purpose: ``key, t`` each, sorted by ``t``."""
+    """Grant and withdrawal events of one purpose, customers as codes into ``keys``, times in ns."""
 
-    key: str
-    grants: pd.DataFrame
-    withdrawals: pd.DataFrame
+    keys: pd.Index
+    grant_code: np.ndarray
+    grant_t: np.ndarray
+    withdrawal_code: np.ndarray
+    withdrawal_t: np.ndarray
     tcf_mismatched: int
 
-    def consented_at(self, t: pd.Timestamp) -> pd.Index:
-        """Keys whose latest grant at or before ``t`` is later than their latest withdrawal at or before ``t``."""
-        g = self.grants[self.grants["t"] <= t].groupby(self.key)["t"].max()
-        w = self.withdrawals[self.withdrawals["t"] <= t].groupby(self.key)["t"].max().reindex(g.index)
-        return pd.Index(g.index[(w.isna() | (g > w)).to_numpy()])
+    def _latest(self, codes: np.ndarray, times: np.ndarray, t: pd.Timestamp) -> np.ndarray:
+        out = np.full(len(self.keys), _NEVER, dtype=np.int64)
+        up_to = times <= _ns(t)
+        np.maximum.at(out, codes[up_to], times[up_to])
+        return out
 
-    def consented(self, as_of: pd.Timestamp, now: pd.Timestamp) -> pd.Index:
-        """Keys consenting at ``as_of`` and still at the later of ``as_of`` and ``now``."""
-        keys = self.consented_at(as_of)
+    def consenting_at(self, t: pd.Timestamp) -> np.ndarray:
+        """Tell per key whether its latest grant up to ``t`` is later than its latest withdrawal up to ``t``."""
+        g = self._latest(self.grant_code, self.grant_t, t)
+        w = self._latest(self.withdrawal_code, self.withdrawal_t, t)
+        return (g != _NEVER) & (g > w)
+
+    def consenting(self, as_of: pd.Timestamp, now: pd.Timestamp) -> np.ndarray:
+        """Per key: consenting at ``as_of`` and still at the later of ``as_of`` and ``now``."""
+        ok = self.consenting_at(as_of)
         later = max(as_of, now)
-        return keys if later == as_of else keys.intersection(self.consented_at(later))
+        return ok if later == as_of else ok & self.consenting_at(later)
 
-    def consented_at_each(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:
-        """Per (key, time) pair: did the key consent at that time? Missing keys or times: False."""
-        ev = pd.DataFrame({"_pos": np.arange(len(keys)), self.key: keys, "_t": times})
-        ev = ev[ev[self.key].notna() & ev["_t"].notna()]
-        out = np.zeros(len(keys), dtype=bool)
+    def codes_of(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        """Code of each customer value (-1 for a customer without records or a missing value)."""
+        return self.keys.get_indexer(pd.Index(np.asarray(values, dtype=object)))
+
+    def consenting_at_each(self, codes: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Per (code, time) pair: did the customer consent at that time? Code -1 or a missing time: False."""
+        ev = pd.DataFrame({"_pos": np.arange(len(codes)), "_code": codes, "_t": times})
+        ev = ev[(ev["_code"] >= 0) & ev["_t"].notna()]
+        out = np.zeros(len(codes), dtype=bool)
         if ev.empty:
             return out
-        ev[self.key] = ev[self.key].astype(object)
-        ev["_t"] = ev["_t"].astype("datetime64[ns]")
+        ev["_t"] = ev["_t"].astype("datetime64[ns]").to_numpy().view(np.int64)
         ev = ev.sort_values("_t", kind="stable")
-        asof = {"left_on": "_t", "by": self.key, "direction": "backward", "allow_exact_matches": True}
-        ev = pd.merge_asof(ev, self.grants.rename(columns={"t": "_g"}), right_on="_g", **asof)
-        ev = pd.merge_asof(ev, self.withdrawals.rename(columns={"t": "_w"}), right_on="_w", **asof)
+        asof = {"left_on": "_t", "by": "_code", "direction": "backward", "allow_exact_matches": True}
+        grants = pd.DataFrame({"_code": self.grant_code, "_g": self.grant_t}).sort_values("_g", kind="stable")
+        ends = pd.DataFrame({"_code": self.withdrawal_code, "_w": self.withdrawal_t}).sort_values("_w", kind="stable")
+        ev = pd.merge_asof(ev, grants, right_on="_g", **asof)
+        ev = pd.merge_asof(ev, ends, right_on="_w", **asof)
         ok = ev["_g"].notna() & (ev["_w"].isna() | (ev["_g"] > ev["_w"]))
         out[ev.loc[ok, "_pos"].to_numpy()] = True
         return out
 
 
-def _timeline(consent: pd.DataFrame, purpose: str, key: str) -> _Timeline:
-    """Grant and withdrawal events of ``purpose`` from prepared records.
+def _timeline(consent: pd.DataFrame, keys: pd.Index, purpose: str) -> _Timeline:
+    """Grant and withdrawal events of ``purpose`` from the records and keys of :func:`_prepare_consent`.
 
     A record grants at ``granted_at`` when its ``tcf_purposes`` cover the purpose and
     it is not withdrawn at or before its own grant (such a record is inconsistent:
@@ -317,13 +341,17 @@ def _timeline(consent: pd.DataFrame, purpose: str, key: str) -> _Timeline:
     """
     c = consent[consent["purpose"] == purpose]
     covers = tcf_covers(c["purpose"], c["tcf_purposes"])
-    sound = (c["withdrawn_at"].isna() | (c["withdrawn_at"] > c["granted_at"])).to_numpy()
-    grants = c.loc[covers & sound, [key, "granted_at"]].rename(columns={"granted_at": "t"})
-    withdrawals = c.loc[c["withdrawn_at"].notna(), [key, "withdrawn_at"]].rename(columns={"withdrawn_at": "t"})
+    granted = c["granted_at"].to_numpy().view(np.int64)
+    withdrawn = c["withdrawn_at"].notna().to_numpy()
+    ended = c["withdrawn_at"].to_numpy().view(np.int64)  # NaT is the smallest int64: never > granted
+    grants = covers & (~withdrawn | (ended > granted))
+    codes = c["_code"].to_numpy()
     return _Timeline(
-        key=key,
-        grants=grants.sort_values("t", kind="stable").reset_index(drop=True),
-        withdrawals=withdrawals.sort_values("t", kind="stable").reset_index(drop=True),
+        keys=keys,
+        grant_code=codes[grants],
+        grant_t=granted[grants],
+        withdrawal_code=codes[withdrawn],
+        withdrawal_t=ended[withdrawn],
         tcf_mismatched=int((~covers).sum()),
     )
 
@@ -356,7 +384,8 @@ def consent_valid_at(consent: pd.DataFrame, purpose: str, at, key: str = "custom
     """
     _check_purpose(purpose)
     t = _resolve_as_of(at, "at")
-    return _timeline(_prepare_consent(consent, key), purpose, key).consented(t, _resolve_as_of(now, "now"))
+    timeline = _timeline(*_prepare_consent(consent, key), purpose)
+    return timeline.keys[timeline.consenting(t, _resolve_as_of(now, "now"))]
 
 
 def filter_by_consent(
@@ -423,15 +452,16 @@ def filter_by_consent(
         )
     t = _resolve_as_of(as_of)
     later = max(t, _resolve_as_of(now, "now"))
-    timeline = _timeline(_prepare_consent(consent, key), purpose, key)
-    keys_now = timeline.consented(t, later)
+    timeline = _timeline(*_prepare_consent(consent, key), purpose)
+    consenting = timeline.consenting(t, later)
 
     keys = df[key]
-    keep = keys.isin(keys_now).to_numpy() & keys.notna().to_numpy()
+    codes = timeline.codes_of(keys)
+    keep = (codes >= 0) & consenting[np.maximum(codes, 0)] if len(consenting) else np.zeros(len(df), dtype=bool)
     if time_col is not None and keep.any():
         event_t = _to_utc_naive(df[time_col], f"{time_col}")
         pos = np.flatnonzero(keep)
-        at_event = timeline.consented_at_each(keys.to_numpy(dtype=object)[pos], event_t.to_numpy()[pos])
+        at_event = timeline.consenting_at_each(codes[pos], event_t.to_numpy()[pos])
         keep = np.zeros(len(df), dtype=bool)
         keep[pos[at_event]] = True
 
@@ -488,12 +518,14 @@ def consent_coverage(
         raise ConsentError(f"The customers table has no key column {key!r} (it has: {cols}). Pass key=...")
     t = _resolve_as_of(as_of)
     later = _resolve_as_of(now, "now")
-    c = _prepare_consent(consent, key)
+    c, keys = _prepare_consent(consent, key)
     population = pd.Index(customers[key].dropna().unique())
     n = len(population)
+    codes = keys.get_indexer(population.astype(object))
+    codes = codes[codes >= 0]  # customers with a consent record
     rows = []
     for purpose, tcf in TCF_PURPOSES.items():
-        consented = len(_timeline(c, purpose, key).consented(t, later).intersection(population))
+        consented = int(_timeline(c, keys, purpose).consenting(t, later)[codes].sum())
         rows.append(
             {
                 "purpose": purpose,

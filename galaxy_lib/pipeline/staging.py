@@ -230,8 +230,8 @@ def salt_for_store(store: DataStore, demo: bool = True) -> str:
     """Return the salt to stage ``store`` with.
 
     ``GALAXY_PII_SALT`` when it is set; otherwise the public demo salt (with a
-    warning) when ``demo`` is true and the simulator built the store alone
-    (:func:`demo_salt_allowed`); otherwise a :class:`SaltError`.
+    warning) when the simulator built the store alone (:func:`demo_salt_allowed`)
+    and demo mode is on (``demo`` or ``GALAXY_DEMO=1``); otherwise a :class:`SaltError`.
 
     Parameters
     ----------
@@ -250,9 +250,9 @@ def salt_for_store(store: DataStore, demo: bool = True) -> str:
     salt = configured_salt()
     if salt is not None:
         return salt
-    if demo and not demo_salt_allowed(store):
+    if not demo_salt_allowed(store):
         raise _demo_refusal(store)
-    return get_salt(demo=demo)
+    return get_salt(demo=demo)  # the demo salt in demo mode, else a SaltError saying how to set a secret
 
 
 # --------------------------------------------------------------------------- raw -> staged
