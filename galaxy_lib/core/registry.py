@@ -43,6 +43,7 @@ __all__ = [
     "new_run_id",
     "output_hashes",
     "parameters_hash",
+    "recorded_runs",
     "run_record",
     "verify_run_records",
 ]
@@ -426,6 +427,34 @@ def _runner_alive(manifest: Mapping[str, Any]) -> bool:
     return True
 
 
+def recorded_runs(audit_path: str | Path) -> tuple[set[tuple[str, str]], dict[tuple[str, str], Mapping[str, Any]]]:
+    """Return the runs an audit log records: the started ``(job, run_id)``s, the last ``run.finished`` of each.
+
+    Damaged lines are skipped (:meth:`galaxy_lib.core.audit.AuditLog.verify` names them), and so
+    is a last line without its newline (an append in flight).
+    """
+    started: set[tuple[str, str]] = set()
+    finished: dict[tuple[str, str], Mapping[str, Any]] = {}
+    audit_path = Path(audit_path)
+    raw = audit_path.read_bytes() if audit_path.exists() else b""
+    for line in raw.split(b"\n")[:-1]:
+        try:
+            entry = json.loads(line)
+            kind, p = entry["kind"], entry["payload"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if kind not in ("run.started", "run.finished") or not isinstance(p, Mapping):
+            continue
+        key = (str(p.get("job") or ""), str(p.get("run_id") or ""))
+        if not all(key):  # not a run's entry
+            continue
+        if kind == "run.started":
+            started.add(key)
+        else:
+            finished[key] = p
+    return started, finished
+
+
 def verify_run_records(audit_path: str | Path, reports_dir: str | Path | None = None) -> RunRecordCheck:
     """Cross-check every recorded run's ``manifest.json`` and output files against its audit entries.
 
@@ -452,27 +481,9 @@ def verify_run_records(audit_path: str | Path, reports_dir: str | Path | None = 
     reports = Path(reports_dir) if reports_dir else audit_path.parent
     # Folders first, then the log: a run that finishes meanwhile is then found in the log.
     manifests = sorted(reports.glob("*/*/manifest.json"))
-    finished: dict[tuple[str, str], Mapping[str, Any]] = {}
-    started: set[tuple[str, str]] = set()
-    legacy: set[tuple[str, str]] = set()
-    raw = audit_path.read_bytes() if audit_path.exists() else b""
-    for line in raw.split(b"\n")[:-1]:  # a last line without its newline is an append in flight
-        try:
-            entry = json.loads(line)
-            kind, p = entry["kind"], entry["payload"]
-        except (ValueError, KeyError, TypeError):  # AuditLog.verify names damaged lines
-            continue
-        if kind not in ("run.started", "run.finished") or not isinstance(p, Mapping):
-            continue
-        key = (str(p.get("job") or ""), str(p.get("run_id") or ""))
-        if not all(key):  # not a run's entry
-            continue
-        if kind == "run.started":
-            started.add(key)
-        elif isinstance(p.get(OUTPUT_HASHES), Mapping):
-            finished[key] = p
-        else:
-            legacy.add(key)
+    started, recorded = recorded_runs(audit_path)
+    finished = {k: p for k, p in recorded.items() if isinstance(p.get(OUTPUT_HASHES), Mapping)}
+    legacy = set(recorded) - set(finished)
     problems: list[str] = []
     notes: list[str] = []
     files = 0

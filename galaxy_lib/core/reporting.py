@@ -288,12 +288,32 @@ def _withheld(manifest: Mapping[str, Any], runner_gone: bool) -> str:
     return ""
 
 
-def _run_summary(manifest: dict[str, Any], run_dir: Path, reports_dir: Path) -> dict[str, Any]:
-    """One row of the index: the manifest plus links (none to outputs that failed the PII scan) and a reason."""
+def _against_the_log(manifest: dict[str, Any], recorded: Mapping[str, Any] | None) -> tuple[dict[str, Any], str]:
+    """Show the status the audit log recorded when ``manifest.json`` says otherwise (it was changed after the run)."""
+    if recorded is None or recorded.get("status") == manifest.get("status"):
+        return manifest, ""
+    said, logged = manifest.get("status"), recorded.get("status")
+    reason = (
+        f"manifest.json says {said!r} but the audit log recorded {logged!r}: the manifest was changed after "
+        f"the run (run `galaxy audit verify`). Recorded reason: {recorded.get('status_reason') or ''}"
+    )
+    return {**manifest, "status": logged, "status_reason": reason, "error": recorded.get("error")}, (
+        "outputs withheld: the manifest no longer matches the audit log"
+    )
+
+
+def _run_summary(
+    manifest: dict[str, Any], run_dir: Path, reports_dir: Path, recorded: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """One row of the index: the manifest (checked against its audit entry ``recorded``), links and a reason.
+
+    No links to outputs that failed the PII scan, were never scanned, or whose manifest was changed.
+    """
     rel = run_dir.relative_to(reports_dir).as_posix()
     stem = Path(manifest.get("notebook", "")).stem
+    manifest, changed = _against_the_log(manifest, recorded)
     runner_gone = manifest.get("status") == "running" and _runner_is_gone(manifest)
-    withheld = _withheld(manifest, runner_gone)
+    withheld = changed or _withheld(manifest, runner_gone)
     links = {}
     for key, fname in (
         ("report", f"{stem}.html"),
@@ -389,7 +409,9 @@ def build_index(reports_dir: str | Path | None = None) -> Path:
     latest run of each job is summarised at the top, with the audit-log check.
     A run whose PII scan failed, or that never finished (so was never scanned), is
     listed with a link to its manifest only and a line saying why
-    (``outputs_withheld`` in ``index.json``).
+    (``outputs_withheld`` in ``index.json``). When the audit log verifies, a run is
+    shown with the status its ``run.finished`` entry recorded: a manifest flipped
+    from failed to passed afterwards shows failed, saying so.
     A manifest that cannot be read is listed as a failed run rather than skipped.
 
     Parameters
@@ -404,6 +426,19 @@ def build_index(reports_dir: str | Path | None = None) -> Path:
     """
     reports_dir = Path(reports_dir) if reports_dir else find_project_root() / "reports"
     reports_dir.mkdir(parents=True, exist_ok=True)
+    from galaxy_lib.core.audit import AuditLog
+    from galaxy_lib.core.registry import recorded_runs
+
+    audit_path = reports_dir / "audit.jsonl"
+    audit_found = audit_path.exists()
+    recorded: Mapping[tuple[str, str], Mapping[str, Any]] = {}
+    if audit_found:
+        v = AuditLog(audit_path).verify()
+        audit = {"ok": v.ok, "entries": v.entries, "reason": v.reason}
+        if v.ok:  # only an intact log is the reference for the manifests
+            recorded = recorded_runs(audit_path)[1]
+    else:
+        audit = {"ok": True, "entries": 0, "reason": "no audit log yet"}
     runs: list[dict[str, Any]] = []
     for manifest_path in sorted(reports_dir.glob("*/*/manifest.json")):
         run_dir = manifest_path.parent
@@ -417,21 +452,11 @@ def build_index(reports_dir: str | Path | None = None) -> Path:
                 "status": "failed",
                 "status_reason": f"manifest.json cannot be read: {err}",
             }
-        runs.append(_run_summary(manifest, run_dir, reports_dir))
+        runs.append(_run_summary(manifest, run_dir, reports_dir, recorded.get((run_dir.parent.name, run_dir.name))))
     runs.sort(key=lambda r: (str(r["started_at"] or ""), str(r["run_id"])), reverse=True)
     latest: dict[str, dict[str, Any]] = {}
     for r in runs:
         latest.setdefault(str(r["job"]), r)
-
-    from galaxy_lib.core.audit import AuditLog
-
-    audit_path = reports_dir / "audit.jsonl"
-    audit_found = audit_path.exists()
-    if audit_found:
-        v = AuditLog(audit_path).verify()
-        audit = {"ok": v.ok, "entries": v.entries, "reason": v.reason}
-    else:
-        audit = {"ok": True, "entries": 0, "reason": "no audit log yet"}
     generated_at = _now_iso()
     with FileLock(str(reports_dir / ".index.lock"), timeout=120):
         write_json_atomic(

@@ -384,3 +384,33 @@ def test_a_run_that_failed_the_pii_scan_is_listed_without_links_to_its_outputs(t
     assert 'href="mmm/20261101T070000Z-aaaaaa/mmm.html"' not in html
     assert 'href="mmm/20261102T070000Z-bbbbbb/mmm.html"' in html
     assert "outputs withheld: the PII scan found personal data" in html
+
+
+def test_the_index_shows_the_recorded_status_of_a_manifest_flipped_after_the_run(tmp_path):
+    from galaxy_lib.core.audit import AuditLog
+    from galaxy_lib.core.registry import RunManifest, run_record
+
+    reports = tmp_path / "reports"
+    run_dir = _fake_run(reports, "mmm", "20261101T070000Z-aaaaaa", "2026-11-01T07:00:00+00:00", "failed")
+    manifest = RunManifest.from_dict(
+        {
+            **_read(run_dir / "manifest.json"),
+            "parameters": {},
+            "parameters_hash": "0" * 64,
+            "code_version": {},
+            "input_fingerprints": {},
+            "outputs": ["metrics.json", "mmm.html", "mmm.ipynb"],
+            "status_reason": "1 gate(s) failed: rhat",
+        }
+    )
+    (run_dir / "manifest.json").write_text(json.dumps(manifest.to_dict()))
+    AuditLog(reports / "audit.jsonl").append("run.finished", run_record(manifest, run_dir))
+    assert _read(build_index(reports).with_suffix(".json"))["runs"][0]["status"] == "failed"
+
+    flipped = {**manifest.to_dict(), "status": "passed", "status_reason": "all gates passed"}
+    (run_dir / "manifest.json").write_text(json.dumps(flipped))
+    row = _read(build_index(reports).with_suffix(".json"))["runs"][0]
+    assert row["status"] == "failed"
+    assert row["status_reason"].startswith("manifest.json says 'passed' but the audit log recorded 'failed'")
+    assert row["status_reason"].endswith("Recorded reason: 1 gate(s) failed: rhat")
+    assert set(row["links"]) == {"manifest"} and "no longer matches the audit log" in row["outputs_withheld"]
