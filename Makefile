@@ -60,8 +60,10 @@ test: $(STAMP) browser lint
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
+# Dashboards behind a token (GALAXY_VOILA_TOKEN, or one made and printed per server); page views
+# publish into a temporary folder, never into reports/ (galaxy_lib/apps/serve.py).
 serve: $(STAMP)
-	$(BIN)/voila notebooks --port=$(PORT) --no-browser
+	$(BIN)/python -m galaxy_lib.apps.serve notebooks --port=$(PORT)
 
 # Benchmarks print ratios against a peer or a limit measured in the same run.
 # The MMM bench builds bench/.venv-peers for Google Meridian (it cannot share .venv).

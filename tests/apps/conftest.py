@@ -1,6 +1,8 @@
 """A real Voila server and headless Debian Chromium for dashboard tests.
 
-Chromium comes from Debian (``make test`` installs it as root); no tool may
+The server is started the way ``make serve`` starts it (``python -m
+galaxy_lib.apps.serve``): behind a token, with page views publishing into a scratch
+folder. Chromium comes from Debian (``make test`` installs it as root); no tool may
 download its own browser. Without it the browser tests skip locally but fail
 under CI (``CI=true``), so a CI run can never pass without exercising them.
 """
@@ -8,6 +10,7 @@ under CI (``CI=true``), so a CI run can never pass without exercising them.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -15,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -78,22 +82,38 @@ def browser(chromium_path: str) -> Iterator[object]:
         b.close()
 
 
+@dataclass(frozen=True)
+class VoilaServer:
+    """A running dashboard server: its base URL, its token and the folder page views publish into."""
+
+    url: str
+    token: str
+    scratch: Path
+    log: Path
+
+    def page(self, path: str) -> str:
+        """URL of ``path`` (e.g. ``voila/render/01_data_inventory.ipynb``) with the token."""
+        return f"{self.url}/{path.lstrip('/')}?token={self.token}"
+
+
 @pytest.fixture(scope="session")
-def voila_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Voila serving notebooks/ on a free loopback port; yields the base URL."""
+def voila_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoilaServer]:
+    """The dashboards served on a free loopback port as ``make serve`` serves them, with a test token."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("voila") / "voila.log"
-    env = {**os.environ, "GALAXY_DEMO": "1", "PYTHONUNBUFFERED": "1"}
+    folder = tmp_path_factory.mktemp("voila")
+    log = folder / "voila.log"
+    token = secrets.token_urlsafe(24)
+    env = {**os.environ, "GALAXY_DEMO": "1", "PYTHONUNBUFFERED": "1", "GALAXY_VOILA_TOKEN": token}
     with log.open("w") as fh:
         proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "voila",
+                "galaxy_lib.apps.serve",
                 str(ROOT / "notebooks"),
                 f"--port={port}",
-                "--no-browser",
-                "--Voila.ip=127.0.0.1",
+                "--ip=127.0.0.1",
+                f"--scratch-dir={folder / 'views'}",
                 "--show_tracebacks=True",
             ],
             cwd=ROOT,
@@ -101,20 +121,20 @@ def voila_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stdout=fh,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    server = VoilaServer(url=f"http://127.0.0.1:{port}", token=token, scratch=folder / "views", log=log)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 pytest.fail(f"Voila exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
             try:
-                urllib.request.urlopen(url, timeout=2)
+                urllib.request.urlopen(server.url, timeout=2)  # answers with its login page
                 break
             except OSError:
                 time.sleep(0.5)
         else:
-            pytest.fail(f"Voila did not answer on {url} within 60 s:\n{log.read_text()[-3000:]}")
-        yield url
+            pytest.fail(f"Voila did not answer on {server.url} within 60 s:\n{log.read_text()[-3000:]}")
+        yield server
     finally:
         proc.terminate()
         try:

@@ -10,7 +10,7 @@ import pytest
 
 from galaxy_lib.apps.inventory import filter_gates, gate_explorer
 
-from .conftest import watch_console
+from .conftest import ROOT, VoilaServer, watch_console
 
 GATES = pd.DataFrame(
     {
@@ -39,11 +39,13 @@ def test_gate_explorer_updates_on_change() -> None:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_inventory_dashboard_in_voila(voila_server: str, browser, tmp_path: Path) -> None:
+def test_inventory_dashboard_in_voila(voila_server: VoilaServer, browser, tmp_path: Path) -> None:
+    adhoc = ROOT / "reports" / "adhoc" / "01_data_inventory" / "metrics.json"
+    adhoc_before = adhoc.stat().st_mtime_ns if adhoc.exists() else None
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = watch_console(page)
     page.set_default_timeout(240_000)  # the first open may build the ci world
-    page.goto(f"{voila_server}/voila/render/01_data_inventory.ipynb")
+    page.goto(voila_server.page("voila/render/01_data_inventory.ipynb"))
     page.wait_for_selector(".js-plotly-plot", state="attached")
     count = page.locator(".galaxy-gates-count").first
     count.wait_for()
@@ -71,3 +73,8 @@ def test_inventory_dashboard_in_voila(voila_server: str, browser, tmp_path: Path
     )
     page.screenshot(path=str(tmp_path / "inventory_dashboard.png"), full_page=True)
     assert not errors, f"the dashboard logged errors in the browser console: {errors}"
+
+    # the view published into the server's scratch folder, not into reports/adhoc (never scanned nor audited)
+    published = list(voila_server.scratch.glob("view-*/metrics.json"))
+    assert published, f"the view should have published under {voila_server.scratch}"
+    assert (adhoc.stat().st_mtime_ns if adhoc.exists() else None) == adhoc_before, "a page view wrote reports/adhoc"

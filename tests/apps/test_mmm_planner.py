@@ -9,7 +9,7 @@ import pytest
 from galaxy_lib.apps.mmm import STATIC_CLASS, budget_planner, render_comparison, static_plan_html
 from galaxy_lib.mmm import MMMDataError, ResponseCurves, compare_plans
 
-from .conftest import watch_console
+from .conftest import VoilaServer, watch_console
 
 #: Two channels with known curves y = b * (1 - exp(-x / k)); b varies by draw (the posterior).
 RNG = np.random.default_rng(0)
@@ -92,12 +92,12 @@ def test_static_copy_for_printed_reports(curves) -> None:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_mmm_dashboard_in_voila(voila_server: str, browser, tmp_path) -> None:
+def test_mmm_dashboard_in_voila(voila_server: VoilaServer, browser, tmp_path) -> None:
     """A stakeholder opens 02_mmm in Voila (the model is fitted on the ci world) and tries the recommended split."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = watch_console(page)
     page.set_default_timeout(900_000)  # the notebook fits the model before the page appears
-    page.goto(f"{voila_server}/voila/render/02_mmm.ipynb")
+    page.goto(voila_server.page("voila/render/02_mmm.ipynb"))
     headline = page.locator(".widget-html .galaxy-plan-headline")
     headline.wait_for()
     assert "Traceback" not in page.content()
