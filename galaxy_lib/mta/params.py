@@ -40,7 +40,9 @@ class MtaParams(NotebookParams):
     lookback_days: float = Field(30.0, gt=0, le=365, description="Attribution window before a conversion (days).")
     half_life_days: float = Field(7.0, gt=0, description="Time-decay half-life (days; touches for a path table).")
     markov_order: int = Field(3, ge=1, le=3, description="Highest Markov order fitted (orders 1..markov_order).")
-    k_min_paths: int = Field(10, ge=2, description="Paths with fewer journeys are suppressed in published tables.")
+    k_min_paths: int = Field(
+        10, ge=2, description="Paths seen by fewer distinct customers (journeys for a path file) are suppressed."
+    )
     calibration_model: Literal[
         "markov", "shapley", "first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based"
     ] = Field("markov", description="Model whose credit is calibrated ('markov' = the highest order fitted).")
