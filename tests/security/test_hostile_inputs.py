@@ -301,3 +301,95 @@ def test_a_parquet_file_with_hostile_column_names(tmp_path: Path) -> None:
     assert ingest_file(path, "spend", store).rows_accepted == 1
     stage_world(store, SALT, progress=False)
     _check_store(store, tmp_path)
+
+
+# --------------------------------------------------------------------------- hostile rows in a world, every notebook
+
+NOTEBOOK_PII = ("hostile.one@evil.example", "hostile.two@evil.example", "+44 7700 900777", "07700 900888")
+
+
+def _hostile_world(root: Path) -> tuple[str, ...]:
+    """A ci world with hostile rows of spend, touchpoints and customers ingested into it; returns the raw values."""
+    from galaxy_lib.simulate import build_world
+
+    build_world(root, size="ci", progress=False)
+    store = DataStore(root)
+    ids = ("acme-cust-991", "C99999991")
+    target = root.parent / ATTACK_FILE
+    files = {
+        "spend": (
+            ["week", "geo", "channel", "spend", "note"],
+            [
+                ["2023-01-02", "north", NOTEBOOK_PII[0], "10", NOTEBOOK_PII[1]],  # e-mail as a channel
+                ["2023-01-02", "north", "tv", NOTEBOOK_PII[2], ""],  # phone as spend
+                [NOTEBOOK_PII[1], "north", "tv", "1", ""],  # shifted: e-mail as a week
+                ["2023-01-09", NOTEBOOK_PII[3], "search", "1", ""],  # phone as a geo
+                ["2023-01-16", "north", _attacks(target)[0], "-1", ""],
+            ],
+        ),
+        "touchpoints": (
+            ["event_id", "customer_id", "ts", "channel", "campaign_id", "creative_id", "ingested_at"],
+            [
+                ["EH1", ids[0], ids[0], "search", "cmp", "", "2023-03-01T10:20:00"],  # id shifted into ts
+                ["EH2", ids[1], "2023-03-01T10:15:00", NOTEBOOK_PII[0], "cmp", "", "2023-03-01T10:20:00"],
+                ["EH3", ids[1], "2023-03-01T10:15:00", "search", NOTEBOOK_PII[2], "", "2023-03-01T10:20:00"],
+            ],
+        ),
+        "customers": (
+            [
+                "customer_id",
+                "email",
+                "phone",
+                "geo",
+                "signup_date",
+                "age",
+                "segment",
+                "past_purchases",
+                "avg_order_value",
+                "email_engagement",
+            ],
+            [
+                [ids[1], NOTEBOOK_PII[0], NOTEBOOK_PII[2], "north", NOTEBOOK_PII[1], "30", "new", "1", "5", "0.1"],
+                [ids[0], NOTEBOOK_PII[1], NOTEBOOK_PII[3], NOTEBOOK_PII[0], "2022-01-01", "-4", "new", "1", "5", "0.1"],
+            ],
+        ),
+    }
+    for table, (header, rows) in files.items():
+        path = root.parent / f"{table}.csv"
+        _write_csv(path, header, rows)
+        result = ingest_file(path, table, store)
+        assert result.rows_quarantined >= 1, (table, str(result))
+    stage_world(store, SALT, progress=False)
+    return NOTEBOOK_PII + ids
+
+
+@pytest.mark.slow
+def test_hostile_rows_never_reach_the_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inventory, MMM and MTA on a ci world holding hostile rows: no raw value of those rows is published."""
+    import yaml
+
+    from galaxy_lib.core.paths import find_project_root
+    from galaxy_lib.governance.pii import scan_folder
+    from galaxy_lib.pipeline.runner import run_notebook
+
+    monkeypatch.setenv("GALAXY_PII_SALT", SALT)  # a store with user rows is not a demo world
+    root = tmp_path / "world"
+    raw_values = _hostile_world(root)
+    reports = tmp_path / "reports"
+    ci = find_project_root() / "parameters" / "ci"
+    for nb in NOTEBOOKS:
+        params = {**yaml.safe_load((ci / f"{nb}.yaml").read_text()), "data_dir": str(root)}
+        manifest = run_notebook(f"{nb}.ipynb", params, reports_dir=reports, data_dir=root, timeout_s=600)
+        assert manifest.status in ("passed", "warn", "failed"), manifest.status
+    published = [p for p in reports.rglob("*") if p.is_file()]
+    assert len(published) > 6
+    result = scan_folder(reports, raw_ids=raw_values)
+    assert result.ok, result.summary()
+    for p in published:
+        text = p.read_bytes().decode("utf-8", errors="replace")
+        leaked = [redact_pii(v) for v in raw_values if v in text]
+        assert not leaked, f"{p.relative_to(reports)} holds raw values of hostile rows: {leaked}"
+    assert not (tmp_path / ATTACK_FILE).exists()
+
+
+NOTEBOOKS = ("01_data_inventory", "02_mmm", "03_mta")
