@@ -518,5 +518,5 @@ def verify_run_records(audit_path: str | Path, reports_dir: str | Path | None = 
         else:
             problems.append(f"run {name}: a run folder the audit log does not record (manifest status {status!r})")
     if legacy:
-        notes.append(f"{len(legacy)} run(s) recorded before output hashes were: their files are not checked")
+        notes.append(f"{len(legacy)} run(s) were recorded before output hashes existed: they are not cross-checked")
     return RunRecordCheck(not problems, len(finished), files, tuple(problems), tuple(notes))

@@ -230,3 +230,14 @@ def test_inputs_are_fingerprinted_after_the_run_including_path_parameters(tmp_pa
     assert fp["param:data_path"]["path"] == str(data) and fp["param:data_path"]["kind"] == "file"
     assert fp["param:lift_tests_path"]["kind"] == "folder" and fp["param:lift_tests_path"]["files"] == 1
     assert fp["param:incremental_path"] == {"kind": "reference", "value": "latest:mmm"}
+
+
+def test_runs_recorded_before_output_hashes_are_a_note_not_a_failure(tmp_path):
+    run_dir = tmp_path / "mmm" / "20261101T070000Z-aaaaaa"
+    run_dir.mkdir(parents=True)
+    old = {"job": "mmm", "run_id": run_dir.name, "status": "passed"}  # an entry of the earlier format
+    (run_dir / "manifest.json").write_text(json.dumps(old))
+    AuditLog(tmp_path / "audit.jsonl").append("run.finished", old)
+    check = verify_run_records(tmp_path / "audit.jsonl")
+    assert check.ok and check.runs == 0
+    assert check.notes == ("1 run(s) were recorded before output hashes existed: they are not cross-checked",)
