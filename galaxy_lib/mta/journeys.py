@@ -195,7 +195,10 @@ def _load_consented(
         for batch in reader.sql(source).to_arrow_reader(BATCH_ROWS):
             rows = batch.to_pandas()
             # a row's consent depends on its own customer's records only: give the filter those
-            mine = consent[consent["customer_key"].isin(rows["customer_key"].unique())]
+            # (a table without the key column goes whole, for the filter to name what is missing)
+            mine = consent
+            if "customer_key" in consent.columns and "customer_key" in rows.columns:
+                mine = consent[consent["customer_key"].isin(rows["customer_key"].unique())]
             kept, excluded_rows, _ = _consent_filter(rows, mine, purpose, as_of)
             excluded += excluded_rows
             if len(kept):
