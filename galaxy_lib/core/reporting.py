@@ -16,7 +16,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -302,8 +302,23 @@ def _against_the_log(manifest: dict[str, Any], recorded: Mapping[str, Any] | Non
     )
 
 
+def _masked(value: Any, redact: Callable[[str], str]) -> Any:
+    """``value`` (JSON-like) with ``redact`` applied to every string."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: _masked(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, redact) for v in value]
+    return value
+
+
 def _run_summary(
-    manifest: dict[str, Any], run_dir: Path, reports_dir: Path, recorded: Mapping[str, Any] | None = None
+    manifest: dict[str, Any],
+    run_dir: Path,
+    reports_dir: Path,
+    recorded: Mapping[str, Any] | None = None,
+    redact: Callable[[str], str] = str,
 ) -> dict[str, Any]:
     """One row of the index: the manifest (checked against its audit entry ``recorded``), links and a reason.
 
@@ -330,8 +345,8 @@ def _run_summary(
             "status_reason": "the runner process died before recording a result (killed or crashed); "
             "the partial notebook is kept",
         }
-    error = manifest.get("error") or {}
-    reason = manifest.get("status_reason") or ""
+    error = _masked(manifest.get("error") or {}, redact)
+    reason = redact(str(manifest.get("status_reason") or ""))
     if error.get("message") and error.get("message") not in reason:
         reason = f"{reason} {error['message']}".strip() if reason else error["message"]
     return {
@@ -345,7 +360,7 @@ def _run_summary(
         "duration_s": manifest.get("duration_s"),
         "parameters_hash": manifest.get("parameters_hash"),
         "code_version": manifest.get("code_version"),
-        "error": manifest.get("error"),
+        "error": error or None,
         "links": links,
         "outputs_withheld": withheld,
     }
@@ -401,7 +416,7 @@ def _render_index(
     )
 
 
-def build_index(reports_dir: str | Path | None = None) -> Path:
+def build_index(reports_dir: str | Path | None = None, redact: Callable[[str], str] | None = None) -> Path:
     """Scan ``reports/<job>/<run_id>/manifest.json`` and write ``index.json`` and ``index.html``.
 
     Runs are listed newest first with status, reason (the error for failed runs)
@@ -418,6 +433,10 @@ def build_index(reports_dir: str | Path | None = None) -> Path:
     ----------
     reports_dir
         The reports folder (default ``<project root>/reports``).
+    redact
+        Applied to every reason and error text shown (the runner passes
+        ``governance.pii.redact_pii``, which ``core`` may not import): manifests are
+        masked when written, this also covers ones written before that, or by hand.
 
     Returns
     -------
@@ -452,7 +471,8 @@ def build_index(reports_dir: str | Path | None = None) -> Path:
                 "status": "failed",
                 "status_reason": f"manifest.json cannot be read: {err}",
             }
-        runs.append(_run_summary(manifest, run_dir, reports_dir, recorded.get((run_dir.parent.name, run_dir.name))))
+        entry = recorded.get((run_dir.parent.name, run_dir.name))
+        runs.append(_run_summary(manifest, run_dir, reports_dir, entry, redact or str))
     runs.sort(key=lambda r: (str(r["started_at"] or ""), str(r["run_id"])), reverse=True)
     latest: dict[str, dict[str, Any]] = {}
     for r in runs:

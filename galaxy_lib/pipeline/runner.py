@@ -390,7 +390,7 @@ def _finish_run(
 
 def _safe_index(reports_dir: Path) -> None:
     try:
-        build_index(reports_dir)
+        build_index(reports_dir, redact=redact_pii)
     except Exception:  # the index is a view; a failure to draw it must not fail the run
         logger.exception("Could not rebuild %s/index.html", reports_dir)
 

@@ -414,3 +414,25 @@ def test_the_index_shows_the_recorded_status_of_a_manifest_flipped_after_the_run
     assert row["status_reason"].startswith("manifest.json says 'passed' but the audit log recorded 'failed'")
     assert row["status_reason"].endswith("Recorded reason: 1 gate(s) failed: rhat")
     assert set(row["links"]) == {"manifest"} and "no longer matches the audit log" in row["outputs_withheld"]
+
+
+def test_build_index_masks_reasons_with_the_redact_function_it_is_given(tmp_path):
+    from galaxy_lib.governance.pii import redact_pii
+
+    reports = tmp_path / "reports"
+    leak = "ValueError: no row for jane.doe@example.com in cell In [3]"
+    _fake_run(  # a manifest written before the runner masked errors, or edited by hand
+        reports,
+        "mmm",
+        "20261101T070000Z-aaaaaa",
+        "2026-11-01T07:00:00+00:00",
+        "failed",
+        error={"kind": "exception", "message": leak, "evalue": "no row for jane.doe@example.com"},
+        status_reason=leak,
+    )
+    build_index(reports, redact=redact_pii)
+    for name in ("index.json", "index.html"):
+        text = (reports / name).read_text()
+        assert "jane.doe@example.com" not in text and "no row for j" in text, name
+    build_index(reports)  # without one, what the manifest says is shown
+    assert "jane.doe@example.com" in (reports / "index.json").read_text()
