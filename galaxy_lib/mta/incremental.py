@@ -35,6 +35,7 @@ import pandas as pd
 from galaxy_lib.core.audit import AuditLog
 from galaxy_lib.core.files import read_table_file
 from galaxy_lib.core.metrics import MetricsError, RunMetrics, read_metrics
+from galaxy_lib.core.registry import OUTPUT_HASHES, output_hashes
 from galaxy_lib.mta.paths import PathTableError
 from galaxy_lib.schemas.mmm import MMMMetrics
 
@@ -241,18 +242,20 @@ def _manifest_refusal(path: Path) -> str:
     return ""
 
 
-def _finished_runs(reports: Path) -> dict[str, Mapping[str, Any]]:
-    """Return the ``run.finished`` payloads of ``reports/audit.jsonl`` by run id (the runner's record of runs)."""
+def _finished_runs(reports: Path) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """Return the last ``run.finished`` payload of each ``(job, run_id)`` in ``reports/audit.jsonl``."""
     log = AuditLog(reports / "audit.jsonl")
+    finished: dict[tuple[str, str], Mapping[str, Any]] = {}
     try:
-        return {
-            str(entry.payload.get("run_id")): entry.payload for entry in log.entries() if entry.kind == "run.finished"
-        }
+        for entry in log.entries():
+            if entry.kind == "run.finished" and isinstance(entry.payload, Mapping):
+                finished[(str(entry.payload.get("job")), str(entry.payload.get("run_id")))] = entry.payload
     except (OSError, ValueError) as err:
         raise PathTableError(
             f"incremental_path {LATEST_MMM_RUN!r}: cannot read the audit log {log.path} ({err}), so no run can be "
             "trusted as recorded. Run `galaxy audit verify`, or point incremental_path at a run folder."
         ) from None
+    return finished
 
 
 def _is_mmm_folder(run_dir: Path) -> bool:
@@ -285,11 +288,9 @@ def _skip_reason(run_dir: Path, finished: Mapping[str, Mapping[str, Any]]) -> st
             f"its manifest.json names run {manifest.get('job')!r}/{manifest.get('run_id')!r}, "
             f"not the folder {run_dir.parent.name}/{run_dir.name}"
         )
-    entry = finished.get(run_dir.name)
+    entry = finished.get((run_dir.parent.name, run_dir.name))
     if entry is None:
         return "audit.jsonl has no run.finished entry for it: the runner did not record it as finished"
-    if entry.get("job") != manifest["job"]:
-        return f"audit.jsonl records it under job {entry.get('job')!r}, not {manifest['job']!r}"
     refused = _manifest_refusal(manifest_path)
     if refused:
         return refused
@@ -298,6 +299,13 @@ def _skip_reason(run_dir: Path, finished: Mapping[str, Mapping[str, Any]]) -> st
             f"its manifest.json says {manifest.get('status')!r} but audit.jsonl recorded {entry.get('status')!r}: "
             "the manifest was changed after the run"
         )
+    hashes = entry.get(OUTPUT_HASHES)
+    if isinstance(hashes, Mapping):  # entries written before output hashes were recorded have none
+        recorded = hashes.get("metrics.json")
+        if recorded is None:
+            return "audit.jsonl does not list its metrics.json among the run's outputs: it was added afterwards"
+        if output_hashes(run_dir, ["metrics.json"])["metrics.json"] != recorded:
+            return "its metrics.json was changed after the run (its SHA-256 differs from the one in audit.jsonl)"
     try:
         _read_mmm_run(run_dir / "metrics.json")
     except PathTableError as err:
@@ -311,8 +319,9 @@ def latest_mmm_run(reports_dir: str | Path | None = None) -> Path:
     A run is used only when the runner recorded it: the run folder ``<job>/<run_id>/``
     holds a ``manifest.json`` naming that job and run, ``audit.jsonl`` holds a
     ``run.finished`` entry for the run with the same status, that status is one of
-    :data:`USABLE_RUN_STATUSES` and the ``metrics.json`` passes its diagnostics gate and
-    matches :class:`~galaxy_lib.schemas.mmm.MMMMetrics`. Ad-hoc runs (``reports/adhoc/``)
+    :data:`USABLE_RUN_STATUSES`, the ``metrics.json`` has the SHA-256 the entry recorded
+    (entries of runs recorded before output hashes carry none) and it passes its
+    diagnostics gate and matches :class:`~galaxy_lib.schemas.mmm.MMMMetrics`. Ad-hoc runs (``reports/adhoc/``)
     never count. Skipped runs are logged with their reasons.
 
     Parameters

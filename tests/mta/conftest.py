@@ -10,7 +10,7 @@ import pytest
 
 from galaxy_lib.core.audit import AuditLog
 from galaxy_lib.core.jsonio import write_json_atomic
-from galaxy_lib.core.registry import RunManifest
+from galaxy_lib.core.registry import RunManifest, run_record
 from galaxy_lib.core.reporting import ReportWriter
 from galaxy_lib.mta import parse_path_table
 from galaxy_lib.schemas.mmm import (
@@ -65,7 +65,7 @@ def record_run(reports: Path, run_dir: Path, status: str, reason: str = "", audi
     )
     write_json_atomic(run_dir / "manifest.json", manifest.to_dict())
     if audit:
-        AuditLog(reports / "audit.jsonl").append("run.finished", manifest.to_dict())
+        AuditLog(reports / "audit.jsonl").append("run.finished", run_record(manifest, run_dir))
 
 
 def write_mmm_run(

@@ -81,3 +81,16 @@ def test_an_unreadable_audit_log_is_named(tmp_path: Path) -> None:
         fh.write("not an entry\n")
     with pytest.raises(PathTableError, match=r"cannot read the audit log .*audit\.jsonl"):
         latest_mmm_run(reports)
+
+
+def test_a_metrics_file_edited_after_the_run_is_skipped(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    good = write_mmm_run(reports, "20261101T000000Z-aaaaaa", ROI, SPEND)
+    edited = write_mmm_run(reports, "20261102T000000Z-bbbbbb", ROI, SPEND)
+    doc = json.loads((edited / "metrics.json").read_text())
+    doc["metrics"]["channels"]["video"]["roi_mean"] = 20.0  # someone "improves" the ROI
+    (edited / "metrics.json").write_text(json.dumps(doc))
+    assert latest_mmm_run(reports) == good / "metrics.json"
+    (good / "metrics.json").unlink()
+    with pytest.raises(PathTableError, match=r"metrics\.json was changed after the run"):
+        latest_mmm_run(reports)
