@@ -14,8 +14,7 @@ from pathlib import Path
 from galaxy_lib.core.config import resolve_path
 from galaxy_lib.core.contracts import RAW_TABLES
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.governance.pseudonyms import get_salt
-from galaxy_lib.pipeline.staging import stage_world, staging_is_current
+from galaxy_lib.pipeline.staging import salt_for_store, stage_world, staging_is_current
 from galaxy_lib.simulate.world import build_world
 
 __all__ = ["ensure_world"]
@@ -44,8 +43,10 @@ def ensure_world(
     seed
         World seed when building.
     salt
-        Pseudonymisation secret. Default: ``GALAXY_PII_SALT``; for ``ci`` and ``demo``
-        worlds the public demo salt when that is unset (with a warning).
+        Pseudonymisation secret. Default: ``GALAXY_PII_SALT``; when that is unset, the
+        public demo salt (with a warning) for a ``ci`` or ``demo`` world the simulator
+        built alone, else a ``SaltError`` (a store holding your rows needs a secret;
+        see :func:`galaxy_lib.pipeline.staging.salt_for_store`).
     progress
         Show progress bars while building and staging.
 
@@ -73,7 +74,8 @@ def ensure_world(
             world = {"size": size}
         if salt is None:
             built_size = (world or {}).get("size", size)
-            salt = get_salt(demo=built_size in ("ci", "demo"))
+            # the demo salt only for a store the simulator built alone (salt_for_store says why not)
+            salt = salt_for_store(store, demo=built_size in ("ci", "demo"))
         stage_world(store, salt, progress=progress)
     return store
 

@@ -13,7 +13,7 @@ import galaxy_lib.simulate.ensure as ensure
 from galaxy_lib.core.contracts import PII_COLUMNS
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.governance.pii import scan_text
-from galaxy_lib.governance.pseudonyms import pseudonymise
+from galaxy_lib.governance.pseudonyms import SaltError, pseudonymise
 from galaxy_lib.pipeline.ingest import ingest_file
 from galaxy_lib.pipeline.staging import STAGING_MARKER, staging_is_current
 from galaxy_lib.simulate import ensure_world
@@ -35,8 +35,10 @@ def test_ensure_world_builds_once_under_the_lock(tmp_path: Path, monkeypatch) ->
 
     def fake_build(out_dir, size="ci", seed=42, progress=True):
         calls.append(Path(out_dir))
-        write_raw(Path(out_dir))
-        (Path(out_dir) / "world.json").write_text(json.dumps({"size": size, "seed": seed}))
+        out = Path(out_dir)
+        write_raw(out)
+        parts = {p.relative_to(out).as_posix(): p.stat().st_size for p in (out / "raw").glob("*/*.parquet")}
+        (out / "world.json").write_text(json.dumps({"size": size, "seed": seed, "raw_parts": parts}))
 
     monkeypatch.setattr(ensure, "build_world", fake_build)
     root = tmp_path / "w"
@@ -65,9 +67,13 @@ def test_ensure_world_builds_once_under_the_lock(tmp_path: Path, monkeypatch) ->
     ensure_world(root, size="ci", progress=False)
     assert len(calls) == 1 and (root / STAGING_MARKER).stat().st_mtime_ns == mtime
 
-    # new raw data makes staging stale: ensure_world stages again, without rebuilding
+    # new raw data makes staging stale: ensure_world stages again, without rebuilding; a user's
+    # rows in the world make it no demo world any more: staging them needs a secret salt
     ingest_file(INGEST_FIXTURES / "touchpoints_dup.csv", "touchpoints", stores[0])
     assert not staging_is_current(stores[0])
+    with pytest.raises(SaltError, match="GALAXY_PII_SALT"):
+        ensure_world(root, size="ci", progress=False)
+    monkeypatch.setenv("GALAXY_PII_SALT", SALT)
     ensure_world(root, size="ci", progress=False)
     assert len(calls) == 1
     assert "E0000001" in set(stores[0].read("staged", "touchpoints")["event_id"])
@@ -120,11 +126,11 @@ def test_ci_world_end_to_end(staged_ci_world: DataStore) -> None:
     kpi = store.read("raw", "kpi")
     assert national["revenue"].sum() == pytest.approx(kpi["revenue"].sum(), rel=1e-12)
 
-    up = store.read("curated", "uplift_features")
-    assert len(up) == world["rows"]["email_experiment"]
+    up = store.read("curated", "uplift_features")  # consented customers of the experiment only
+    assert 0 < len(up) <= world["rows"]["email_experiment"]
     assert up["tenure_days"].ge(0).all() and up.notna().all().all()
     tau = pd.read_parquet(store.root / "truth" / "uplift.parquet")
-    assert set(pseudonymise(tau["customer_id"], pii_salt()).tolist()) == set(up["customer_key"])
+    assert set(up["customer_key"]) <= set(pseudonymise(tau["customer_id"], pii_salt()).tolist())
 
     raw_ids = store.read("raw", "customers")["customer_id"].tolist()
     for name, df in _all_tables(store, ("staged", "curated")).items():
