@@ -2,12 +2,12 @@
 
 Layout under the store root (``data/<world>/`` by default)::
 
-    raw/<table>/part-00000.parquet       as ingested (may contain PII)
+    raw/<table>/part-00000.parquet       as simulated (may contain PII); ``ingest-*`` parts: a user's files
     staged/<table>/part-*.parquet        validated, pseudonymised, consent attached
     curated/<table>/part-*.parquet       model-ready tables
     quarantine/<table>/part-*.parquet    rejected rows with ``_rule`` and ``_reason``
     ground_truth.json                    what the simulator used (Galaxy world only)
-    world.json                           how and when the world was built
+    world.json                           how and when the world was built, and its raw parts
 
 Every table is a folder of Parquet parts so that large tables can be streamed in
 bounded memory and read back with one DuckDB glob. Only folders named like a table

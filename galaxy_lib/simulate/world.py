@@ -10,7 +10,8 @@ Output layout under ``out_dir`` (the store root)::
     assets/creatives/<id>.png        one image per creative
     content/...                      markdown corpus (see simulate.content)
     ground_truth.json                every mechanism parameter and realised truth
-    world.json                       size, seed, config, row counts, timings (written last)
+    world.json                       size, seed, config, row counts, timings and the raw parts
+                                     written (``raw_parts``: path -> bytes), written last
 
 Customer-level tables are generated block by block (``BLOCK_SIZE`` customers,
 one random stream each) and written one Parquet part per chunk with
