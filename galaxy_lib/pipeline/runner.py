@@ -13,8 +13,8 @@ through named steps, each a function of this module:
    timeout can kill it, its kernel and anything the kernel started; papermill
    saves the executed notebook after every cell, so a failed or killed run keeps
    its partial notebook (:func:`_execution_error` marks where it stopped);
-4. export an HTML report without code (:func:`_export_report`, nbconvert), also
-   for failed runs;
+4. export an HTML report without code that opens offline (:func:`_export_report`,
+   :mod:`galaxy_lib.core.html_export`), also for failed runs;
 5. take the status from the run's ``metrics.json`` (:func:`_status_from_metrics`,
    read through :func:`galaxy_lib.core.metrics.read_metrics`), unless the
    notebook raised, timed out or wrote no ``metrics.json``;
@@ -49,6 +49,7 @@ from typing import Any
 
 from galaxy_lib.core.audit import AuditError, AuditLog
 from galaxy_lib.core.config import ConfigError, resolve_path
+from galaxy_lib.core.html_export import export_notebook_html
 from galaxy_lib.core.jsonio import to_jsonable, write_json_atomic
 from galaxy_lib.core.metrics import MetricsError, read_metrics
 from galaxy_lib.core.paths import find_project_root
@@ -190,25 +191,12 @@ def _execution_error(run: _Run, outcome: Mapping[str, Any], problems: list[str])
     return error
 
 
-def _export_html(out_nb: Path, title: str) -> Path:
-    """Export the executed notebook as HTML without code or prompts (nbconvert)."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    nb = nbformat.read(out_nb, as_version=4)
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    html_path = out_nb.with_suffix(".html")
-    html_path.write_text(body, encoding="utf-8")
-    return html_path
-
-
 def _export_report(run: _Run, problems: list[str]) -> None:
-    """Export the HTML report, also for failed runs (a failed export is a problem, not a crash)."""
+    """Export the HTML report (offline: it fetches nothing), also for failed runs; a failed export is a problem."""
     if not run.out_nb.exists():
         return
     try:
-        _export_html(run.out_nb, f"{run.job} · {run.run_id}")
+        export_notebook_html(run.out_nb, f"{run.job} · {run.run_id}")
     except Exception as err:  # a failed export is recorded, the run is still recorded
         problems.append(f"HTML export failed: {type(err).__name__}: {err}")
 

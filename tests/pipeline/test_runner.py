@@ -283,11 +283,14 @@ def test_data_dir_is_injected_fingerprinted_and_its_raw_ids_scanned(tmp_path):
 def test_figures_survive_the_html_export_offline(tmp_path):
     from plotly.offline import get_plotlyjs
 
+    from galaxy_lib.core.html_export import external_resources
+
     m = run_notebook(FIXTURES / "figure.ipynb", {}, job="fig", reports_dir=tmp_path, timeout_s=300)
     assert m.status == "passed", m.status_reason
     html = (tmp_path / "fig" / m.run_id / "figure.html").read_text()
     assert "Plotly.newPlot" in html
     assert get_plotlyjs() in html  # plotly.js inlined from the installed package, not fetched from a CDN
+    assert external_resources(html) == []  # no require.js, MathJax or any other CDN script (issue 15 finding 12)
     assert {"bars.html", "bars.json", "plotly.min.js"} <= set(m.outputs)
     assert m.extra["pii"]["ok"]
 
