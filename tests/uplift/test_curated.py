@@ -21,7 +21,7 @@ def raw_store(tmp_path: Path) -> DataStore:
 
 def test_uplift_features_is_declared_by_the_uplift_workflow() -> None:
     assert UPLIFT_FEATURES.name == "uplift_features" and UPLIFT_FEATURES.owner == "uplift"
-    assert UPLIFT_FEATURES.requires == ("email_experiment", "customers")
+    assert UPLIFT_FEATURES.requires == ("email_experiment", "customers", "consent")
     assert UPLIFT_FEATURES.build is build_uplift_features
 
 
@@ -43,9 +43,10 @@ def test_uplift_features(raw_store: DataStore) -> None:
         "tenure_days",
     ]
     raw = raw_store.read("raw", "customers").iloc[:4]  # C00000005 was quarantined
+    raw = raw[raw["customer_id"] != "C00000002"]  # withdrew measurement consent on 2023-01-05
     raw["customer_key"] = pseudonymise(raw["customer_id"], SALT)
     merged = up.merge(raw, on="customer_key", suffixes=("", "_raw"))
-    assert len(merged) == 4
+    assert len(merged) == len(up) == 3
     assert (merged["tenure_days"] == (pd.Timestamp("2023-03-01") - merged["signup_date"]).dt.days).all()
     for col in ("age", "segment", "geo", "past_purchases"):
         assert (merged[col] == merged[f"{col}_raw"]).all(), col
@@ -55,12 +56,15 @@ def test_uplift_features(raw_store: DataStore) -> None:
     )
 
 
-def test_experiment_rows_without_a_staged_customer_are_counted_in_a_note(raw_store: DataStore) -> None:
+def test_rows_without_a_staged_customer_or_consent_are_counted_in_notes(raw_store: DataStore) -> None:
     report = stage_world(raw_store, SALT, progress=False, curated_tables=[UPLIFT_FEATURES])
-    assert report.curated == {"uplift_features": 4}  # C00000005's customer row was quarantined
-    assert report.notes == ("uplift_features: 1 experiment row(s) have no staged customer and were left out",)
-    key = pseudonymise(pd.Series(["C00000005"]), SALT).item()
-    assert key not in set(raw_store.read("curated", "uplift_features")["customer_key"])
+    # C00000005's customer row was quarantined; C00000002 withdrew measurement consent on 2023-01-05
+    assert report.curated == {"uplift_features": 3}
+    assert report.notes[0] == "uplift_features: 1 experiment row(s) have no staged customer and were left out"
+    assert report.notes[1].startswith("uplift_features: 1 experiment row(s) of customers without measurement consent")
+    assert len(report.notes) == 2
+    left_out = pseudonymise(pd.Series(["C00000005", "C00000002"]), SALT)
+    assert not set(left_out) & set(raw_store.read("curated", "uplift_features")["customer_key"])
 
 
 def test_uplift_features_needs_a_reference_time(raw_store: DataStore) -> None:
