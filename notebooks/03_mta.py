@@ -30,7 +30,7 @@
 # **Outputs.** `metrics.json` with the credit per channel (conversions, revenue, share) for every
 # model and for the calibrated model, the distance to the true credit when known, and two gates;
 # the credit, calibration and comparison tables; the path table with paths seen by fewer than
-# `k_min_paths` journeys suppressed; the figures.
+# `k_min_paths` distinct customers suppressed; the figures.
 
 # %% tags=["parameters"]
 data_dir: str = "data/ci"  # store root; a Galaxy world of `world_size` is built there when empty
@@ -41,7 +41,7 @@ separator: str = " > "  # separator between channels in paths_path
 lookback_days: float = 30.0  # attribution window before a conversion, in days
 half_life_days: float = 7.0  # time-decay half-life (days; touches for a path table without timing)
 markov_order: int = 3  # highest Markov order fitted (1 to 3)
-k_min_paths: int = 10  # paths seen by fewer journeys are suppressed in published tables and charts
+k_min_paths: int = 10  # paths of fewer distinct customers (journeys for paths_path) are suppressed
 calibration_model: str = "markov"  # model calibrated to incrementality; "markov" means the highest order fitted
 calibration_mode: str = "relative"  # relative (re-split by incremental shares) | absolute (same units)
 incremental_path: str = ""  # incremental estimates per channel (CSV/JSON), a 02_mmm run, latest:mmm; empty: lift tests
@@ -109,8 +109,8 @@ fig_sankey = plots.journey_sankey(top, separator=inputs.paths.separator)
 fig_sankey
 
 # %% [markdown]
-# The widest flows are the most travelled journeys (only paths seen by at least `k_min_paths`
-# journeys are drawn); the green band on the right is the share of them that converted.
+# The widest flows are the most travelled journeys (only paths of at least `k_min_paths`
+# distinct customers are drawn); the green band on the right is the share of them that converted.
 
 # %% [markdown]
 # ## Calibration to incrementality
@@ -167,7 +167,7 @@ published.table.head(20)
 
 # %% [markdown]
 # Only this k-suppressed path table leaves the team: no row describes fewer than `k_min_paths`
-# journeys.
+# distinct customers (journeys, for a path table from `paths_path`, which has no customer ids).
 
 # %% [markdown]
 # The run is written to `output_dir`: `metrics.json` with the two gates (quarantined conversions;
