@@ -37,7 +37,7 @@ demo: $(STAMP)
 	@echo ""
 	@echo "Reports:     reports/index.html"
 	@echo "JupyterLab:  make lab      (notebooks/ paired with .py files)"
-	@echo "Dashboards:  make serve    (Voila on http://localhost:$(PORT))"
+	@echo "Dashboards:  make serve    (Voila on http://localhost:$(PORT), behind a token it prints)"
 
 reports: $(STAMP)
 	$(BIN)/galaxy reports
@@ -70,6 +70,7 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/mta_vs_channelattribution.py
+	$(BIN)/python bench/mta_journeys_memory.py
 	$(BIN)/python bench/mmm_vs_meridian.py
 
 clean-data:
