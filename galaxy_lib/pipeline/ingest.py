@@ -15,13 +15,11 @@
 3. **Rows.** :func:`galaxy_lib.pipeline.rowchecks.check_rows` (shared with staging)
    puts channel names in canonical form (``parameters/channels.yaml``), parses
    dates, quarantines duplicate keys and rows breaking the pandera contract, each
-   with its rule and a readable reason. A row with an e-mail address or phone
-   number in a text column that is not personal data (``channel``, ``geo``,
-   ``campaign_id``, ...) is quarantined too (``personal_data_in_column``): it is a
-   shifted row or a free-text field, and those columns reach models and reports
-   unpseudonymised. Every reason goes through
-   :func:`galaxy_lib.governance.pii.redact_pii` (with the file's customer ids), so
-   no reason publishes personal data whatever column it came from.
+   with its rule and a readable reason. A row with an e-mail or phone number in a
+   text column that is not personal data (``channel``, ``campaign_id``) is
+   quarantined too (``personal_data_in_column``: a shifted row reaching reports
+   unpseudonymised); a header holding one (no header row) stops the load. Every
+   reason goes through :func:`galaxy_lib.governance.pii.redact_pii`.
 4. **Append.** Accepted rows are appended to ``raw.<table>``; rows whose key is
    already stored are quarantined as duplicates, so loading a file twice never
    doubles data.
@@ -283,6 +281,17 @@ def fill_defaults(df: pd.DataFrame, contract: TableContract) -> tuple[pd.DataFra
     return out, filled
 
 
+def _check_header(df: pd.DataFrame, source: str) -> None:
+    """Refuse column names holding an e-mail or phone number: the file has no header row (or it shifted)."""
+    bad = [str(c) for c in df.columns if any(f.kind in ("email", "phone") for f in scan_text(str(c)))]
+    if bad:
+        raise ContractError(
+            f"{source}: column name(s) {', '.join(repr(redact_pii(c)) for c in bad)} look like personal data (an "
+            "e-mail address or phone number): the file seems to have no header row. Add a first line with the "
+            "column names (e.g. customer_id,email,phone,...) and load it again."
+        )
+
+
 def _channel_map(channels: ChannelMap | str | Path | None) -> ChannelMap:
     if isinstance(channels, ChannelMap):
         return channels
@@ -315,13 +324,9 @@ def _raw_ids(rows: pd.DataFrame) -> list[str]:
 
 
 def _personal_data(accepted: pd.DataFrame, contract: TableContract) -> dict[int, str]:
-    """Rows of ``accepted`` with an e-mail or phone number in a contract text column that is not personal data.
+    """Position in ``accepted`` -> ``"column 'channel' holds an e-mail address"`` (never the value itself).
 
-    Returns
-    -------
-    dict[int, str]
-        Position in ``accepted`` -> ``"column 'channel' holds an e-mail address"``
-        (the first such column of the row; the value itself is never shown).
+    For rows with an e-mail or phone number in a contract text column that is not personal data.
     """
     found: dict[int, str] = {}
     kinds = {"email": "an e-mail address", "phone": "a phone number"}
@@ -539,6 +544,7 @@ def ingest_file(
     source = source or str(path)
     channel_map = _channel_map(channels)
     df = read_table_file(path, f"{table} file to ingest", as_text=True, error=ContractError)
+    _check_header(df, path.name)
     df = apply_mapping(df, contract, mapping, source=path.name)
     df, filled = fill_defaults(df, contract)
     rows_in = len(df)

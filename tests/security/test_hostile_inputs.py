@@ -146,7 +146,7 @@ def _ingest_or_clear_error(path: Path, table: str, store: DataStore) -> object |
 
 @HOSTILE
 @given(
-    extra=st.lists(st.one_of(st.sampled_from(FIXED_HEADERS), header_text), min_size=1, max_size=4),
+    extra=st.lists(st.one_of(st.sampled_from(FIXED_HEADERS), header_text, pii_value), min_size=1, max_size=4),
     values=st.lists(st.one_of(pii_value, junk_value), min_size=4, max_size=4),
 )
 def test_hostile_headers_are_names_never_sql(extra: list[str], values: list[str]) -> None:
@@ -158,6 +158,11 @@ def test_hostile_headers_are_names_never_sql(extra: list[str], values: list[str]
         path = root / "spend.csv"
         _write_csv(path, ["week", "channel", "spend", *extra], rows)
         store = DataStore(root / "store")
+        if any(v in h for h in extra for v in PII):  # a header holding personal data: no header row
+            with pytest.raises(ValueError, match="no header row") as err:
+                ingest_file(path, "spend", store)
+            assert not any(v in str(err.value) for v in PII) and not store.tables()
+            return
         result = ingest_file(path, "spend", store)  # odd names are still names: the file loads
         assert result.rows_accepted == 3  # extra columns are raw-only: their values are not checked
         assert len(store.read("raw", "spend").columns) >= 3 + len(set(extra))
@@ -235,6 +240,19 @@ def test_pii_in_every_column_of_a_customer_file(cells: list[list[str]]) -> None:
             assert not {"customer_id", "email", "phone"} & set(staged.columns)
         _check_store(store, root)
         _assert_reasons_masked(store, PII + ids + ("ok@example.com",))
+
+
+def test_a_file_without_a_header_row_is_refused_with_masked_names(tmp_path: Path) -> None:
+    """The first customer became the header: its e-mail was a column name, shown in every profile and error."""
+    path = tmp_path / "customers.csv"
+    _write_csv(
+        path, ["C00000001", "jane.doe@example.com", "+44 7700 900123", "north"], [["C00000002", "b@x.org", "", "s"]]
+    )
+    store = DataStore(tmp_path / "store")
+    with pytest.raises(ValueError, match=r"customers\.csv: column name\(s\) .* no header row") as err:
+        ingest_file(path, "customers", store)
+    assert not any(v in str(err.value) for v in PII) and "j*****************om" in str(err.value)
+    assert not store.tables()
 
 
 # --------------------------------------------------------------------------- encodings, control characters, sizes
