@@ -492,14 +492,7 @@ def world_build(
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same world.")] = 42,
     if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when the world already exists.")] = False,
     force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help=(
-                "Rebuild even when the folder holds data the simulator did not write (files you ingested "
-                "or copied into raw/): those files are DELETED, with raw/, staged/, curated/ and quarantine/."
-            ),
-        ),
+        bool, typer.Option("--force", help="Rebuild and DELETE data the simulator did not write (ingested files).")
     ] = False,
 ) -> None:
     """Simulate the Galaxy world (raw zone + ground truth) and stage it (staged + curated zones).
@@ -507,9 +500,8 @@ def world_build(
     Raw customer ids are pseudonymised at staging with the salt from
     GALAXY_PII_SALT; ci and demo worlds fall back to the public demo salt.
 
-    A folder holding your own data (rows loaded with galaxy ingest, files copied
-    into raw/) is never rebuilt silently: the command stops and names the files;
-    use another --out, or --force to delete them.
+    A folder holding your own data (rows from galaxy ingest, files copied into raw/)
+    is not rebuilt: the command names the files; use another --out, or --force.
     """
     if size not in ("ci", "demo", "bench"):
         raise ConfigError(f"--size must be ci, demo or bench, got {size!r}.")
@@ -518,7 +510,7 @@ def world_build(
     from galaxy_lib.governance.pseudonyms import get_salt
     from galaxy_lib.pipeline.staging import stage_world, staging_is_current
     from galaxy_lib.simulate import build_world, ensure_world
-    from galaxy_lib.simulate.world import user_files
+    from galaxy_lib.simulate.world import rebuild_refusal, user_files
 
     store = DataStore(target)
     if if_missing and staging_is_current(store):
@@ -537,15 +529,10 @@ def world_build(
         return
     with store.lock(timeout=3600):  # a notebook's ensure_world waits instead of reading a half-built world
         user = user_files(target)
-        listed = "\n".join(f"  {p}" for p in user)
         if user and not force:
-            raise ConfigError(
-                f"{target} holds {len(user)} file(s) the simulator did not write (your data):\n{listed}\n"
-                "Rebuilding the world would delete them. Build into another folder (--out data/<name>), "
-                "or pass --force to delete them."
-            )
+            raise ConfigError(rebuild_refusal(target, user))
         if user:
-            typer.secho(f"Deleting {len(user)} file(s) the simulator did not write (--force):\n{listed}", err=True)
+            typer.secho(f"Deleting (--force), not written by the simulator: {', '.join(map(str, user))}", err=True)
         typer.echo(f"Building the {size} world (seed {seed}) into {target} ...")
         summary = build_world(target, size=size, seed=seed, force=force)
         typer.echo(f"Simulated in {summary.seconds:.1f} s: " + ", ".join(f"{t} {n:,}" for t, n in summary.rows.items()))
@@ -573,14 +560,7 @@ def ingest(
         list[str] | None, typer.Option("--map", help="canonical=source column mapping (repeatable).")
     ] = None,
     data_dir: Annotated[
-        Path,
-        typer.Option(
-            "--data-dir",
-            help=(
-                "Data store to load into (default data/user: your own store, never a simulated demo world; "
-                "galaxy world build refuses to delete what you ingested)."
-            ),
-        ),
+        Path, typer.Option("--data-dir", help="Store to load into (data/user: your own store, never a demo world).")
     ] = Path("data/user"),
     channels: Annotated[
         Path | None,

@@ -56,7 +56,7 @@ from galaxy_lib.simulate.customers import (
 )
 from galaxy_lib.simulate.mmm import simulate_mmm
 
-__all__ = ["WORLD_FILES", "WorldSummary", "build_world", "user_files"]
+__all__ = ["WORLD_FILES", "WorldSummary", "build_world", "rebuild_refusal", "user_files"]
 
 #: Files and folders a build owns (removed before a rebuild).
 WORLD_FILES: tuple[str, ...] = (
@@ -143,14 +143,7 @@ def _prepare(out: Path, force: bool = False) -> list[Path]:
             )
     user = user_files(out)
     if user and not force:
-        shown = ", ".join(p.relative_to(out).as_posix() for p in user[:10])
-        more = f" and {len(user) - 10} more" if len(user) > 10 else ""
-        raise FileExistsError(
-            f"{out} holds data the simulator did not write ({shown}{more}): rebuilding the world would delete "
-            "it. Build the world into another folder (galaxy world build --out data/<name>), or pass --force "
-            "(build_world(..., force=True)) to delete these files together with raw/, staged/, curated/ and "
-            "quarantine/."
-        )
+        raise FileExistsError(rebuild_refusal(out, user))
     for name in WORLD_FILES:
         p = out / name
         if p.is_dir():
@@ -164,6 +157,17 @@ def _prepare(out: Path, force: bool = False) -> list[Path]:
 def _ingested_quarantine(out: Path) -> list[Path]:
     """Quarantine parts written by ``ingest_file``: a user's rejected rows, deleted by a rebuild too."""
     return sorted((out / "quarantine").glob(f"*/{INGEST_PREFIX}-*.parquet"))
+
+
+def rebuild_refusal(out: Path, user: list[Path]) -> str:
+    """Say which files a rebuild of ``out`` would delete and what to do instead."""
+    shown = ", ".join(p.relative_to(out).as_posix() for p in user[:10])
+    more = f" and {len(user) - 10} more" if len(user) > 10 else ""
+    return (
+        f"{out} holds data the simulator did not write ({shown}{more}): rebuilding the world would delete it. "
+        "Build the world into another folder (galaxy world build --out data/<name>), or pass --force "
+        "(build_world(..., force=True)) to delete these files together with raw/, staged/, curated/ and quarantine/."
+    )
 
 
 def user_files(out_dir: str | Path) -> list[Path]:
