@@ -120,14 +120,14 @@ def test_a_killed_ingest_leaves_a_readable_store_and_a_rerun_completes(tmp_path:
     killed_during = 0
     for i in range(4):
         store = DataStore(tmp_path / f"store{i}")
-        delay = rng.uniform(0.05, duration)
+        delay = rng.uniform(0.05, 0.75 * duration)  # seeded: reading, checking, writing, ...
         child, t0 = start(store.root)
         time.sleep(max(0.0, delay - (time.perf_counter() - t0)))
         child.send_signal(signal.SIGKILL)
         killed_during += child.wait(timeout=60) == -signal.SIGKILL
         _assert_consistent(store)
         _assert_reingest_completes(store, path, good, bad)
-    assert killed_during >= 3, "the ingests ended before the kills: the file is too small to test anything"
+    assert killed_during >= 2, "the ingests ended before the kills: the file is too small to test anything"
 
 
 # --------------------------------------------------------------------------- an exception at each write
