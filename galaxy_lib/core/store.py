@@ -119,6 +119,8 @@ class DataStore:
         lock = _lock_for(self.root / ".store.lock")
         lock.acquire(timeout=timeout)
         try:
+            if lock.lock_counter == 1:  # the outermost holder finishes what a crashed writer left
+                self._finish_swaps()
             yield
         finally:
             lock.release()
@@ -206,6 +208,21 @@ class DataStore:
             if d.is_dir() and not any(d.iterdir()):
                 d.rmdir()
             return len(victims)
+
+    def _finish_swaps(self) -> None:
+        """Finish the folder swaps a crash interrupted (:meth:`_swap_in`), under the lock.
+
+        ``<t>.old.tmp`` without ``<t>``: the writer died between its two renames, when
+        ``<t>.tmp`` was already complete; it moves in (or, when it is gone, the old
+        version moves back). ``<t>.old.tmp`` beside ``<t>``: only the clean-up was missed.
+        """
+        for zdir in (self.root / zone for zone in ZONES):
+            for old in sorted(zdir.glob("*.old.tmp")) if zdir.is_dir() else []:
+                target = old.with_name(old.name.removesuffix(".old.tmp"))
+                new = target.with_name(target.name + ".tmp")
+                if not target.exists():
+                    (new if new.is_dir() else old).rename(target)
+                shutil.rmtree(old, ignore_errors=True)
 
     @staticmethod
     def _swap_in(new: Path, target: Path) -> None:

@@ -164,9 +164,25 @@ def test_replacing_a_table_never_leaves_it_half_deleted(tmp_path: Path, monkeypa
     zone = tmp_path / "raw"
     assert (zone / "spend.old.tmp" / "part-00000.parquet").is_file() and (zone / "spend.tmp").is_dir()
     assert [t.name for t in store.tables(count_rows=False)] == []  # readers skip the aside folders
-    store.write("raw", "spend", pd.DataFrame({"spend": [3.0]}))  # the next write cleans up
+    with store.lock():  # the next holder of the lock finishes the swap: the new version, complete
+        assert sorted(p.name for p in zone.iterdir()) == ["spend"]
+    assert store.query("SELECT sum(spend) AS s FROM raw.spend")["s"].iloc[0] == 2.0
+    store.write("raw", "spend", pd.DataFrame({"spend": [3.0]}))
     assert sorted(p.name for p in zone.iterdir()) == ["spend"]
     assert store.query("SELECT sum(spend) AS s FROM raw.spend")["s"].iloc[0] == 3.0
+
+
+def test_a_swap_that_lost_its_new_folder_rolls_back_to_the_old_version(tmp_path: Path) -> None:
+    store = DataStore(tmp_path)
+    store.write("raw", "spend", pd.DataFrame({"spend": [1.0]}))
+    store.write("raw", "kpi", pd.DataFrame({"revenue": [5.0]}))
+    zone = tmp_path / "raw"
+    (zone / "spend").rename(zone / "spend.old.tmp")  # moved aside, and no complete new version
+    (zone / "kpi.old.tmp").mkdir()  # a swap whose clean-up was missed
+    store.append_part("raw", "kpi", pd.DataFrame({"revenue": [1.0]}))
+    assert sorted(p.name for p in zone.iterdir()) == ["kpi", "spend"]
+    assert store.query("SELECT sum(spend) AS s FROM raw.spend")["s"].iloc[0] == 1.0
+    assert store.query("SELECT sum(revenue) AS s FROM raw.kpi")["s"].iloc[0] == 6.0
 
 
 # --------------------------------------------------------------------------- stray folders and odd store paths
