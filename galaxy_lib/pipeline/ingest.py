@@ -62,8 +62,8 @@ from galaxy_lib.core.contracts import (
 from galaxy_lib.core.files import read_table_file
 from galaxy_lib.core.quarantine import quarantine_rows
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.governance.pii import redact_pii, scan_text
-from galaxy_lib.pipeline.rowchecks import RULE_DUPLICATE_KEY, check_rows, format_key, to_arrow
+from galaxy_lib.governance.pii import redact_many, redact_pii, scan_text
+from galaxy_lib.pipeline.rowchecks import RULE_DUPLICATE_KEY, check_rows, customer_ids, format_key, to_arrow
 
 __all__ = [
     "INGEST_PREFIX",
@@ -300,27 +300,9 @@ def _channel_map(channels: ChannelMap | str | Path | None) -> ChannelMap:
     return ChannelMap.load(resolve_path(channels))
 
 
-def _masked(reasons: list[str], raw_ids: list[str]) -> list[str]:
-    """:func:`redact_pii` of every reason, in one pass over them all (one id matcher, not one per reason)."""
-    sep = "\n\x1e\n"  # no pattern matches across it; a reason holding it is masked on its own
-    joined = sep.join(map(str, reasons))
-    if joined.count(sep) == len(reasons) - 1:
-        out = redact_pii(joined, raw_ids).split(sep)
-        if len(out) == len(reasons):
-            return out
-    return [redact_pii(r, raw_ids) for r in reasons]
-
-
 def _bounded(reason: str, limit: int = MAX_REASON_CHARS) -> str:
     """Cut a (masked) reason quoting a huge field to ``limit`` characters, saying how long it was."""
     return reason if len(reason) <= limit else f"{reason[:limit]}... ({len(reason):,} characters in all)"
-
-
-def _raw_ids(rows: pd.DataFrame) -> list[str]:
-    """Return the customer ids of ``rows`` (masked in reasons whatever their format)."""
-    if "customer_id" not in rows.columns:
-        return []
-    return [str(v) for v in rows["customer_id"].dropna().unique() if str(v).strip()]
 
 
 def _personal_data(accepted: pd.DataFrame, contract: TableContract) -> dict[int, str]:
@@ -586,7 +568,7 @@ def ingest_file(
             accepted = accepted[keep].reset_index(drop=True)
         # reasons name values, and a shifted row puts an e-mail or phone number in any column:
         # every reason (and so every example shown) is masked whatever its column, the file's ids too
-        rejected["_reason"] = [_bounded(r) for r in _masked(list(rejected["_reason"]), _raw_ids(rejected))]
+        rejected["_reason"] = [_bounded(r) for r in redact_many(rejected["_reason"], customer_ids(rejected))]
         if len(accepted):
             store.append_part(zone, table, to_arrow(accepted), prefix=INGEST_PREFIX)
         n_q = quarantine_rows(

@@ -109,6 +109,13 @@ class RowCheck:
 # --------------------------------------------------------------------------- formatting
 
 
+def customer_ids(rows: pd.DataFrame) -> list[str]:
+    """Raw customer ids of (rejected) rows, to mask in their reasons whatever their format."""
+    if "customer_id" not in rows.columns:
+        return []
+    return [str(v) for v in rows["customer_id"].dropna().unique() if str(v).strip()]
+
+
 def _fmt_value(column: str, value: Any) -> str:
     """Show a value in a reason; personal data is masked (reasons end up in reports)."""
     if value is None or (not isinstance(value, (list, tuple, np.ndarray)) and pd.isna(value)):
@@ -121,7 +128,8 @@ def _fmt_value(column: str, value: Any) -> str:
         return repr(float(value))
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return str(int(value))
-    return repr(str(value)) if isinstance(value, str) else str(value)
+    # an e-mail or phone number in any column (a shifted row) is masked too
+    return repr(redact_pii(value)) if isinstance(value, str) else redact_pii(value)
 
 
 def format_key(contract: TableContract, values: tuple) -> str:

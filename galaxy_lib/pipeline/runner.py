@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ from galaxy_lib.core.registry import (
     run_record,
 )
 from galaxy_lib.core.reporting import build_index
-from galaxy_lib.governance.pii import redact_pii
+from galaxy_lib.governance.pii import RawIdMatcher, redact_pii
 from galaxy_lib.pipeline.execution import error_message, execute_in_child, mark_stopped
 from galaxy_lib.pipeline.notebooks import (
     RESERVED_PARAMETERS,
@@ -101,7 +101,7 @@ class _Run:
     t0: float
     audit: AuditLog
     audit_problem: str = ""
-    raw_ids: tuple[str, ...] = ()
+    raw_ids: RawIdMatcher = field(default_factory=lambda: RawIdMatcher(()))
 
     @property
     def out_nb(self) -> Path:
@@ -127,7 +127,7 @@ def _start_run(
     params["output_dir"] = str(out)
     user_params = {k: v for k, v in params.items() if k not in RESERVED_PARAMETERS}
     started, t0 = _now(), time.monotonic()
-    raw_ids = _store_ids(data_path) or ()
+    raw_ids = _store_ids(data_path) or RawIdMatcher(())
     base = dict(
         run_id=run_id,
         job=job,
@@ -227,16 +227,16 @@ def _status_from_metrics(out: Path) -> tuple[str, str, dict[str, Any] | None]:
     return envelope.status, envelope.status_reason, None
 
 
-def _store_ids(data_dir: Path | None) -> tuple[str, ...] | None:
+def _store_ids(data_dir: Path | None) -> RawIdMatcher | None:
     """Return the store's raw customer ids, or ``None`` when they cannot be read (masking by pattern still runs)."""
     try:
-        return tuple(_raw_customer_ids(data_dir))
+        return RawIdMatcher(_raw_customer_ids(data_dir))
     except Exception:  # an unreadable store must not stop the run from being recorded
         logger.warning("Could not read the raw customer ids of %s; masking by pattern only", data_dir)
         return None
 
 
-def _redact(value: Any, raw_ids: tuple[str, ...]) -> Any:
+def _redact(value: Any, raw_ids: RawIdMatcher) -> Any:
     """``value`` (JSON-like) with every string passed through :func:`redact_pii`; keys are kept."""
     if isinstance(value, str):
         return redact_pii(value, raw_ids)
@@ -247,7 +247,7 @@ def _redact(value: Any, raw_ids: tuple[str, ...]) -> Any:
     return value
 
 
-def _redact_log(path: Path, raw_ids: tuple[str, ...]) -> None:
+def _redact_log(path: Path, raw_ids: RawIdMatcher) -> None:
     """Mask personal data in the run's ``runner.log`` (after the scan has seen and counted it)."""
     if not path.is_file():
         return
@@ -271,7 +271,7 @@ def _raw_customer_ids(data_dir: Path | None) -> list[str]:
     return store.read("raw", "customers", columns=["customer_id"])["customer_id"].astype(str).tolist()
 
 
-def _pii_scan(out: Path, raw_ids: tuple[str, ...]) -> dict[str, Any]:
+def _pii_scan(out: Path, raw_ids: RawIdMatcher) -> dict[str, Any]:
     """Scan the run folder; returns ``{"ok", "files_scanned", "findings": [{"file", "kind", "line"}]}``.
 
     Only where and what kind is kept: the matched value is PII itself and must not
@@ -513,7 +513,8 @@ def record_failed_start(
     now = _now().isoformat()
     user_params = {k: v for k, v in dict(params).items() if k not in RESERVED_PARAMETERS}
     data_value = params.get("data_dir")
-    ids = (_store_ids(resolve_path(data_value)) if isinstance(data_value, str) and data_value else None) or ()
+    store_ids = _store_ids(resolve_path(data_value)) if isinstance(data_value, str) and data_value else None
+    ids = store_ids or RawIdMatcher(())
     message = redact_pii(f"the job could not start: {err}", ids)
     manifest = RunManifest(
         run_id=run_id,

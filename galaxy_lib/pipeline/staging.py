@@ -52,7 +52,7 @@ from galaxy_lib.core.contracts import (
 )
 from galaxy_lib.core.quarantine import quarantine_rows
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.governance.pii import redact_pii
+from galaxy_lib.governance.pii import redact_many, redact_pii
 from galaxy_lib.governance.pseudonyms import (
     DEMO_SALT,
     SALT_ENV,
@@ -64,7 +64,7 @@ from galaxy_lib.governance.pseudonyms import (
 )
 from galaxy_lib.pipeline.curated import CuratedTable, build_curated_tables, registered_tables
 from galaxy_lib.pipeline.ingest import holds_user_data, user_raw_files
-from galaxy_lib.pipeline.rowchecks import check_rows, duplicates_across_parts, to_arrow
+from galaxy_lib.pipeline.rowchecks import check_rows, customer_ids, duplicates_across_parts, to_arrow
 
 __all__ = [
     "BATCH_ROWS",
@@ -374,7 +374,7 @@ def stage_table(
                             table,
                             rej.drop(columns=["_row", "_rule", "_reason"]),
                             rule=rej["_rule"],
-                            reason=rej["_reason"],
+                            reason=redact_many(rej["_reason"], customer_ids(rej)),
                             source=_rel(store, part),
                             row_numbers=rej["_row"],
                             prefix=_QUARANTINE_PREFIX,

@@ -276,3 +276,17 @@ def test_ci_world_touchpoints_stream_part_by_part(ci_raw: DataStore, tmp_path: P
     staging.stage_table(whole, "touchpoints", SALT, batch_rows=10_000_000, progress=False)
     once = whole.read("staged", "touchpoints").sort_values("event_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(streamed, once)
+
+
+def test_staging_reasons_mask_personal_data_in_any_column(raw_store: DataStore) -> None:
+    """A file copied into raw by hand with an e-mail in a key column: the reason quoting it is masked."""
+    tp = raw_store.read("raw", "touchpoints").iloc[:2].copy()
+    tp["event_id"] = "jane.doe@example.com"  # a shifted export: the e-mail landed in event_id, twice
+    tp["ts"] = [pd.NaT, tp["ts"].iloc[1]]  # and a row that breaks a rule, quoting the customer id
+    tp["customer_id"] = "cust-7"
+    raw_store.append_part("raw", "touchpoints", tp)
+    stage_world(raw_store, SALT, progress=False)
+    reasons = " ".join(read_quarantine(raw_store, "touchpoints")["_reason"])
+    assert "jane.doe@example.com" not in reasons and "cust-7" not in reasons
+    assert "j*****************om" in reasons  # still says which value, masked
+    assert scan_text(reasons, raw_ids=["cust-7"]) == []
