@@ -350,8 +350,9 @@ def reports(
 ) -> None:
     """Rebuild reports/index.html and reports/index.json from every run's manifest."""
     from galaxy_lib.core.reporting import build_index
+    from galaxy_lib.governance.pii import redact_pii
 
-    path = build_index(resolve_path(reports_dir))
+    path = build_index(resolve_path(reports_dir), redact=redact_pii)
     index = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     runs = index["runs"]
     counts = {s: sum(r["status"] == s for r in runs) for s in ("passed", "warn", "failed", "running")}

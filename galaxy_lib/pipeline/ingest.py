@@ -337,7 +337,8 @@ def _already_stored(store: DataStore, zone: str, contract: TableContract, accept
         return np.zeros(len(accepted), dtype=bool)
     keys = accepted[key].copy()
     keys["__i"] = np.arange(len(keys))
-    on = " AND ".join(f"k.{sql.identifier(c)} = t.{sql.identifier(c)}" for c in key)
+    # a nullable key column (consent's withdrawn_at) matches null to null: a re-ingested open grant is a duplicate
+    on = " AND ".join(f"k.{sql.identifier(c)} IS NOT DISTINCT FROM t.{sql.identifier(c)}" for c in key)
     cols = sql.identifiers(key)
     with duckdb.connect() as con:
         con.register("k", keys)

@@ -556,3 +556,22 @@ def test_quarantine_rows_runs_every_reason_through_redact(store: DataStore) -> N
     quarantine_rows(store, "spend", rows.iloc[:1], "r", "one reason for z@example.com", "f.csv", redact=redact_pii)
     reasons = read_quarantine(store, "spend")["_reason"].tolist()
     assert all("@example.com" not in r for r in reasons) and "bad y" in reasons
+
+
+def test_a_reingested_open_consent_grant_is_a_duplicate(store: DataStore, tmp_path: Path) -> None:
+    """withdrawn_at is part of consent's key and null for an open grant: null must match null."""
+    path = tmp_path / "consent.csv"
+    pd.DataFrame(
+        {
+            "customer_id": ["C00000001", "C00000002"],
+            "purpose": ["measurement", "measurement"],
+            "tcf_purposes": ["7,8,9,10", "7,8,9,10"],
+            "granted_at": ["2022-01-01", "2022-01-01"],
+            "withdrawn_at": ["", "2023-01-05"],
+        }
+    ).to_csv(path, index=False)
+    first = ingest_file(path, "consent", store)
+    again = ingest_file(path, "consent", store)
+    assert first.rows_accepted == 2
+    assert again.rows_accepted == 0 and again.reasons == {"duplicate_key": 2}
+    assert len(store.read("raw", "consent")) == 2
