@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from galaxy_lib.core.audit import AuditLog
+from galaxy_lib.core.registry import verify_run_records
 from galaxy_lib.governance.pii import scan_folder
 from galaxy_lib.pipeline.scheduler import Scheduler, load_schedule
 
@@ -113,6 +114,8 @@ def test_audit_log_records_every_run(pipeline_run) -> None:
     verification = AuditLog(reports / "audit.jsonl").verify()
     assert verification.ok, verification
     assert verification.entries >= len(outcomes)
+    records = verify_run_records(reports / "audit.jsonl")  # every run's manifest and outputs as recorded
+    assert records.ok, records
 
 
 def test_reports_in_this_checkout_contain_no_pii() -> None:
