@@ -151,4 +151,9 @@ def read_table_file(
         EOFError,
         io.UnsupportedOperation,
     ) as err:
-        raise error(f"{what}: cannot read {p.name} as {kind.upper()}: {err}") from None
+        fix = (
+            ". It is not UTF-8 text: save it as CSV UTF-8 (in Excel: Save As > CSV UTF-8)"
+            if isinstance(err, UnicodeDecodeError)
+            else ""
+        )
+        raise error(f"{what}: cannot read {p.name} as {kind.upper()}: {err}{fix}") from None

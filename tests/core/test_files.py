@@ -151,3 +151,9 @@ def test_no_rows_are_dropped(tmp_path):
     text = "a,b\n1,2\n,\n3,\n"
     got = read_table_file(_write_text(tmp_path / "t.csv", text))
     assert len(got) == 3 and got.isna().sum().sum() == 3
+
+
+def test_a_file_that_is_not_utf8_says_how_to_save_it(tmp_path):
+    path = _write_text(tmp_path / "latin.csv", "week,channel\n2024-01-01,télé\n", encoding="latin-1")
+    with pytest.raises(TableFileError, match=r"latin\.csv.*not UTF-8 text: save it as CSV UTF-8"):
+        read_table_file(path)
