@@ -20,6 +20,7 @@ from galaxy_lib.core.registry import RunManifest
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.pipeline.notebooks import check_job_name, check_parameters, resolve_notebook
 from galaxy_lib.pipeline.runner import run_notebook
+from tests.fixtures.processes import processes_of_run
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 TINY = FIXTURES / "tiny.ipynb"
@@ -228,8 +229,6 @@ def test_audit_log_records_every_run_and_verifies(runs):
 
 @pytest.mark.slow
 def test_timeout_kills_the_job_and_keeps_the_partial_notebook(tmp_path):
-    import psutil
-
     m = run_notebook(TINY, {"mode": "sleep", "sleep_s": 600}, job="tiny_sleep", reports_dir=tmp_path, timeout_s=30)
     assert m.status == "failed" and m.error["kind"] == "timeout"
     assert m.status_reason == "timed out after 30 s"
@@ -245,15 +244,7 @@ def test_timeout_kills_the_job_and_keeps_the_partial_notebook(tmp_path):
         assert sleeping.metadata["papermill"]["status"] == "failed"
         assert sleeping.outputs[-1]["ename"] == "JobStopped"
     assert "timed out after 30 s" in (run_dir / "tiny.html").read_text()
-    # nothing of the run survives: no child process, no kernel
-    survivors = []
-    for p in psutil.process_iter():
-        try:
-            if p.environ().get("GALAXY_RUN_ID") == m.run_id:
-                survivors.append(p)
-        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
-            continue
-    assert survivors == []
+    assert processes_of_run(m.run_id) == []  # nothing of the run survives: no child process, no kernel
     assert _read(tmp_path / "index.json")["latest"]["tiny_sleep"]["status_reason"] == "timed out after 30 s"
 
 
@@ -295,19 +286,6 @@ def test_figures_survive_the_html_export_offline(tmp_path):
     assert m.extra["pii"]["ok"]
 
 
-def _processes_of_run(run_id: str) -> list:
-    import psutil
-
-    found = []
-    for p in psutil.process_iter():
-        try:
-            if p.environ().get("GALAXY_RUN_ID") == run_id:
-                found.append(p)
-        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
-            continue
-    return found
-
-
 def _wait_for(predicate, timeout: float = 120.0, step: float = 0.2):
     import time
 
@@ -339,11 +317,11 @@ def test_a_killed_runner_takes_its_notebook_down(tmp_path):
             )
         )
         run_id = manifest.parent.name
-        _wait_for(lambda: len(_processes_of_run(run_id)) >= 2)  # the child and its kernel are up
+        _wait_for(lambda: len(processes_of_run(run_id)) >= 2)  # the child and its kernel are up
     finally:
         proc.send_signal(signal.SIGKILL)  # no chance to clean up
         proc.wait()
-    _wait_for(lambda: not _processes_of_run(run_id), timeout=30)
+    _wait_for(lambda: not processes_of_run(run_id), timeout=30)
     # the index reports the orphaned run as failed rather than running forever
     from galaxy_lib.core.reporting import build_index
 

@@ -29,13 +29,13 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from galaxy_lib.core.audit import AUDIT_KEY_ENV, HEAD_ROLLED_FORWARD, AuditLog
 from galaxy_lib.core.registry import verify_run_records
 from galaxy_lib.core.reporting import build_index
 from galaxy_lib.pipeline.runner import run_notebook
+from tests.fixtures.processes import processes_of_run
 
 TINY = Path(__file__).parent.parent / "fixtures" / "tiny.ipynb"
 SEED = 15
@@ -45,6 +45,7 @@ _RUNNER = """
 import os, sys
 from galaxy_lib.core.audit import AuditLog
 from galaxy_lib.pipeline.runner import run_notebook
+from tests.fixtures.processes import processes_of_run
 
 reports, job, crash, mode = sys.argv[1:5]
 if crash == "before-head":  # die after the run.finished line, before its head file
@@ -71,17 +72,6 @@ def _start(reports: Path, job: str, crash: str, mode: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", _RUNNER, str(reports), job, crash, mode, str(TINY)], env=env)
 
 
-def _processes_of(run_id: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter():
-        try:
-            if p.environ().get("GALAXY_RUN_ID") == run_id:
-                found.append(p)
-        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
-            continue
-    return found
-
-
 def _wait_for(predicate, timeout: float = 120.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -104,19 +94,20 @@ def _kill_while_running(reports: Path, job: str, rng: random.Random, target: str
     proc = _start(reports, job, "none", "sleep")
     try:
         run_id = _run_id(reports, job)
-        _wait_for(lambda: len(_processes_of(run_id)) >= 2)  # the child and its kernel are up
+        _wait_for(lambda: len(processes_of_run(run_id)) >= 2)  # the child and its kernel are up
         time.sleep(rng.uniform(0.0, 1.5))
         if target == "parent":
             proc.send_signal(signal.SIGKILL)
         else:
-            child = next(p for p in _processes_of(run_id) if "galaxy_lib.pipeline.execution" in " ".join(p.cmdline()))
+            procs = processes_of_run(run_id)
+            child = next(p for p in procs if "galaxy_lib.pipeline.execution" in " ".join(p.cmdline()))
             child.send_signal(signal.SIGKILL)
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    _wait_for(lambda: not _processes_of(run_id), timeout=60)  # nothing of the run survives
+    _wait_for(lambda: not processes_of_run(run_id), timeout=60)  # nothing of the run survives
     return run_id
 
 

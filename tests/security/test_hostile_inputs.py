@@ -207,6 +207,19 @@ def test_hostile_rows_are_quarantined_with_masked_reasons(rows: list[dict[str, s
         _assert_reasons_masked(store)
 
 
+#: The customers contract's columns, in the order the generated files use.
+CUSTOMER_COLUMNS = (
+    "customer_id",
+    "email",
+    "phone",
+    "geo",
+    "signup_date",
+    "age",
+    "segment",
+    "past_purchases",
+    "avg_order_value",
+    "email_engagement",
+)
 customer_cell = st.one_of(pii_value, junk_value, st.sampled_from(["C00000001", "acme-991", "north", "2022-01-01"]))
 
 
@@ -214,18 +227,7 @@ customer_cell = st.one_of(pii_value, junk_value, st.sampled_from(["C00000001", "
 @given(cells=st.lists(st.lists(customer_cell, min_size=10, max_size=10), min_size=1, max_size=5))
 def test_pii_in_every_column_of_a_customer_file(cells: list[list[str]]) -> None:
     """Customers: personal data where it belongs (email, phone) and everywhere else; ids of any form."""
-    header = [
-        "customer_id",
-        "email",
-        "phone",
-        "geo",
-        "signup_date",
-        "age",
-        "segment",
-        "past_purchases",
-        "avg_order_value",
-        "email_engagement",
-    ]
+    header = list(CUSTOMER_COLUMNS)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         good = [["C00000042", "ok@example.com", "+44 7700 900999", "north", "2022-01-01", "30", "new", "1", "5", "0.1"]]
@@ -354,18 +356,7 @@ def _hostile_world(root: Path) -> tuple[str, ...]:
             ],
         ),
         "customers": (
-            [
-                "customer_id",
-                "email",
-                "phone",
-                "geo",
-                "signup_date",
-                "age",
-                "segment",
-                "past_purchases",
-                "avg_order_value",
-                "email_engagement",
-            ],
+            list(CUSTOMER_COLUMNS),
             [
                 [ids[1], NOTEBOOK_PII[0], NOTEBOOK_PII[2], "north", NOTEBOOK_PII[1], "30", "new", "1", "5", "0.1"],
                 [ids[0], NOTEBOOK_PII[1], NOTEBOOK_PII[3], NOTEBOOK_PII[0], "2022-01-01", "-4", "new", "1", "5", "0.1"],
