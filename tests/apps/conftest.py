@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,62 +23,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def watch_console(page) -> list[str]:
-    """Collect the page's console errors (a JupyterLab extension that fails to load shows up here).
-
-    Resources the browser cannot fetch from the internet (a CDN icon font) are not
-    errors of the dashboard: CI has no internet, and the dashboards render without them.
-    """
-    errors: list[str] = []
-    page.on(
-        "console",
-        lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None,
-    )
-    return errors
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def chromium_or_skip() -> str:
-    """Return Debian Chromium's path; skip the test without it (fail under ``CI=true``)."""
-    if not Path(CHROMIUM).exists():
-        message = "Debian chromium is not installed (apt-get install chromium; `make test` does it as root)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    return chromium_or_skip()
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path: str) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from galaxy_lib.apps.inventory import filter_gates, gate_explorer
+from tests.fixtures.browser import watch_console
 
-from .conftest import ROOT, VoilaServer, watch_console
+from .conftest import ROOT, VoilaServer
 
 GATES = pd.DataFrame(
     {

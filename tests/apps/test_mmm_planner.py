@@ -8,8 +8,9 @@ import pytest
 
 from galaxy_lib.apps.mmm import STATIC_CLASS, budget_planner, render_comparison, static_plan_html
 from galaxy_lib.mmm import MMMDataError, ResponseCurves, compare_plans
+from tests.fixtures.browser import watch_console
 
-from .conftest import VoilaServer, watch_console
+from .conftest import VoilaServer
 
 #: Two channels with known curves y = b * (1 - exp(-x / k)); b varies by draw (the posterior).
 RNG = np.random.default_rng(0)

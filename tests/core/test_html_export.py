@@ -17,7 +17,6 @@ import nbformat
 import pytest
 
 from galaxy_lib.core.html_export import HtmlExportError, export_notebook_html, external_resources
-from tests.apps.conftest import CHROMIUM_ARGS, chromium_or_skip
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "figure.ipynb"
 CDN_MATHJAX = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/3.2.2/es5/tex-svg.min.js"
@@ -31,8 +30,15 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("figure")
     nb = nbformat.read(FIXTURE, as_version=4)
     nb.cells[1].source = f"output_dir = {str(folder / 'run')!r}"
-    os.environ.setdefault("PLOTLY_RENDERER", "plotly_mimetype+notebook")
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    before = os.environ.get("PLOTLY_RENDERER")
+    os.environ["PLOTLY_RENDERER"] = "plotly_mimetype+notebook"  # the kernel inherits it; restored below
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    finally:
+        if before is None:
+            os.environ.pop("PLOTLY_RENDERER", None)
+        else:
+            os.environ["PLOTLY_RENDERER"] = before
     path = folder / "figure.ipynb"
     nbformat.write(nb, path)
     return path
@@ -128,34 +134,29 @@ def test_external_resources_lists_what_a_browser_fetches() -> None:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_the_report_draws_its_figure_with_the_network_blocked(executed: Path, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    chromium = chromium_or_skip()
+def test_the_report_draws_its_figure_with_the_network_blocked(executed: Path, tmp_path: Path, browser) -> None:
     html_path = export_notebook_html(Path(shutil.copy(executed, tmp_path / "figure.ipynb")), "offline")
     requested: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(offline=True, viewport={"width": 1100, "height": 800})
-            page = context.new_page()
+    errors: list[str] = []
+    context = browser.new_context(offline=True, viewport={"width": 1100, "height": 800})
+    try:
+        page = context.new_page()
 
-            def refuse_network(route) -> None:
-                url = route.request.url
-                if url.startswith(("file:", "data:", "blob:")):
-                    route.continue_()
-                else:
-                    requested.append(url)
-                    route.abort()
+        def refuse_network(route) -> None:
+            url = route.request.url
+            if url.startswith(("file:", "data:", "blob:")):
+                route.continue_()
+            else:
+                requested.append(url)
+                route.abort()
 
-            page.route("**/*", refuse_network)
-            errors: list[str] = []
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            page.goto(html_path.as_uri())
-            page.wait_for_selector(".js-plotly-plot .main-svg", state="attached", timeout=30_000)
-            assert page.locator(".js-plotly-plot g.point").count() == 2, "both bars should be drawn"
-            page.screenshot(path=str(tmp_path / "offline_report.png"), full_page=True)
-        finally:
-            browser.close()
+        page.route("**/*", refuse_network)
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.goto(html_path.as_uri())
+        page.wait_for_selector(".js-plotly-plot .main-svg", state="attached", timeout=30_000)
+        assert page.locator(".js-plotly-plot g.point").count() == 2, "both bars should be drawn"
+        page.screenshot(path=str(tmp_path / "offline_report.png"), full_page=True)
+    finally:
+        context.close()
     assert requested == [], f"the report tried to fetch {requested}"
     assert errors == [], f"the page raised {errors}"
