@@ -95,10 +95,11 @@ plots.removal_effects(results[f"markov_order_{params.markov_order}"])
 # of every journey; the Markov credit splits conversions in proportion to these effects.
 
 # %%
-analysis.credit_long(results).round(3)
+analysis.credit_table(results, "conversions").T.rename_axis(index="model", columns=None).style.format("{:,.0f}")
 
 # %% [markdown]
-# The same credit as a table, in conversions, revenue and shares, for every model.
+# The same credit in conversions, one row per model: each row adds up to the conversions in the
+# data. `credit.csv` in the run folder has revenue, shares and the Markov removal effects too.
 
 # %% [markdown]
 # ## Journeys that matter
