@@ -12,8 +12,11 @@ notebook renderer adds a MathJax ``<script src>`` from a CDN to every figure.
   (``application/vnd.plotly.v1+json``) with :func:`plotly.io.to_html`, without MathJax,
   and inlines plotly.js once (from the installed plotly) when the notebook's outputs do
   not already carry it;
-* drops saved widget state (``metadata.widgets``): a static report has no kernel, and
-  the widget manager would come from a CDN;
+* drops saved widget state (``metadata.widgets``) and every live-widget output: a static
+  report has no kernel and the widget manager would come from a CDN, so all that would
+  show is the widget's Python repr (``VBox(children=(HBox(...``). A notebook that wants
+  its report to show the same content displays a static version next to the widget
+  (the MMM's budget planner does);
 * checks the result (:func:`external_resources`) and refuses to write a report that
   would still fetch anything over the network.
 
@@ -138,6 +141,16 @@ def _redraw_figures(nb: Any) -> int:
     return drawn
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _drop_widget_outputs(nb: Any) -> None:
+    """Remove outputs that are live ipywidgets (their only static form is a Python repr)."""
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})]
+
+
 def export_notebook_html(notebook_path: Path, title: str) -> Path:
     """Export an executed notebook as ``<notebook>.html`` beside it: no code, no prompts, nothing fetched.
 
@@ -166,6 +179,7 @@ def export_notebook_html(notebook_path: Path, title: str) -> Path:
     notebook_path = Path(notebook_path)
     nb = nbformat.read(notebook_path, as_version=4)
     nb.metadata.pop("widgets", None)
+    _drop_widget_outputs(nb)
     _redraw_figures(nb)
     exporter = HTMLExporter(
         template_name="lab",

@@ -115,6 +115,28 @@ def test_an_output_that_loads_from_the_network_is_refused(tmp_path: Path) -> Non
     assert not (tmp_path / "leaky.html").exists()
 
 
+def test_a_live_widget_is_left_out_and_its_static_twin_kept(tmp_path: Path) -> None:
+    """A widget's only static form is its Python repr (``VBox(children=...``): the report drops it."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("planner")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/html": "<table><tr><td>static plan</td></tr></table>"}),
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2},
+                "text/plain": "VBox(children=(HBox(children=(Button(description='today',)),)))",
+            },
+        ),
+    ]
+    nb.cells.append(cell)
+    path = tmp_path / "planner.ipynb"
+    nbformat.write(nb, path)
+    html = export_notebook_html(path, "planner").read_text()
+    assert "static plan" in html
+    assert "VBox(children" not in html and "widget-view" not in html
+
+
 def test_external_resources_lists_what_a_browser_fetches() -> None:
     html = (
         '<a href="https://docs.example">docs</a><script src="https://cdn.example/a.js"></script>'
