@@ -241,7 +241,8 @@ def _check_table(
     return arms
 
 
-def _binary(y_arm: np.ndarray, y_ctl: np.ndarray, alpha: float) -> tuple[float, float, float, float, float, float]:
+def _binary(y_arm: np.ndarray, y_ctl: np.ndarray, alpha: float) -> tuple[float, float, float, float, float]:
+    """Difference interval (Newcomb), score-test p-value and log-ratio lift interval of two proportions."""
     from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
 
     k1, n1, k0, n0 = int(y_arm.sum()), len(y_arm), int(y_ctl.sum()), len(y_ctl)
@@ -252,7 +253,7 @@ def _binary(y_arm: np.ndarray, y_ctl: np.ndarray, alpha: float) -> tuple[float, 
         lift_lo, lift_hi = float(rlo) - 1.0, float(rhi) - 1.0
     else:
         lift_lo, lift_hi = float("nan"), float("nan")
-    return float(lo), float(hi), p, lift_lo, lift_hi, k0 / n0
+    return float(lo), float(hi), p, lift_lo, lift_hi
 
 
 def _welch(y_arm: np.ndarray, y_ctl: np.ndarray, alpha: float) -> tuple[float, float, float, float, float]:
@@ -339,7 +340,7 @@ def ab_readout(
         sel = (arms == arm).to_numpy()
         m1, m0 = float(y_raw[sel].mean()), float(y_raw[ctl].mean())
         if metric_type == "binary" and covariate_col is None:
-            lo, hi, p, lift_lo, lift_hi, _ = _binary(y_raw[sel], y_raw[ctl], alpha)
+            lo, hi, p, lift_lo, lift_hi = _binary(y_raw[sel], y_raw[ctl], alpha)
             diff, method = m1 - m0, "two proportions: Newcomb interval, score test, log-ratio lift"
         else:
             lo, hi, p, lift_lo, lift_hi = _welch(y[sel], y[ctl], alpha)

@@ -60,13 +60,12 @@ class SequentialResult:
 
 
 def _msprt(d: np.ndarray, v: np.ndarray, tau2: float, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Always-valid p-values (running minimum of 1 / Lambda) and confidence-sequence half-widths."""
+    """``1 / Lambda`` at each look (capped at 1) and the confidence-sequence half-widths."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_lr = 0.5 * np.log(v / (v + tau2)) + d**2 * tau2 / (2 * v * (v + tau2))
         p_now = np.minimum(1.0, np.exp(-log_lr))
         half = np.sqrt(2 * v * (v + tau2) / tau2 * (np.log(1 / alpha) + 0.5 * np.log((v + tau2) / v)))
-    p_now = np.where(np.isfinite(p_now), p_now, 1.0)
-    return np.minimum.accumulate(p_now), half
+    return np.where(np.isfinite(p_now), p_now, 1.0), half
 
 
 def sequential_monitor(
@@ -132,8 +131,7 @@ def sequential_monitor(
     tau = float(mixture_sd) if mixture_sd else 0.1 * float(y.std(ddof=1) or 1.0)
     usable = (n1 >= 2) & (n0 >= 2) & (v > 0)
     p, half = _msprt(np.where(usable, d, 0.0), np.where(usable, v, 1.0), tau**2, alpha)
-    p = np.where(usable, p, 1.0)
-    p = np.minimum.accumulate(p)
+    p = np.minimum.accumulate(np.where(usable, p, 1.0))  # the always-valid p-value: the running minimum
     looks = pd.DataFrame(
         {
             "look": cum.index,

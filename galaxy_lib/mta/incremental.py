@@ -227,19 +227,23 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _manifest_refusal(path: Path) -> str:
-    """Why the run whose ``manifest.json`` is ``path`` may not calibrate (``""``: no manifest, or it passed)."""
-    if not path.is_file():
-        return ""
-    try:
-        manifest = _read_manifest(path)
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        return f"its manifest.json cannot be read ({err})"
+def _status_refusal(manifest: Mapping[str, Any]) -> str:
+    """Why a run with this manifest may not calibrate (``""`` when the runner let it pass)."""
     status = manifest.get("status")
     if status not in USABLE_RUN_STATUSES:
         reason = manifest.get("status_reason") or "no reason given"
         return f"the runner recorded it as {status!r} ({reason})"
     return ""
+
+
+def _manifest_refusal(path: Path) -> str:
+    """Why the run whose ``manifest.json`` is ``path`` may not calibrate (``""``: no manifest, or it passed)."""
+    if not path.is_file():
+        return ""
+    try:
+        return _status_refusal(_read_manifest(path))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return f"its manifest.json cannot be read ({err})"
 
 
 def _finished_runs(reports: Path) -> dict[tuple[str, str], Mapping[str, Any]]:
@@ -291,7 +295,7 @@ def _skip_reason(run_dir: Path, finished: Mapping[str, Mapping[str, Any]]) -> st
     entry = finished.get((run_dir.parent.name, run_dir.name))
     if entry is None:
         return "audit.jsonl has no run.finished entry for it: the runner did not record it as finished"
-    refused = _manifest_refusal(manifest_path)
+    refused = _status_refusal(manifest)  # the manifest read above, not a second read
     if refused:
         return refused
     if entry.get("status") != manifest.get("status"):
