@@ -242,9 +242,11 @@ _creatives = pa.DataFrameSchema(
 _email_experiment = pa.DataFrameSchema(
     {
         "customer_id": _id,
-        "treatment": pa.Column(int, pa.Check.isin([0, 1]), coerce=True),
+        "treatment": pa.Column(str, pa.Check.str_length(1, 64), coerce=True),
         "converted": pa.Column(int, pa.Check.isin([0, 1]), coerce=True),
         "revenue": _nonneg(float),
+        "pre_orders": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
+        "pre_revenue": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
     },
     strict=False,
     name="email_experiment",
@@ -312,7 +314,8 @@ CONTRACTS: dict[str, TableContract] = {
             _email_experiment,
             ("customer_id",),
             (),
-            "Randomised e-mail campaign: treatment flag and outcome per customer.",
+            "Randomised campaign experiment: arm label and outcome per customer, with pre-period purchases.",
+            defaults={"pre_orders": None, "pre_revenue": None},
         ),
     )
 }

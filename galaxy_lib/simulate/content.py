@@ -261,25 +261,39 @@ def _lift_page(lift: pd.DataFrame) -> str:
     return "\n".join([*lines, ""])
 
 
-def _experiment_page(
-    n_treat: int, n_ctrl: int, conv_treat: int, conv_ctrl: int, rev_treat: float, rev_ctrl: float
-) -> str:
-    rt, rc = conv_treat / max(n_treat, 1), conv_ctrl / max(n_ctrl, 1)
-    se = float(np.sqrt(rt * (1 - rt) / max(n_treat, 1) + rc * (1 - rc) / max(n_ctrl, 1)))
+def _experiment_page(arms: dict[str, dict[str, float]]) -> str:
+    """Write the campaign page a marketer would keep: arms, counts and the measured lift of each."""
+    (control, ctrl), *treated = arms.items()
+    rc = ctrl["purchases"] / max(ctrl["customers"], 1)
+    rows = []
+    for arm, stats in arms.items():
+        rate = stats["purchases"] / max(stats["customers"], 1)
+        rows.append(
+            f"| {arm.capitalize()} | {stats['customers']:,} | {stats['purchases']:,} | {rate:.2%} | "
+            f"{_money(stats['revenue'])} |"
+        )
+    lifts = []
+    for arm, stats in treated:
+        rt = stats["purchases"] / max(stats["customers"], 1)
+        se = float(np.sqrt(rt * (1 - rt) / max(stats["customers"], 1) + rc * (1 - rc) / max(ctrl["customers"], 1)))
+        lifts.append(f"- {arm.capitalize()}: {rt - rc:+.2%} points against {control} (standard error {se:.2%}).")
     return "\n".join(
         [
-            "# E-mail experiment: spring product newsletter",
+            "# Spring campaign experiment: newsletter e-mail and discount coupon",
             "",
-            "Customers were randomly split 50/50; the treatment group received the newsletter, "
-            "the control group did not. Outcome: a purchase within 14 days.",
+            "Customers were randomly split in three equal groups: the e-mail group received the spring "
+            "product newsletter, the coupon group a 15% discount coupon, the control group nothing. "
+            "Outcome: a purchase within 14 days.",
             "",
             "| Group | Customers | Purchases | Conversion rate | Revenue |",
             "|---|---|---|---|---|",
-            f"| Treatment | {n_treat:,} | {conv_treat:,} | {rt:.2%} | {_money(rev_treat)} |",
-            f"| Control | {n_ctrl:,} | {conv_ctrl:,} | {rc:.2%} | {_money(rev_ctrl)} |",
+            *rows,
             "",
-            f"Measured lift: {rt - rc:+.2%} points (standard error {se:.2%}). The effect differs "
-            "between customers; the uplift model targets those who respond.",
+            "Measured lift:",
+            "",
+            *lifts,
+            "",
+            "The effect differs between customers; the uplift model targets those who respond.",
             "",
         ]
     )
@@ -290,7 +304,7 @@ def write_content(
     spend: pd.DataFrame,
     creatives: pd.DataFrame,
     lift: pd.DataFrame,
-    experiment: dict[str, float],
+    experiment: dict[str, dict[str, float]],
 ) -> list[Path]:
     """Write the corpus under ``root/content`` and return the files written."""
     content = root / "content"
@@ -300,7 +314,7 @@ def write_content(
         content / "brand_guidelines.md": _brand_guidelines(),
         content / "faqs.md": _faqs(),
         content / "campaigns" / "geo-lift-tests.md": _lift_page(lift),
-        content / "campaigns" / "email-experiment.md": _experiment_page(**experiment),
+        content / "campaigns" / "email-experiment.md": _experiment_page(experiment),
     }
     for p in PRODUCTS:
         files[content / "products" / f"{p.sku.lower()}-{p.name.split()[0].lower()}.md"] = _product_page(p)

@@ -1,23 +1,34 @@
-"""The randomised e-mail experiment with a known individual uplift.
+"""The randomised campaign experiment: control, an e-mail and a coupon, with known individual uplift.
 
 Mechanism (``ground_truth["uplift"]``)
 -------------------------------------
-Every customer is assigned to treatment (receives the campaign e-mail) with
-probability 1/2, independently. The outcome is a purchase within 14 days::
+Every customer is assigned to one of :data:`ARMS` with probability 1/3 each,
+independently. The outcome is a purchase within 14 days::
 
+    z ~ Normal(0, LATENT_SD)                         # persistent purchase propensity, not stored
     base(x) = sigmoid(b0 + b_eng * email_engagement + b_pp * log1p(past_purchases)
-                      + b_age * (age - 45) / 10 + b_seg[segment])
-    tau_raw(x) = t0 + t_eng * email_engagement + t_pp * log1p(past_purchases)
-                 + t_age * (age - 45) / 10 + t_seg[segment]
-    tau(x) = clip(tau_raw(x), -0.9 * base(x), 0.5)
-    converted ~ Bernoulli(base(x) + treatment * tau(x))
-    revenue = converted * Gamma(shape 4, mean avg_order_value)
+                      + b_age * (age - 45) / 10 + b_seg[segment] + z)
+    tau_a(x) = clip(t0 + t_eng * email_engagement + t_pp * log1p(past_purchases)
+                    + t_age * (age - 45) / 10 + t_aov * log(avg_order_value / 80)
+                    + t_seg[segment], -0.9 * base(x), 0.5)          for a in (email, coupon)
+    converted ~ Bernoulli(base(x) + tau_arm(x))      # tau_control = 0
+    revenue = converted * Gamma(shape 4, mean avg_order_value)      # the coupon's discount not deducted
 
-Engaged e-mail readers and lapsed customers respond; loyal customers with many
-past purchases are *sleeping dogs* (negative uplift: the e-mail annoys them or
-only shifts a purchase they would have made anyway). ``tau`` is exactly the
-change in purchase probability caused by the e-mail; ``truth/uplift.parquet``
-holds it per customer (``customer_id, tau, base``) and the ATE is its mean.
+The **e-mail** works on engaged readers and lapsed customers; loyal customers
+with many past purchases are *sleeping dogs* (negative uplift: the e-mail annoys
+them or only shifts a purchase they would have made anyway). The **coupon**
+(:data:`COUPON_DISCOUNT` of the order value on every redeemed order) works on
+price-sensitive customers (low average order value), lapsed and new ones,
+whatever their e-mail engagement; loyal customers redeem it on purchases they
+would have made anyway, so it costs more than it earns there.
+
+The pre-period (:data:`PRE_PERIOD_DAYS` days before the send) is drawn from the
+same propensity: ``pre_orders ~ Poisson(PRE_WINDOWS * base(x))`` and
+``pre_revenue`` is their total value. It is what CUPED uses as a covariate.
+
+``truth/uplift.parquet`` holds, per customer, ``customer_id, base, tau_email,
+tau_coupon, latent``: exactly the purchase probability without contact and the
+change each arm causes. The ATE of each arm is the mean of its ``tau``.
 """
 
 from __future__ import annotations
@@ -27,10 +38,31 @@ import pyarrow as pa
 
 from galaxy_lib.simulate.customers import SEGMENTS, CustomerBlock
 
-__all__ = ["BASE_COEFS", "FORMULA", "TAU_COEFS", "simulate_experiment"]
+__all__ = [
+    "ARMS",
+    "BASE_COEFS",
+    "CONTROL_ARM",
+    "COUPON_DISCOUNT",
+    "FORMULA",
+    "LATENT_SD",
+    "PRE_PERIOD_DAYS",
+    "TAU_COEFS",
+    "simulate_experiment",
+]
+
+#: Arm labels of ``email_experiment.treatment``; the first is the control.
+ARMS: tuple[str, ...] = ("control", "email", "coupon")
+CONTROL_ARM = ARMS[0]
+#: Share of the order value the coupon takes off every redeemed order.
+COUPON_DISCOUNT = 0.15
+#: Standard deviation of the latent purchase propensity (on the logit scale).
+LATENT_SD = 0.8
+#: Length of the pre-period behind ``pre_orders`` and ``pre_revenue``.
+PRE_PERIOD_DAYS = 90
+PRE_WINDOWS = PRE_PERIOD_DAYS / 14
 
 BASE_COEFS: dict[str, float] = {
-    "intercept": -3.2,
+    "intercept": -3.4,
     "email_engagement": 1.2,
     "log1p_past_purchases": 0.25,
     "age_per_decade": -0.04,
@@ -39,22 +71,39 @@ BASE_COEFS: dict[str, float] = {
     "segment:loyal": 0.5,
     "segment:lapsed": -0.4,
 }
-TAU_COEFS: dict[str, float] = {
-    "intercept": 0.015,
-    "email_engagement": 0.09,
-    "log1p_past_purchases": -0.012,
-    "age_per_decade": -0.004,
-    "segment:new": 0.015,
-    "segment:regular": 0.0,
-    "segment:loyal": -0.035,
-    "segment:lapsed": 0.02,
+#: Uplift coefficients per treated arm (``log_aov_ratio`` = log(avg_order_value / 80)).
+TAU_COEFS: dict[str, dict[str, float]] = {
+    "email": {
+        "intercept": 0.015,
+        "email_engagement": 0.09,
+        "log1p_past_purchases": -0.012,
+        "age_per_decade": -0.004,
+        "log_aov_ratio": 0.0,
+        "segment:new": 0.015,
+        "segment:regular": 0.0,
+        "segment:loyal": -0.035,
+        "segment:lapsed": 0.02,
+    },
+    "coupon": {
+        "intercept": 0.035,
+        "email_engagement": 0.02,
+        "log1p_past_purchases": -0.004,
+        "age_per_decade": 0.0,
+        "log_aov_ratio": -0.06,
+        "segment:new": 0.025,
+        "segment:regular": 0.0,
+        "segment:loyal": -0.02,
+        "segment:lapsed": 0.04,
+    },
 }
 FORMULA = (
     "base = sigmoid(b.intercept + b.email_engagement*email_engagement + b.log1p_past_purchases*log1p(past_purchases) "
-    "+ b.age_per_decade*(age-45)/10 + b.segment:<segment>); "
-    "tau = clip(t.intercept + t.email_engagement*email_engagement + t.log1p_past_purchases*log1p(past_purchases) "
-    "+ t.age_per_decade*(age-45)/10 + t.segment:<segment>, -0.9*base, 0.5); "
-    "converted ~ Bernoulli(base + treatment*tau); treatment ~ Bernoulli(0.5)"
+    "+ b.age_per_decade*(age-45)/10 + b.segment:<segment> + latent), latent ~ Normal(0, latent_sd); "
+    "tau_<arm> = clip(t[arm].intercept + t[arm].email_engagement*email_engagement "
+    "+ t[arm].log1p_past_purchases*log1p(past_purchases) + t[arm].age_per_decade*(age-45)/10 "
+    "+ t[arm].log_aov_ratio*log(avg_order_value/80) + t[arm].segment:<segment>, -0.9*base, 0.5); "
+    "treatment ~ Uniform(arms); converted ~ Bernoulli(base + tau_<treatment>) (tau_control = 0); "
+    "pre_orders ~ Poisson(pre_period_days/14 * base); coupon cost = discount * revenue of redeemed orders"
 )
 
 
@@ -65,26 +114,50 @@ def _linear(coefs: dict[str, float], block: CustomerBlock) -> np.ndarray:
         + coefs["email_engagement"] * block.email_engagement
         + coefs["log1p_past_purchases"] * np.log1p(block.past_purchases)
         + coefs["age_per_decade"] * (block.age - 45) / 10
+        + coefs.get("log_aov_ratio", 0.0) * np.log(block.avg_order_value / 80.0)
         + seg
     )
+
+
+def _order_values(rng: np.random.Generator, orders: np.ndarray, aov: np.ndarray) -> np.ndarray:
+    """Total value of ``orders`` orders, each Gamma(4, mean ``aov``): a sum of Gammas is Gamma(4 * orders)."""
+    total = np.zeros(len(orders))
+    some = orders > 0
+    total[some] = rng.gamma(4.0 * orders[some], aov[some] / 4.0)
+    return np.round(total, 2)
 
 
 def simulate_experiment(rng: np.random.Generator, block: CustomerBlock) -> tuple[pa.Table, pa.Table]:
     """``email_experiment`` rows and ``truth/uplift`` rows of one customer block."""
     n = len(block.number)
-    base = 1 / (1 + np.exp(-_linear(BASE_COEFS, block)))
-    tau = np.clip(_linear(TAU_COEFS, block), -0.9 * base, 0.5)
-    treatment = (rng.random(n) < 0.5).astype(np.int64)
-    converted = (rng.random(n) < base + treatment * tau).astype(np.int64)
-    revenue = np.round(converted * rng.gamma(4.0, block.avg_order_value / 4.0), 2)
+    latent = rng.normal(0.0, LATENT_SD, n)
+    base = 1 / (1 + np.exp(-(_linear(BASE_COEFS, block) + latent)))
+    tau = {arm: np.clip(_linear(TAU_COEFS[arm], block), -0.9 * base, 0.5) for arm in ARMS[1:]}
+    arm_index = rng.integers(0, len(ARMS), n)
+    effect = np.zeros(n)
+    for i, arm in enumerate(ARMS[1:], start=1):
+        effect[arm_index == i] = tau[arm][arm_index == i]
+    converted = (rng.random(n) < base + effect).astype(np.int64)
+    revenue = _order_values(rng, converted, block.avg_order_value)
+    pre_orders = rng.poisson(PRE_WINDOWS * base).astype(np.int64)
+    pre_revenue = _order_values(rng, pre_orders, block.avg_order_value)
     cid = block.customer_id
     table = pa.table(
         {
             "customer_id": cid,
-            "treatment": pa.array(treatment, pa.int64()),
+            "treatment": pa.array(np.asarray(ARMS, dtype=object)[arm_index], pa.string()),
             "converted": pa.array(converted, pa.int64()),
             "revenue": pa.array(revenue, pa.float64()),
+            "pre_orders": pa.array(pre_orders, pa.int64()),
+            "pre_revenue": pa.array(pre_revenue, pa.float64()),
         }
     )
-    truth = pa.table({"customer_id": cid, "tau": pa.array(tau), "base": pa.array(base)})
+    truth = pa.table(
+        {
+            "customer_id": cid,
+            "base": pa.array(base),
+            **{f"tau_{arm}": pa.array(tau[arm]) for arm in ARMS[1:]},
+            "latent": pa.array(latent),
+        }
+    )
     return table, truth

@@ -5,7 +5,7 @@ Output layout under ``out_dir`` (the store root)::
     raw/<table>/part-NNNNN.parquet   every table of core.contracts (customers, consent,
                                      touchpoints, conversions, spend, kpi, lift_tests,
                                      creatives, email_experiment)
-    truth/uplift.parquet             customer_id, tau (true uplift on P(purchase)), base
+    truth/uplift.parquet             customer_id, base, tau_email, tau_coupon (true uplift on P(purchase)), latent
     truth/conversions.parquet        conversion_id, customer_id, ts, cause, trigger_event_id
     assets/creatives/<id>.png        one image per creative
     content/...                      markdown corpus (see simulate.content)
@@ -282,8 +282,9 @@ def build_world(
     last_counts = np.zeros(len(TOUCH_CHANNELS), dtype=np.int64)
     touches_by_channel = np.zeros(len(TOUCH_CHANNELS), dtype=np.int64)
     coverage = dict.fromkeys(CONSENT_PURPOSES, 0)
-    tau_sum, tau_neg, n_exp = 0.0, 0, 0
-    exp_stats = {"n_treat": 0, "n_ctrl": 0, "conv_treat": 0, "conv_ctrl": 0, "rev_treat": 0.0, "rev_ctrl": 0.0}
+    treated_arms = uplift_mod.ARMS[1:]
+    tau_sum, tau_neg, n_exp = dict.fromkeys(treated_arms, 0.0), dict.fromkeys(treated_arms, 0), 0
+    exp_stats = {arm: {"customers": 0, "purchases": 0, "revenue": 0.0} for arm in uplift_mod.ARMS}
     customer_tables = ("customers", "consent", "touchpoints", "conversions", "email_experiment")
     for name in customer_tables:
         rows[name] = 0
@@ -328,19 +329,19 @@ def build_world(
             for purpose in CONSENT_PURPOSES:
                 m = pc.and_(active, pc.equal(consent["purpose"], purpose))
                 coverage[purpose] += int(pc.sum(m).as_py() or 0)
-            tau = utruth.column("tau").to_numpy()
-            tau_sum += float(tau.sum())
-            tau_neg += int((tau < 0).sum())
-            n_exp += len(tau)
-            treat = exp.column("treatment").to_numpy().astype(bool)
+            for arm in treated_arms:
+                tau = utruth.column(f"tau_{arm}").to_numpy()
+                tau_sum[arm] += float(tau.sum())
+                tau_neg[arm] += int((tau < 0).sum())
+            n_exp += exp.num_rows
+            arms = exp.column("treatment").to_numpy(zero_copy_only=False)
             conv = exp.column("converted").to_numpy()
             rev = exp.column("revenue").to_numpy()
-            exp_stats["n_treat"] += int(treat.sum())
-            exp_stats["n_ctrl"] += int((~treat).sum())
-            exp_stats["conv_treat"] += int(conv[treat].sum())
-            exp_stats["conv_ctrl"] += int(conv[~treat].sum())
-            exp_stats["rev_treat"] += float(rev[treat].sum())
-            exp_stats["rev_ctrl"] += float(rev[~treat].sum())
+            for arm, stats in exp_stats.items():
+                mask = arms == arm
+                stats["customers"] += int(mask.sum())
+                stats["purchases"] += int(conv[mask].sum())
+                stats["revenue"] += float(rev[mask].sum())
             bar.update(BLOCK_SIZE)
         t = time.perf_counter()
         for name in customer_tables:
@@ -412,8 +413,13 @@ def build_world(
         "uplift": {
             "formula": uplift_mod.FORMULA,
             "coefficients": {"base": uplift_mod.BASE_COEFS, "tau": uplift_mod.TAU_COEFS},
-            "ate": tau_sum / max(n_exp, 1),
-            "share_negative": tau_neg / max(n_exp, 1),
+            "arms": list(uplift_mod.ARMS),
+            "control": uplift_mod.CONTROL_ARM,
+            "latent_sd": uplift_mod.LATENT_SD,
+            "pre_period_days": uplift_mod.PRE_PERIOD_DAYS,
+            "coupon_discount": uplift_mod.COUPON_DISCOUNT,
+            "ate": {arm: tau_sum[arm] / max(n_exp, 1) for arm in treated_arms},
+            "share_negative": {arm: tau_neg[arm] / max(n_exp, 1) for arm in treated_arms},
             "n": n_exp,
             "truth_table": "truth/uplift.parquet",
         },

@@ -83,7 +83,12 @@ def store(tmp_path: Path) -> DataStore:
         "email_engagement": [0.2, 0.4, 0.6],
     }
     ingest_file(_csv(tmp_path / "customers.csv", customers), "customers", s)
-    experiment = {"customer_id": IDS, "treatment": [1, 0, 1], "converted": [0, 1, 1], "revenue": [0.0, 9.0, 12.0]}
+    experiment = {
+        "customer_id": IDS,
+        "treatment": ["email", "control", "email"],
+        "converted": [0, 1, 1],
+        "revenue": [0.0, 9.0, 12.0],
+    }
     ingest_file(_csv(tmp_path / "experiment.csv", experiment), "email_experiment", s)
     touch = {
         "event_id": ["E1", "E2", "E3", "E4"],

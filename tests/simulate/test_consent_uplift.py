@@ -8,7 +8,7 @@ import pytest
 
 from galaxy_lib.core.contracts import CONSENT_PURPOSES
 from galaxy_lib.simulate.customers import SEGMENTS, TCF_MAP
-from galaxy_lib.simulate.uplift import BASE_COEFS, TAU_COEFS
+from galaxy_lib.simulate.uplift import ARMS, BASE_COEFS, LATENT_SD, PRE_PERIOD_DAYS, TAU_COEFS
 
 
 def _coverage(consent: pd.DataFrame, as_of: pd.Timestamp, n: int) -> dict[str, float]:
@@ -54,44 +54,69 @@ def experiment(ci_world):
 
 def test_uplift_truth_recomputes_from_customer_features(ci_world, experiment):
     df = experiment
-    seg_b = df["segment"].map({s: BASE_COEFS[f"segment:{s}"] for s in SEGMENTS})
-    seg_t = df["segment"].map({s: TAU_COEFS[f"segment:{s}"] for s in SEGMENTS})
 
-    def lin(c, seg):
+    def lin(c):
         return (
             c["intercept"]
             + c["email_engagement"] * df["email_engagement"]
             + c["log1p_past_purchases"] * np.log1p(df["past_purchases"])
             + c["age_per_decade"] * (df["age"] - 45) / 10
-            + seg
+            + c.get("log_aov_ratio", 0.0) * np.log(df["avg_order_value"] / 80)
+            + df["segment"].map({s: c[f"segment:{s}"] for s in SEGMENTS})
         )
 
-    base = 1 / (1 + np.exp(-lin(BASE_COEFS, seg_b)))
-    tau = np.clip(lin(TAU_COEFS, seg_t), -0.9 * base, 0.5)
+    base = 1 / (1 + np.exp(-(lin(BASE_COEFS) + df["latent"])))
     np.testing.assert_allclose(df["base"], base, rtol=1e-9)
-    np.testing.assert_allclose(df["tau"], tau, rtol=1e-9, atol=1e-12)
-    assert ci_world.truth["uplift"]["ate"] == pytest.approx(df["tau"].mean(), abs=1e-12)
-    assert ci_world.truth["uplift"]["coefficients"] == {"base": BASE_COEFS, "tau": TAU_COEFS}
+    truth = ci_world.truth["uplift"]
+    assert truth["arms"] == list(ARMS) and truth["control"] == ARMS[0] == "control"
+    for arm in ARMS[1:]:
+        tau = np.clip(lin(TAU_COEFS[arm]), -0.9 * base, 0.5)
+        np.testing.assert_allclose(df[f"tau_{arm}"], tau, rtol=1e-9, atol=1e-12)
+        assert truth["ate"][arm] == pytest.approx(df[f"tau_{arm}"].mean(), abs=1e-12)
+    assert truth["coefficients"] == {"base": BASE_COEFS, "tau": TAU_COEFS}
+    assert 0.6 < df["latent"].std() / LATENT_SD < 1.4
 
 
-def test_randomised_difference_in_means_estimates_the_true_ate(ci_world, experiment):
+def test_randomised_difference_in_means_estimates_each_arms_true_ate(ci_world, experiment):
     df = experiment
-    assert 0.45 < df["treatment"].mean() < 0.55
-    t, c = df[df.treatment == 1]["converted"], df[df.treatment == 0]["converted"]
-    diff = t.mean() - c.mean()
-    se = np.sqrt(t.var() / len(t) + c.var() / len(c))
-    ate = ci_world.truth["uplift"]["ate"]
-    assert 0.015 < ate < 0.05
-    assert abs(diff - ate) < 4 * se
+    shares = df["treatment"].value_counts(normalize=True)
+    assert set(shares.index) == set(ARMS) and shares.between(0.28, 0.39).all()
+    c = df.loc[df.treatment == "control", "converted"]
+    for arm in ARMS[1:]:
+        t = df.loc[df.treatment == arm, "converted"]
+        diff = t.mean() - c.mean()
+        se = np.sqrt(t.var() / len(t) + c.var() / len(c))
+        ate = ci_world.truth["uplift"]["ate"][arm]
+        assert 0.01 < ate < 0.06, arm
+        assert abs(diff - ate) < 4 * se, arm
     assert (df.loc[df.converted == 0, "revenue"] == 0).all() and (df.loc[df.converted == 1, "revenue"] > 0).all()
+
+
+def test_pre_period_purchases_follow_the_same_propensity(experiment):
+    df = experiment
+    assert ((df["pre_orders"] == 0) == (df["pre_revenue"] == 0)).all()
+    # the persistent propensity makes the pre-period predictive of the outcome: CUPED has something to use
+    assert np.corrcoef(df["pre_orders"], df["base"])[0, 1] > 0.4
+    assert np.corrcoef(df["pre_orders"], df["converted"])[0, 1] > 0.1
+    assert df["pre_orders"].mean() == pytest.approx((df["base"] * PRE_PERIOD_DAYS / 14).mean(), rel=0.15)
 
 
 def test_sleeping_dogs_exist_and_are_loyal_customers(ci_world, experiment):
     df = experiment
-    neg = df["tau"] < 0
+    neg = df["tau_email"] < 0
     assert 0.05 < neg.mean() < 0.4
-    assert ci_world.truth["uplift"]["share_negative"] == pytest.approx(neg.mean(), abs=1e-12)
-    by_seg = df.groupby("segment")["tau"].mean()
+    assert ci_world.truth["uplift"]["share_negative"]["email"] == pytest.approx(neg.mean(), abs=1e-12)
+    by_seg = df.groupby("segment")["tau_email"].mean()
     assert by_seg["loyal"] < 0 < by_seg["lapsed"]
-    assert np.corrcoef(df["email_engagement"], df["tau"])[0, 1] > 0.3
-    assert (df["base"] + df["tau"]).between(0, 1).all()
+    assert np.corrcoef(df["email_engagement"], df["tau_email"])[0, 1] > 0.3
+    for arm in ARMS[1:]:
+        assert (df["base"] + df[f"tau_{arm}"]).between(0, 1).all()
+
+
+def test_the_coupon_works_on_price_sensitive_customers_not_on_email_readers(experiment):
+    df = experiment
+    assert np.corrcoef(np.log(df["avg_order_value"]), df["tau_coupon"])[0, 1] < -0.3
+    assert abs(np.corrcoef(df["email_engagement"], df["tau_coupon"])[0, 1]) < 0.3
+    # the arms disagree about who to contact, so a multi-arm policy has something to choose
+    assert np.corrcoef(df["tau_email"], df["tau_coupon"])[0, 1] < 0.6
+    assert 0.2 < (df["tau_coupon"] > df["tau_email"]).mean() < 0.8

@@ -33,12 +33,14 @@ def test_demo_world(tmp_path):
     exp = pq.read_table(s.path / "raw" / "email_experiment").to_pandas()
     tau = pq.read_table(s.path / "truth" / "uplift.parquet").to_pandas()
     assert tau["customer_id"].equals(exp["customer_id"])
-    t, c = exp[exp.treatment == 1]["converted"], exp[exp.treatment == 0]["converted"]
-    diff = t.mean() - c.mean()
-    se = np.sqrt(t.var() / len(t) + c.var() / len(c))
-    assert truth["uplift"]["ate"] == pytest.approx(tau["tau"].mean(), abs=1e-12)
-    assert abs(diff - truth["uplift"]["ate"]) < 4 * se
-    assert se < 0.004
+    c = exp.loc[exp.treatment == "control", "converted"]
+    for arm in ("email", "coupon"):
+        t = exp.loc[exp.treatment == arm, "converted"]
+        diff = t.mean() - c.mean()
+        se = np.sqrt(t.var() / len(t) + c.var() / len(c))
+        assert truth["uplift"]["ate"][arm] == pytest.approx(tau[f"tau_{arm}"].mean(), abs=1e-12)
+        assert abs(diff - truth["uplift"]["ate"][arm]) < 4 * se
+        assert se < 0.005
 
     credit = truth["mta"]["channel_credit"]
     assert sum(credit.values()) == pytest.approx(1.0)

@@ -34,6 +34,8 @@ def test_uplift_features(raw_store: DataStore) -> None:
         "treatment",
         "converted",
         "revenue",
+        "pre_orders",
+        "pre_revenue",
         "age",
         "segment",
         "past_purchases",
