@@ -34,8 +34,10 @@ change each arm causes. The ATE of each arm is the mean of its ``tau``.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
+from galaxy_lib.simulate._util import rng_for
 from galaxy_lib.simulate.customers import SEGMENTS, CustomerBlock
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "LATENT_SD",
     "PRE_PERIOD_DAYS",
     "TAU_COEFS",
+    "simulate_campaign",
     "simulate_experiment",
 ]
 
@@ -56,9 +59,9 @@ CONTROL_ARM = ARMS[0]
 #: Share of the order value the coupon takes off every redeemed order.
 COUPON_DISCOUNT = 0.15
 #: Standard deviation of the latent purchase propensity (on the logit scale).
-LATENT_SD = 0.8
+LATENT_SD = 1.2
 #: Length of the pre-period behind ``pre_orders`` and ``pre_revenue``.
-PRE_PERIOD_DAYS = 90
+PRE_PERIOD_DAYS = 365
 PRE_WINDOWS = PRE_PERIOD_DAYS / 14
 
 BASE_COEFS: dict[str, float] = {
@@ -161,3 +164,50 @@ def simulate_experiment(rng: np.random.Generator, block: CustomerBlock) -> tuple
         }
     )
     return table, truth
+
+
+def simulate_campaign(n_customers: int, seed: int = 0, block_size: int = 50_000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate the campaign experiment alone, for ``n_customers`` customers, without building a world.
+
+    Customers are drawn exactly as in a world (:func:`galaxy_lib.simulate.customers.simulate_customers`,
+    the default four geos), so learners can be checked and benchmarked at any size in seconds.
+
+    Parameters
+    ----------
+    n_customers
+        Rows of the experiment.
+    seed
+        Seed of the random streams.
+    block_size
+        Customers drawn per block (memory stays flat at large sizes).
+
+    Returns
+    -------
+    table, truth
+        ``table``: ``customer_id, treatment, converted, revenue, pre_orders, pre_revenue`` and the
+        features of ``curated/uplift_features`` (``age, segment, past_purchases, avg_order_value,
+        email_engagement, geo, tenure_days``); ``truth``: ``customer_id, base, tau_email,
+        tau_coupon, latent`` in the same row order.
+    """
+    from galaxy_lib.simulate.config import WorldConfig
+    from galaxy_lib.simulate.customers import simulate_customers
+
+    if n_customers < 1:
+        raise ValueError(f"n_customers must be at least 1; got {n_customers}.")
+    cfg = WorldConfig()
+    start = pd.Timestamp(cfg.start_week)
+    as_of = start + pd.Timedelta(weeks=cfg.n_weeks)
+    tables, truths = [], []
+    for b, first in enumerate(range(0, n_customers, block_size)):
+        n = min(block_size, n_customers - first)
+        block = simulate_customers(
+            rng_for(seed, "customers", b), first + 1, n, cfg.geo_shares, cfg.geos, start, cfg.n_weeks
+        )
+        exp, truth = simulate_experiment(rng_for(seed, "experiment", b), block)
+        features = block.table.select(
+            ["customer_id", "age", "segment", "past_purchases", "avg_order_value", "email_engagement", "geo"]
+        ).to_pandas()
+        features["tenure_days"] = (as_of - block.table.column("signup_date").to_pandas()).dt.days
+        tables.append(exp.to_pandas().merge(features, on="customer_id", validate="one_to_one"))
+        truths.append(truth.to_pandas())
+    return pd.concat(tables, ignore_index=True), pd.concat(truths, ignore_index=True)
