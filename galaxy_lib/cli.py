@@ -1,8 +1,7 @@
 """The ``galaxy`` command: run notebooks, schedule jobs, read reports and the audit log, build worlds.
 
-Every command prints what it did and where the results are. User errors (a wrong
-parameter, a missing file, a contract violation) print one clear paragraph and
-exit with code 2; a failed run or job exits with 1; success exits with 0.
+Every command prints what it did and where the results are. User errors (a wrong parameter, a missing
+file, a contract violation) print one clear paragraph and exit 2; a failed run or job exits 1; success 0.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import typer
 import yaml
 
 from galaxy_lib import __version__
+from galaxy_lib.cli_experiments import experiments_app
 from galaxy_lib.core.config import ConfigError, load_yaml, resolve_path
 
 __all__ = ["app", "parse_param_args", "parse_value"]
@@ -54,6 +54,7 @@ world_app = typer.Typer(
 )
 app.add_typer(audit_app, name="audit")
 app.add_typer(world_app, name="world")
+app.add_typer(experiments_app, name="experiments")
 
 _USER_ERRORS = ("ConfigError", "ContractError", "SaltError", "AuditError", "PiiLeakError")
 

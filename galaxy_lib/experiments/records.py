@@ -249,7 +249,7 @@ def format_validation_error(err: ValidationError, source: str, model: type[BaseM
         elif e["type"] == "missing":
             lines.append(f"  - {where}: required.")
         else:
-            lines.append(f"  - {where or 'spec'}: {message} (got {e.get('input')!r:.80}).")
+            lines.append(f"  - {where or 'spec'}: {message.rstrip('.')} (got {e.get('input')!r:.80}).")
     return "\n".join(lines)
 
 

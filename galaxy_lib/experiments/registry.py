@@ -188,7 +188,7 @@ class ExperimentRegistry:
             wanted = {status} if isinstance(status, str) else set(status)
             unknown = sorted(wanted - set(STATUSES))
             if unknown:
-                raise ExperimentRegistryError(f"Unknown status {unknown}; use one of {', '.join(STATUSES)}.")
+                raise ExperimentRegistryError(f"Unknown status {', '.join(unknown)}; use one of {', '.join(STATUSES)}.")
         records = [self._read(self.folder / f"{i}.json") for i in self.ids()]
         chosen = [r for r in records if wanted is None or r.status in wanted]
         return sorted(chosen, key=lambda r: (r.created_at, r.id))
