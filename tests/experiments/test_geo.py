@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from galaxy_lib.core.store import DataStore
-from galaxy_lib.experiments import ExperimentDataError
+from galaxy_lib.experiments import ExperimentDataError, geo_data
 from galaxy_lib.experiments import geo as geo_module
 from galaxy_lib.experiments.geo import (
     GEO_LIFT_COLUMNS,
@@ -27,7 +27,6 @@ from galaxy_lib.experiments.geo import (
     geo_lift_table,
     usable_lift_rows,
 )
-from galaxy_lib.experiments import geo_data
 from galaxy_lib.experiments.geo_data import GeoTest, min_pre_weeks, overlapping_pairs
 from galaxy_lib.simulate import ensure_world
 
