@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from galaxy_lib.uplift.models import LEARNER_LABELS, FeatureEncoder, FittedUplift
+from galaxy_lib.uplift.models import LEARNER_LABELS, FeatureEncoder, FittedUplift, threads_limited
 
 __all__ = [
     "arm_frame",
@@ -206,7 +206,7 @@ def feature_importance(
 ) -> pd.DataFrame:
     """Which features drive the predicted uplift of each arm (causalml's ``Explainer``).
 
-    A surrogate gradient-boosting model learns the predicted uplift from the
+    A surrogate gradient-boosting model (LightGBM, quiet and single-threaded) learns the predicted uplift from the
     features; each feature's importance is the drop of the surrogate's fit when
     that feature is shuffled (permutation importance), so it reads the same for
     every learner, the uplift forest included.
@@ -218,11 +218,13 @@ def feature_importance(
         each column summing to 1.
     """
     from causalml.inference.meta.explainer import Explainer
+    from lightgbm import LGBMRegressor
 
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(x), size=min(len(x), max_rows), replace=False)
     tau = fitted.predict(x[rows])
     explainer = Explainer(
+        model_tau=LGBMRegressor(n_estimators=100, verbose=-1, n_jobs=1, random_state=seed),
         method="permutation",
         control_name=fitted.control,
         X=x[rows],
@@ -231,7 +233,8 @@ def feature_importance(
         features=encoder.names,
         random_state=seed,
     )
-    importance = pd.DataFrame(explainer.get_importance()).clip(lower=0)
+    with threads_limited(1):
+        importance = pd.DataFrame(explainer.get_importance()).clip(lower=0)
     importance.index = [name.split("=")[0] for name in importance.index]
     folded = importance.groupby(level=0).sum()
     folded = folded / folded.sum().replace(0, np.nan)

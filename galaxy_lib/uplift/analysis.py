@@ -1,0 +1,258 @@
+"""The uplift workflow's steps, each one call from the notebook.
+
+* :func:`read_out_campaign`: the A/B readout of every arm (SRM guard, CUPED);
+* :func:`fit_and_compare`: split, fit every learner, score them on the held-out
+  rows, choose one, and explain it;
+* :func:`plan_targeting`: the policy, its measured value against the
+  alternatives, and the contact list.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from galaxy_lib.experiments import AbReadout, ab_readout, srm_check
+from galaxy_lib.experiments.ab import SrmCheck
+from galaxy_lib.uplift import evaluation
+from galaxy_lib.uplift.data import UpliftData, split_rows
+from galaxy_lib.uplift.models import (
+    LEARNER_LABELS,
+    FeatureEncoder,
+    FittedUplift,
+    OutcomeModel,
+    fit_learners,
+    fit_outcome_model,
+)
+from galaxy_lib.uplift.policy import (
+    NO_CONTACT,
+    PolicyEstimate,
+    assign_policy,
+    candidate_policies,
+    estimate_policies,
+    true_policy_value,
+)
+
+__all__ = [
+    "CampaignReadout",
+    "TargetingPlan",
+    "UpliftFit",
+    "fit_and_compare",
+    "plan_targeting",
+    "read_out_campaign",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class CampaignReadout:
+    """The experiment read out arm by arm.
+
+    Attributes
+    ----------
+    srm
+        The sample-ratio check (the readout is refused when it fails).
+    readouts
+        One :class:`~galaxy_lib.experiments.AbReadout` per metric and arm.
+    """
+
+    srm: SrmCheck
+    readouts: tuple[AbReadout, ...]
+
+    def ate(self, metric: str) -> dict[str, AbReadout]:
+        """Arm -> readout of ``metric``."""
+        return {r.arm: r for r in self.readouts if r.metric == metric}
+
+
+def read_out_campaign(data: UpliftData, alpha: float = 0.1) -> CampaignReadout:
+    """Read out every treated arm against the control on the outcome and the revenue metric.
+
+    CUPED is used for a metric whose covariate (``cuped_covariates``) is a
+    column without blanks; otherwise the plain difference is read out. The
+    sample-ratio check runs first and blocks the readout when the split is
+    broken (:class:`~galaxy_lib.experiments.SampleRatioMismatch`).
+    """
+    p = data.params
+    frame = data.frame
+    metrics = {p.outcome_column: "binary" if p.outcome_type == "binary" else "continuous"}
+    if p.revenue_column and p.revenue_column in frame.columns and p.revenue_column != p.outcome_column:
+        metrics[p.revenue_column] = "continuous"
+    srm = srm_check(frame[p.treatment_column])
+    readouts: list[AbReadout] = []
+    for metric, kind in metrics.items():
+        covariate = p.cuped_covariates.get(metric)
+        usable = covariate is not None and covariate in frame.columns and frame[covariate].notna().all()
+        readouts += ab_readout(
+            frame,
+            p.treatment_column,
+            metric,
+            data.control,
+            metric_type=kind,
+            covariate_col=covariate if usable else None,
+            alpha=alpha,
+        )
+    return CampaignReadout(srm, tuple(readouts))
+
+
+@dataclass(frozen=True, eq=False)
+class UpliftFit:
+    """Every learner fitted, scored on the held-out rows, and the one chosen.
+
+    Attributes
+    ----------
+    encoder
+        Feature encoding shared by all learners.
+    fitted
+        Learner key -> fitted learner.
+    outcome_model
+        Outcome without contact (ranks "target by propensity", prices conversion costs).
+    train_rows, test_rows
+        Row positions of the two splits.
+    predictions
+        Learner key -> predicted uplift per arm on the held-out rows.
+    scores
+        AUUC and Qini per learner and arm (:func:`evaluation.score_table`).
+    chosen
+        Key of the chosen learner.
+    deciles
+        The chosen learner's decile table on the held-out rows.
+    truth_scores
+        PEHE and Spearman per learner and arm (Galaxy world), else ``None``.
+    importance
+        Feature importance of the chosen learner, features x arms.
+    """
+
+    encoder: FeatureEncoder
+    fitted: dict[str, FittedUplift]
+    outcome_model: OutcomeModel
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+    predictions: dict[str, pd.DataFrame]
+    scores: pd.DataFrame
+    chosen: str
+    deciles: pd.DataFrame
+    truth_scores: pd.DataFrame | None
+    importance: pd.DataFrame
+
+    @property
+    def chosen_label(self) -> str:
+        """Display name of the chosen learner."""
+        return LEARNER_LABELS[self.chosen]
+
+    def comparison(self) -> pd.DataFrame:
+        """Learners x (score per arm): held-out AUUC and Qini, PEHE and Spearman when known, fit seconds."""
+        table = self.scores if self.truth_scores is None else self.scores.join(self.truth_scores)
+        wide = table.unstack("arm")
+        wide.columns = [f"{metric} {arm}" for metric, arm in wide.columns]
+        wide["fit seconds"] = [self.fitted[m].fit_seconds for m in wide.index]
+        wide.index = [LEARNER_LABELS[m] + (" (chosen)" if m == self.chosen else "") for m in wide.index]
+        return wide.rename_axis("learner")
+
+
+def fit_and_compare(data: UpliftData, progress: bool = True) -> UpliftFit:
+    """Fit every learner on the training split, score each on the held-out split and choose one.
+
+    The choice is the best mean held-out Qini (or AUUC, ``choose_by``) over the
+    arms: a ranking measure that needs no truth, so it works on your data too.
+    """
+    p = data.params
+    train, test = split_rows(data.treatment, p.test_share, p.seed)
+    frame = data.frame
+    encoder = FeatureEncoder.fit(frame.iloc[train], p.features)
+    x = encoder.transform(frame)
+    treatment, y = data.treatment, data.outcome
+    binary = p.outcome_type == "binary"
+    fitted = fit_learners(
+        p.learners, x[train], treatment[train], y[train], data.control, binary, p.seed, p.forest_trees, progress
+    )
+    outcome_model = fit_outcome_model(x[train], treatment[train], y[train], data.control, binary, p.seed)
+    predictions = {name: f.predict(x[test]) for name, f in fitted.items()}
+    scores = evaluation.score_table(predictions, treatment[test], y[test], data.control)
+    chosen = evaluation.choose_model(scores, p.choose_by)
+    true_test = None if data.truth is None else data.truth.iloc[test][list(data.arms)].reset_index(drop=True)
+    deciles = evaluation.decile_table(predictions[chosen], treatment[test], y[test], data.control, true_test)
+    truth_scores = None if true_test is None else evaluation.truth_table(predictions, true_test)
+    importance = evaluation.feature_importance(fitted[chosen], x[test], encoder, seed=p.seed)
+    return UpliftFit(
+        encoder, fitted, outcome_model, train, test, predictions, scores, chosen, deciles, truth_scores, importance
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class TargetingPlan:
+    """Who gets which arm, what that is worth, and the list to send.
+
+    Attributes
+    ----------
+    estimate
+        Every candidate policy measured on the held-out experiment (per
+        customer, with intervals; ``true_profit`` in a Galaxy world).
+    contact_list
+        Targetable customers the policy contacts: ``customer_key``, ``arm``,
+        expected ``uplift`` and ``profit``; pseudonymised ids only.
+    population
+        Customers the policy was applied to (the targetable ones).
+    """
+
+    estimate: PolicyEstimate
+    contact_list: pd.DataFrame
+    population: int
+
+    def totals(self) -> pd.DataFrame:
+        """Policies x (contacts, incremental conversions and profit with intervals) for the whole population."""
+        t = self.estimate.table
+        n = self.population
+        out = pd.DataFrame(index=t.index)
+        out["contacts"] = (t["contacts"] * n).round().astype(int)
+        for col in ("conversions", "profit"):
+            out[col] = t[col] * n
+            out[f"{col} interval"] = list(zip(t[f"{col}_low"] * n, t[f"{col}_high"] * n, strict=True))
+        if "true_profit" in t.columns:
+            out["true profit"] = t["true_profit"] * n
+        return out
+
+
+def plan_targeting(data: UpliftData, fit: UpliftFit) -> TargetingPlan:
+    """Apply the targeting policy to the targetable customers and measure it on the held-out experiment.
+
+    The budget and contact limit are for the whole targetable population; on the
+    held-out rows they are scaled by the share those rows are of it, so the
+    measured policy is the same policy in miniature.
+    """
+    p = data.params
+    economics = p.economics
+    x = fit.encoder.transform(data.frame)
+    chosen = fit.fitted[fit.chosen]
+    population = np.flatnonzero(data.targetable)
+    scale = len(fit.test_rows) / max(len(population), 1)
+    small = economics.model_copy(
+        update={"budget": economics.budget * scale, "max_contacts": math.ceil(economics.max_contacts * scale)}
+    )
+    economics.check_arms(data.arms)
+
+    test_x = x[fit.test_rows]
+    base_test = fit.outcome_model.predict(test_x)
+    policy_test = assign_policy(fit.predictions[fit.chosen], base_test, small)
+    candidates = candidate_policies(policy_test, base_test, data.arms, small)
+    estimate = estimate_policies(
+        candidates,
+        data.treatment[fit.test_rows],
+        data.outcome[fit.test_rows],
+        data.control,
+        small,
+        n_bootstrap=p.n_bootstrap,
+        level=p.interval_level,
+        seed=p.seed,
+    )
+    if data.truth is not None:
+        truth = data.truth.iloc[fit.test_rows].reset_index(drop=True)
+        true_value = true_policy_value(candidates, truth["base"].to_numpy(), truth[list(data.arms)], small)
+        estimate = PolicyEstimate(estimate.table.join(true_value), estimate.level, estimate.n_bootstrap)
+
+    pop_x = x[population]
+    plan = assign_policy(chosen.predict(pop_x), fit.outcome_model.predict(pop_x), economics)
+    plan.insert(0, "customer_key", data.frame["customer_key"].to_numpy()[population])
+    contact_list = plan[plan["arm"] != NO_CONTACT].sort_values("profit", ascending=False).reset_index(drop=True)
+    return TargetingPlan(estimate, contact_list, len(population))
