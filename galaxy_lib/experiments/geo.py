@@ -62,6 +62,7 @@ import pandas as pd
 from galaxy_lib.experiments.ab import ExperimentDataError
 from galaxy_lib.experiments.geo_data import (
     DEFAULT_COOLDOWN_WEEKS,
+    GeoDesignConflict,
     GeoTest,
     PreparedGeoTest,
     check_overlaps,
@@ -484,7 +485,7 @@ def geo_lift_readouts(
     tune: int = 500,
     chains: int = 2,
     random_seed: int = 0,
-    overlaps: Literal["raise", "skip"] = "raise",
+    conflicts: Literal["raise", "skip"] = "raise",
     progress: bool = True,
 ) -> list[GeoLiftReadout]:
     """Read out every test of a design; every test is checked before the first one is fitted.
@@ -499,9 +500,11 @@ def geo_lift_readouts(
         or a list of :class:`~galaxy_lib.experiments.geo_data.GeoTest`.
     cooldown_weeks
         Cool-down of tests whose row does not give one.
-    overlaps
-        Two tests in one geo whose windows (cool-down included) overlap cannot be told apart:
-        ``"raise"`` refuses the design, ``"skip"`` reads out the others and logs the ones left out.
+    conflicts
+        Tests that get in each other's way (two in one geo at once, cool-down included, or a
+        test whose every other geo is under test at the same time, so no donor is left):
+        ``"raise"`` refuses the design; ``"skip"`` leaves those tests out, logs each, and reads
+        out the others (whose donors and pre-periods still avoid the skipped tests' weeks).
     progress
         Show a tqdm bar over the tests.
     kpi_column, spend_column, week_column, geo_column, control_columns, min_pre_weeks
@@ -521,31 +524,37 @@ def geo_lift_readouts(
     tests = tests_from_design(design, cooldown_weeks) if isinstance(design, pd.DataFrame) else list(design)
     if not tests:
         raise ExperimentDataError("the lift-test design has no tests; give one row per test.")
-    if overlaps == "skip":
-        clashing = {t.test_id for pair in overlapping_pairs(tests) for t in pair}
-        for tid in sorted(clashing):
-            logger.warning("geo test %s overlaps another test in its geo; left out (overlaps='skip').", tid)
-        to_read = [t for t in tests if t.test_id not in clashing]
-    elif overlaps == "raise":
-        check_overlaps(tests)
-        to_read = tests
+    if conflicts not in ("raise", "skip"):
+        raise ExperimentDataError(f"conflicts must be 'raise' or 'skip', got {conflicts!r}.")
+    skipped: set[str] = set()
+    if conflicts == "skip":
+        skipped = {t.test_id for pair in overlapping_pairs(tests) for t in pair}
     else:
-        raise ExperimentDataError(f"overlaps must be 'raise' or 'skip', got {overlaps!r}.")
-    prepared = [
-        prepare_geo_test(
-            kpi,
-            spend,
-            t,
-            other_tests=tests,
-            kpi_column=kpi_column,
-            spend_column=spend_column,
-            week_column=week_column,
-            geo_column=geo_column,
-            control_columns=control_columns,
-            min_pre=min_pre_weeks,
-        )
-        for t in to_read
-    ]
+        check_overlaps(tests)
+    prepared = []
+    for t in tests:
+        if t.test_id in skipped:
+            logger.warning("geo test %s overlaps another test in its geo; left out (conflicts='skip').", t.test_id)
+            continue
+        try:
+            prepared.append(
+                prepare_geo_test(
+                    kpi,
+                    spend,
+                    t,
+                    other_tests=tests,
+                    kpi_column=kpi_column,
+                    spend_column=spend_column,
+                    week_column=week_column,
+                    geo_column=geo_column,
+                    control_columns=control_columns,
+                    min_pre=min_pre_weeks,
+                )
+            )
+        except GeoDesignConflict as err:
+            if conflicts == "raise":
+                raise
+            logger.warning("geo test %s left out (conflicts='skip'): %s", t.test_id, err)
     fit: dict[str, int] = {"draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed}
     return [_fit(p, kpi_column, hdi_prob, **fit) for p in tqdm(prepared, desc="geo tests", disable=not progress)]
 

@@ -14,6 +14,9 @@ readout meaningless:
 * two tests on one geo whose windows, cool-down included, overlap (their effects
   cannot be told apart).
 
+The last two are conflicts between the tests of a design (:class:`GeoDesignConflict`):
+:func:`galaxy_lib.experiments.geo.geo_lift_readouts` can leave such tests out instead.
+
 Other tests of the same design are not errors but are kept out of the way: a geo
 whose own test (window plus cool-down) overlaps this one's is dropped from the
 donors, and pre-period weeks in which the test geo or a donor was under test are
@@ -35,6 +38,7 @@ __all__ = [
     "DESIGN_COLUMNS",
     "MIN_PRE_WEEKS",
     "PRE_WEEKS_PER_TEST_WEEK",
+    "GeoDesignConflict",
     "GeoTest",
     "PreparedGeoTest",
     "check_overlaps",
@@ -55,6 +59,10 @@ PRE_WEEKS_PER_TEST_WEEK = 3
 DESIGN_COLUMNS: tuple[str, ...] = ("test_id", "channel", "geo", "start_week", "end_week")
 
 _WEEK = pd.Timedelta(weeks=1)
+
+
+class GeoDesignConflict(ExperimentDataError):
+    """Tests of one design get in each other's way (same geo at once, or no geo left as donor)."""
 
 
 def min_pre_weeks(test_weeks: int) -> int:
@@ -189,12 +197,12 @@ def check_overlaps(tests: Sequence[GeoTest]) -> None:
         Naming both tests: their effects land in the same weeks of the same geo.
     """
     for a, b in overlapping_pairs(tests):
-        raise ExperimentDataError(
+        raise GeoDesignConflict(
             f"tests {a.test_id} and {b.test_id} both run in geo {a.geo!r} and their windows overlap "
             f"({a.start_week.date()}..{a.last_counted_week.date()} and "
             f"{b.start_week.date()}..{b.last_counted_week.date()}, cool-down included): their effects "
             "cannot be told apart. Read them out as one test (one row spanning both), shorten "
-            "cooldown_weeks so the windows no longer meet, or leave them out (overlaps='skip')."
+            "cooldown_weeks so the windows no longer meet, or leave them out (conflicts='skip')."
         )
 
 
@@ -407,10 +415,15 @@ def prepare_geo_test(
     excluded = tuple(sorted(g for g in concurrent if g != test.geo))
     donors = tuple(g for g in geos if g != test.geo and g not in concurrent)
     if not donors:
-        why = f"the other geos {excluded} are under test at the same time" if excluded else "it is the only geo"
-        raise ExperimentDataError(
-            f"test {test.test_id}: no donor geo for {test.geo!r}: {why}. The counterfactual needs at least "
-            "one geo without a test in the window (cool-down included); move a test or add geos."
+        if not excluded:
+            raise ExperimentDataError(
+                f"test {test.test_id}: no donor geo for {test.geo!r}: it is the only geo of the KPI table. "
+                "The counterfactual needs at least one other geo; add the KPI of geos without the test."
+            )
+        raise GeoDesignConflict(
+            f"test {test.test_id}: no donor geo for {test.geo!r}: the other geos {excluded} are under test at "
+            "the same time. The counterfactual needs at least one geo without a test in the window (cool-down "
+            "included); move a test, add geos, or leave this test out (conflicts='skip')."
         )
     stop = min(test.last_counted_week, last)
     keep = wide.index <= stop

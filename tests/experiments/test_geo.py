@@ -27,7 +27,7 @@ from galaxy_lib.experiments.geo import (
     geo_lift_table,
     usable_lift_rows,
 )
-from galaxy_lib.experiments.geo_data import GeoTest, min_pre_weeks, overlapping_pairs
+from galaxy_lib.experiments.geo_data import GeoDesignConflict, GeoTest, min_pre_weeks, overlapping_pairs
 from galaxy_lib.simulate import ensure_world
 
 #: Cheap sampling for the extra fits below (the world's readouts use the defaults).
@@ -276,9 +276,19 @@ def test_overlapping_tests_can_be_left_out(
         }
     )
     with caplog.at_level("WARNING"):
-        read = geo_lift_readouts(kpi, spend, design, overlaps="skip", progress=False)
+        read = geo_lift_readouts(kpi, spend, design, conflicts="skip", progress=False)
     assert read == ["C"]
     assert "geo test A overlaps" in caplog.text and "geo test B overlaps" in caplog.text
+    # A test whose every other geo is under test has no donor: a conflict, skipped too.
+    crowded = pd.concat(
+        [design.iloc[[0, 2]], design.iloc[[2, 2]].assign(test_id=["D", "E"], geo=["south", "east"])],
+        ignore_index=True,
+    )
+    with pytest.raises(GeoDesignConflict, match=r"test A: no donor geo for 'west'.*conflicts='skip'"):
+        geo_lift_readouts(kpi, spend, crowded, progress=False)
+    with caplog.at_level("WARNING"):
+        read = geo_lift_readouts(kpi, spend, crowded, conflicts="skip", progress=False)
+    assert read == [] and "geo test E left out" in caplog.text
 
 
 def test_missing_weeks_and_values(kpi: pd.DataFrame, spend: pd.DataFrame, no_fit: None) -> None:
