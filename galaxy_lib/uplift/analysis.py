@@ -4,7 +4,9 @@
 * :func:`fit_and_compare`: split, fit every learner, score them on the held-out
   rows, choose one, and explain it;
 * :func:`plan_targeting`: the policy, its measured value against the
-  alternatives, and the contact list.
+  alternatives, and the contact list;
+* :func:`read_out_geo_tests`: the store's geo lift tests read out from per-geo KPI;
+* :func:`register_campaign`: the experiment and its readout in the store's registry.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ __all__ = [
     "fit_and_compare",
     "plan_targeting",
     "read_out_campaign",
+    "read_out_geo_tests",
+    "register_campaign",
 ]
 
 
@@ -256,3 +260,94 @@ def plan_targeting(data: UpliftData, fit: UpliftFit) -> TargetingPlan:
     plan.insert(0, "customer_key", data.frame["customer_key"].to_numpy()[population])
     contact_list = plan[plan["arm"] != NO_CONTACT].sort_values("profit", ascending=False).reset_index(drop=True)
     return TargetingPlan(estimate, contact_list, len(population))
+
+
+def register_campaign(data: UpliftData, readout: CampaignReadout) -> tuple[str, str] | None:
+    """Record the campaign and its readout in the store's experiment registry; return ``(id, status)``.
+
+    The experiment ``experiment_id`` is registered as running on its first run
+    and gets the readout of the primary metric (``outcome_column``): significant
+    when the interval of at least one arm excludes zero, else inconclusive. A
+    later run finds it decided and leaves it as it is (a decided experiment's
+    readout is never replaced; start a new experiment id for a new campaign).
+    Nothing is registered for your own table (``data_path``) or with an empty
+    ``experiment_id``.
+    """
+    from galaxy_lib.core.store import DataStore
+    from galaxy_lib.experiments.records import readout_from_ab
+    from galaxy_lib.experiments.registry import ExperimentRegistry
+
+    p = data.params
+    if not p.experiment_id or p.data_path:
+        return None
+    registry = ExperimentRegistry(DataStore(p.data_dir))
+    if p.experiment_id not in registry.ids():
+        registry.register(
+            {
+                "id": p.experiment_id,
+                "name": f"Campaign: {', '.join(data.arms)} against {data.control}",
+                "hypothesis": f"Contacting customers with {' or '.join(data.arms)} raises {p.outcome_column} "
+                "against no contact.",
+                "metric": p.outcome_column,
+                "arms": [data.control, *data.arms],
+                "control": data.control,
+                "status": "running",
+            }
+        )
+    experiment = registry.get(p.experiment_id)
+    if experiment.status != "running":
+        return experiment.id, experiment.status
+    primary = [r for r in readout.readouts if r.metric == p.outcome_column]
+    significant = any(r.diff_low > 0 or r.diff_high < 0 for r in primary)
+    binary = p.outcome_type == "binary"
+    record = readout_from_ab(
+        primary,
+        decision="significant" if significant else "inconclusive",
+        scale=100.0 if binary else 1.0,
+        unit="pts" if binary else "",
+        summary=f"{len(data.frame):,} customers; {readout.srm}",
+    )
+    experiment = registry.record_readout(p.experiment_id, record)
+    return experiment.id, experiment.status
+
+
+def read_out_geo_tests(data_dir: str, draws: int = 500, seed: int = 0, progress: bool = True) -> pd.DataFrame | None:
+    """Read out the store's geo lift tests from its per-geo weekly KPI (CausalPy, :mod:`galaxy_lib.experiments.geo`).
+
+    The design (which geo, channel and weeks) is the store's ``lift_tests``
+    table; the lift is measured afresh from ``kpi`` and ``spend``. In a Galaxy
+    world each row also gets the test's ``true_delta_y``. Tests that overlap in
+    one geo are left out (and logged) rather than read out wrongly.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        One lift-test row per test (``02_mmm`` reads the table as ``lift_tests_path``),
+        or ``None`` when the store has no geo tests.
+    """
+    import json
+
+    from galaxy_lib.core.store import DataStore
+    from galaxy_lib.experiments.geo import geo_lift_table
+
+    store = DataStore(data_dir)
+    if not all(store.exists("staged", t) for t in ("lift_tests", "kpi", "spend")):
+        return None
+    design = store.read("staged", "lift_tests")
+    if design.empty:
+        return None
+    table = geo_lift_table(
+        store.read("staged", "kpi"),
+        store.read("staged", "spend"),
+        design,
+        draws=draws,
+        tune=draws,
+        random_seed=seed,
+        conflicts="skip",
+        progress=progress,
+    )
+    truth_file = store.root / "ground_truth.json"
+    if truth_file.is_file():
+        truth = {t["test_id"]: t["true_delta_y"] for t in json.loads(truth_file.read_text()).get("lift_tests", [])}
+        table["true_delta_y"] = table["test_id"].map(truth)
+    return table
