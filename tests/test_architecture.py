@@ -27,6 +27,7 @@ WORKFLOW_NOTEBOOKS: dict[str, str] = {
     "inventory": "01_data_inventory",
     "mmm": "02_mmm",
     "mta": "03_mta",
+    "uplift": "04_uplift",
 }
 #: Workflows that fit no model (the inventory grades data; it has no model.py).
 WITHOUT_MODEL: frozenset[str] = frozenset({"inventory"})

@@ -256,6 +256,8 @@ def _quiet_sampler():
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*chains.*", category=UserWarning)
+            # pip's PyTensor has no BLAS to link; these regressions are small enough not to need it
+            warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
             # NUTS's first jittered steps under the wide default priors can overflow; tuning recovers.
             warnings.filterwarnings("ignore", message="overflow encountered", category=RuntimeWarning)
             yield

@@ -118,6 +118,8 @@ class UpliftFit:
         Learner key -> predicted uplift per arm on the held-out rows.
     scores
         AUUC and Qini per learner and arm (:func:`evaluation.score_table`).
+    curves
+        Qini curves of every learner and of random targeting (:func:`evaluation.qini_curves`).
     chosen
         Key of the chosen learner.
     deciles
@@ -126,6 +128,8 @@ class UpliftFit:
         PEHE and Spearman per learner and arm (Galaxy world), else ``None``.
     importance
         Feature importance of the chosen learner, features x arms.
+    true_uplift
+        The true uplift per arm of the held-out rows (Galaxy world), else ``None``.
     """
 
     encoder: FeatureEncoder
@@ -135,10 +139,12 @@ class UpliftFit:
     test_rows: np.ndarray
     predictions: dict[str, pd.DataFrame]
     scores: pd.DataFrame
+    curves: pd.DataFrame
     chosen: str
     deciles: pd.DataFrame
     truth_scores: pd.DataFrame | None
     importance: pd.DataFrame
+    true_uplift: pd.DataFrame | None
 
     @property
     def chosen_label(self) -> str:
@@ -148,7 +154,7 @@ class UpliftFit:
     def comparison(self) -> pd.DataFrame:
         """Learners x (score per arm): held-out AUUC and Qini, PEHE and Spearman when known, fit seconds."""
         table = self.scores if self.truth_scores is None else self.scores.join(self.truth_scores)
-        wide = table.unstack("arm")
+        wide = table.unstack("arm").reindex(list(self.fitted))
         wide.columns = [f"{metric} {arm}" for metric, arm in wide.columns]
         wide["fit seconds"] = [self.fitted[m].fit_seconds for m in wide.index]
         wide.index = [LEARNER_LABELS[m] + (" (chosen)" if m == self.chosen else "") for m in wide.index]
@@ -164,7 +170,7 @@ def fit_and_compare(data: UpliftData, progress: bool = True) -> UpliftFit:
     p = data.params
     train, test = split_rows(data.treatment, p.test_share, p.seed)
     frame = data.frame
-    encoder = FeatureEncoder.fit(frame.iloc[train], p.features)
+    encoder = FeatureEncoder.fit(frame.iloc[train], data.features)
     x = encoder.transform(frame)
     treatment, y = data.treatment, data.outcome
     binary = p.outcome_type == "binary"
@@ -174,13 +180,26 @@ def fit_and_compare(data: UpliftData, progress: bool = True) -> UpliftFit:
     outcome_model = fit_outcome_model(x[train], treatment[train], y[train], data.control, binary, p.seed)
     predictions = {name: f.predict(x[test]) for name, f in fitted.items()}
     scores = evaluation.score_table(predictions, treatment[test], y[test], data.control)
+    curves = evaluation.qini_curves(predictions, treatment[test], y[test], data.control)
     chosen = evaluation.choose_model(scores, p.choose_by)
     true_test = None if data.truth is None else data.truth.iloc[test][list(data.arms)].reset_index(drop=True)
     deciles = evaluation.decile_table(predictions[chosen], treatment[test], y[test], data.control, true_test)
     truth_scores = None if true_test is None else evaluation.truth_table(predictions, true_test)
     importance = evaluation.feature_importance(fitted[chosen], x[test], encoder, seed=p.seed)
     return UpliftFit(
-        encoder, fitted, outcome_model, train, test, predictions, scores, chosen, deciles, truth_scores, importance
+        encoder,
+        fitted,
+        outcome_model,
+        train,
+        test,
+        predictions,
+        scores,
+        curves,
+        chosen,
+        deciles,
+        truth_scores,
+        importance,
+        true_test,
     )
 
 
@@ -216,6 +235,20 @@ class TargetingPlan:
         if "true_profit" in t.columns:
             out["true profit"] = t["true_profit"] * n
         return out
+
+    def table(self) -> pd.DataFrame:
+        """Return the totals for people: one row per policy, each value with its interval in one column."""
+        totals = self.totals()
+        level = f"{100 * self.estimate.level:.0f}%"
+        out = pd.DataFrame({"contacts": [f"{c:,}" for c in totals["contacts"]]}, index=totals.index)
+        for col in ("conversions", "profit"):
+            out[f"incremental {col} ({level} interval)"] = [
+                f"{v:,.0f} [{lo:,.0f}, {hi:,.0f}]"
+                for v, (lo, hi) in zip(totals[col], totals[f"{col} interval"], strict=True)
+            ]
+        if "true profit" in totals.columns:
+            out["true profit"] = [f"{v:,.0f}" for v in totals["true profit"]]
+        return out.rename_axis("policy")
 
 
 def plan_targeting(data: UpliftData, fit: UpliftFit) -> TargetingPlan:

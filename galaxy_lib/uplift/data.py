@@ -16,6 +16,7 @@ Every check runs before a model is fitted and names the column and the fix
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +149,9 @@ class UpliftData:
         The parameters it was loaded with.
     arms
         Treated arms (sorted).
+    features
+        The feature columns the models use: ``feature_columns``, or the Galaxy
+        world's features the table has values for.
     targetable
         Per row: may this customer be targeted (personalisation consent at ``as_of``)?
     consent_note
@@ -164,6 +168,7 @@ class UpliftData:
     frame: pd.DataFrame
     params: UpliftParams
     arms: tuple[str, ...]
+    features: tuple[str, ...]
     targetable: np.ndarray
     consent_note: str
     truth: pd.DataFrame | None
@@ -194,7 +199,7 @@ class UpliftData:
             "arms": {str(a): int(counts.get(a, 0)) for a in (self.control, *self.arms)},
             "outcome": self.params.outcome_column,
             "outcome_type": self.params.outcome_type,
-            "features": list(self.params.features),
+            "features": list(self.features),
             "targetable": int(self.targetable.sum()),
             "not_targetable": int((~self.targetable).sum()),
             "left_out": dict(self.left_out),
@@ -237,7 +242,10 @@ def _from_store(params: UpliftParams) -> tuple[pd.DataFrame, np.ndarray, str, pd
     truth_file = store.root / "truth" / "uplift.parquet"
     if truth_file.is_file():
         raw = pd.read_parquet(truth_file)
-        raw["customer_key"] = pseudonymise(raw.pop("customer_id"), salt_for_store(store))
+        with warnings.catch_warnings():  # staging has said so already if the demo salt is in use
+            warnings.simplefilter("ignore", UserWarning)
+            salt = salt_for_store(store)
+        raw["customer_key"] = pseudonymise(raw.pop("customer_id"), salt)
         aligned = frame[["customer_key"]].merge(raw, on="customer_key", how="left", validate="one_to_one")
         truth = aligned.drop(columns=["customer_key", "latent"], errors="ignore").rename(
             columns=lambda c: c.removeprefix("tau_")
@@ -299,17 +307,22 @@ def load_uplift_data(params: UpliftParams) -> UpliftData:
     else:
         frame, targetable, note, truth, left_out = _from_store(params)
         source = f"uplift_features of the store {resolve_path(params.data_dir).name}"
+    features = params.features
+    if not params.feature_columns:  # the world's features this table has (an experiment without a pre-period)
+        features = [c for c in features if c in frame.columns and frame[c].notna().any()]
     check_campaign_table(
         frame,
         params.treatment_column,
         params.control_label,
         params.outcome_column,
         params.outcome_type,
-        params.features,
+        features,
         params.test_share,
     )
     frame[params.treatment_column] = frame[params.treatment_column].astype(str)
     arms = tuple(sorted(a for a in frame[params.treatment_column].unique() if a != params.control_label))
     if truth is not None and (set(truth.columns) != {"base", *arms} or truth.isna().any().any()):
         truth = None  # the store's rows are not (all) the simulated experiment's
-    return UpliftData(frame.reset_index(drop=True), params, arms, targetable, note, truth, source, left_out)
+    return UpliftData(
+        frame.reset_index(drop=True), params, arms, tuple(features), targetable, note, truth, source, left_out
+    )

@@ -73,11 +73,11 @@ def _quiet_causalml() -> Any:
     prints citations; both are undone here so a report looks the same with or
     without the uplift workflow.
     """
+    logging.getLogger("duecredit").setLevel(logging.CRITICAL)  # before the import that logs
+    logging.getLogger("causalml").setLevel(logging.WARNING)
     with matplotlib.rc_context():
         import causalml.inference.meta as meta
         import causalml.inference.tree as tree
-    logging.getLogger("duecredit").setLevel(logging.ERROR)
-    logging.getLogger("causalml").setLevel(logging.WARNING)
     return meta, tree
 
 

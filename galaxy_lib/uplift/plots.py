@@ -15,6 +15,7 @@ from galaxy_lib.uplift.models import LEARNER_LABELS
 
 __all__ = [
     "decile_chart",
+    "geo_chart",
     "importance_chart",
     "policy_chart",
     "qini_chart",
@@ -36,6 +37,13 @@ _MODEL_COLORS = {
 
 def _arm_color(i: int) -> str:
     return _ARM_COLORS[i % len(_ARM_COLORS)]
+
+
+def _legend_below(fig: go.Figure) -> go.Figure:
+    """Put the legend under the panels, so it never covers a subplot title."""
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0))
+    fig.update_layout(margin=dict(b=110))
+    return fig
 
 
 def readout_chart(readouts: Sequence[AbReadout], title: str = "Relative lift of each arm against control") -> go.Figure:
@@ -105,7 +113,7 @@ def qini_chart(curves: pd.DataFrame, chosen: str, title: str = "Qini curves on t
             )
         fig.update_xaxes(title_text="customers targeted, % (highest predicted uplift first)", row=1, col=col)
     fig.update_yaxes(title_text="incremental conversions", row=1, col=1)
-    return apply_theme(fig, title, height=460)
+    return _legend_below(apply_theme(fig, title, height=500))
 
 
 def decile_chart(deciles: pd.DataFrame, title: str = "Predicted and observed uplift by decile") -> go.Figure:
@@ -144,7 +152,7 @@ def decile_chart(deciles: pd.DataFrame, title: str = "Predicted and observed upl
             )  # fmt: skip
         fig.update_xaxes(title_text="decile of predicted uplift (1 = highest)", dtick=1, row=1, col=col)
     fig.update_yaxes(title_text="uplift (outcome per customer)", row=1, col=1)
-    return apply_theme(fig, title, height=440)
+    return _legend_below(apply_theme(fig, title, height=480))
 
 
 def importance_chart(importance: pd.DataFrame, title: str = "What drives the predicted uplift") -> go.Figure:
@@ -235,3 +243,41 @@ def truth_scatter(
         fig.update_xaxes(title_text="true uplift", row=1, col=col)
     fig.update_yaxes(title_text="predicted uplift", row=1, col=1)
     return apply_theme(fig, title, height=420)
+
+
+def geo_chart(tests: pd.DataFrame, title: str = "Geo tests: incremental revenue per test week") -> go.Figure:
+    """Draw each geo test's measured lift with its interval (and the true lift when known).
+
+    Parameters
+    ----------
+    tests
+        :func:`galaxy_lib.uplift.analysis.read_out_geo_tests` (``delta_y``, ``delta_y_low``,
+        ``delta_y_high``, optional ``true_delta_y``).
+    """
+    labels = [f"{r.test_id}: {r.channel} in {r.geo}" for r in tests.itertuples()]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=tests["delta_y"],
+        y=labels,
+        mode="markers",
+        name="measured (94% interval)",
+        marker=dict(size=10, color="#1e88e5"),
+        error_x=dict(
+            type="data",
+            symmetric=False,
+            array=tests["delta_y_high"] - tests["delta_y"],
+            arrayminus=tests["delta_y"] - tests["delta_y_low"],
+        ),
+    )
+    if "true_delta_y" in tests.columns and tests["true_delta_y"].notna().any():
+        fig.add_scatter(
+            x=tests["true_delta_y"],
+            y=labels,
+            mode="markers",
+            name="true (Galaxy world)",
+            marker=dict(symbol="line-ns-open", size=18, color="#212121", line=dict(width=3)),
+        )
+    fig.add_vline(x=0, line_dash="dot", line_color="#616161")
+    fig.update_xaxes(title_text="incremental revenue per test week")
+    fig.update_yaxes(autorange="reversed")
+    return apply_theme(fig, title, height=140 + 40 * len(tests))

@@ -176,8 +176,10 @@ def publish(
 
     Tables: ``ab_readout``, ``learner_comparison``, ``uplift_deciles``,
     ``feature_importance``, ``policy_comparison``, ``contact_list`` (pseudonymised
-    keys only) and, with geo tests, ``geo_lift_tests`` (rows ``02_mmm`` accepts as
-    ``lift_tests_path``).
+    keys only) and, with geo tests, ``geo_readouts`` (every test) and
+    ``geo_lift_tests`` (the tests whose lift has the sign of their spend change:
+    the rows ``02_mmm`` accepts as ``lift_tests_path``, see
+    :func:`galaxy_lib.experiments.geo.usable_lift_rows`).
 
     Raises
     ------
@@ -189,6 +191,7 @@ def publish(
     if unknown:
         raise ValueError(f"publish: unknown figure name(s) {unknown}; an uplift run publishes {list(FIGURES)}.")
     from galaxy_lib.experiments import readout_table
+    from galaxy_lib.experiments.geo import usable_lift_rows
 
     totals = plan.totals()
     for col in ("conversions interval", "profit interval"):
@@ -205,7 +208,8 @@ def publish(
             "feature_importance": fit.importance,
             "policy_comparison": totals.drop(columns=["conversions interval", "profit interval"]),
             "contact_list": plan.contact_list,
-            "geo_lift_tests": geo_tests,
+            "geo_readouts": geo_tests,
+            "geo_lift_tests": None if geo_tests is None else usable_lift_rows(geo_tests),
         },
         figures={name: figures.get(name) for name in FIGURES},
     )

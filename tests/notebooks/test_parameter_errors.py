@@ -53,6 +53,19 @@ BAD_VALUES: dict[str, list[tuple[str, dict[str, Any], str]]] = {
         ("choice", {"calibration_mode": "sideways"}, "calibration_mode"),
         ("date", {"as_of": "someday"}, "as_of"),
     ],
+    "04_uplift": [
+        ("share", {"test_share": 0.9}, "test_share"),
+        ("count", {"n_bootstrap": 10}, "n_bootstrap"),
+        ("choice", {"learners": ["s", "causal_forest"]}, "learners"),
+        ("choice", {"outcome_type": "count"}, "outcome_type"),
+        ("choice", {"choose_by": "accuracy"}, "choose_by"),
+        ("positive number", {"margin_per_conversion": -5.0}, "margin_per_conversion"),
+        ("cost", {"contact_cost": {"email": -0.1}}, "contact_cost"),
+        ("floor", {"budget": -100.0}, "budget"),
+        ("path", {"data_path": "data/no_such_campaign.csv"}, "data_path"),
+        ("date", {"as_of": "next spring"}, "as_of"),
+        ("forest on an amount", {"outcome_type": "continuous", "outcome_column": "revenue"}, "learners"),
+    ],
 }
 
 

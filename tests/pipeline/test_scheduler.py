@@ -51,7 +51,12 @@ def test_repository_schedule_is_valid():
     assert jobs["01_data_inventory.ipynb"].cron == "0 6 * * *"
     assert jobs["02_mmm.ipynb"].cron == "0 7 * * 1"
     assert jobs["03_mta.ipynb"].cron == "30 6 * * *"
-    assert {j.parameters for j in cfg.jobs} == {"01_data_inventory.yaml", "02_mmm.yaml", "03_mta.yaml"}
+    assert {j.parameters for j in cfg.jobs} == {
+        "01_data_inventory.yaml",
+        "02_mmm.yaml",
+        "03_mta.yaml",
+        "04_uplift.yaml",
+    }
     assert cfg.max_parallel == 2 and all(j.enabled for j in cfg.jobs)
 
 

@@ -374,7 +374,7 @@ def _hostile_world(root: Path) -> tuple[str, ...]:
 
 @pytest.mark.slow
 def test_hostile_rows_never_reach_the_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inventory, MMM and MTA on a ci world holding hostile rows: no raw value of those rows is published."""
+    """Inventory, MMM, MTA and uplift on a ci world holding hostile rows: no raw value of those rows is published."""
     import yaml
 
     from galaxy_lib.core.paths import find_project_root
@@ -401,4 +401,4 @@ def test_hostile_rows_never_reach_the_reports(tmp_path: Path, monkeypatch: pytes
     assert not (tmp_path / ATTACK_FILE).exists()
 
 
-NOTEBOOKS = ("01_data_inventory", "02_mmm", "03_mta")
+NOTEBOOKS = ("01_data_inventory", "02_mmm", "03_mta", "04_uplift")
