@@ -72,6 +72,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/mta_vs_channelattribution.py
 	$(BIN)/python bench/mta_journeys_memory.py
 	$(BIN)/python bench/mmm_vs_meridian.py
+	$(BIN)/python bench/uplift.py
 
 clean-data:
 	rm -rf data/ci data/demo data/bench
