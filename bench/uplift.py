@@ -163,7 +163,7 @@ def _workers_cpu_seconds() -> float:
 
 
 # -- the child: one learner on one data set ---------------------------------------------------
-def child(data: Path, learner: str, out: Path, seed: int, forest_trees: int) -> None:
+def child(data: Path, learner: str, out: Path, seed: int, forest_trees: int, threads: int = 1) -> None:
     """Fit ``learner`` on the training rows of ``data``, predict the test rows, write the numbers to ``out``.
 
     Parameters
@@ -178,6 +178,8 @@ def child(data: Path, learner: str, out: Path, seed: int, forest_trees: int) -> 
         Random state of the learner.
     forest_trees
         Trees of the uplift forest.
+    threads
+        Native threads of the fit and the prediction (``fit_learner(threads=...)``).
     """
     import numpy as np
     import pandas as pd
@@ -201,7 +203,9 @@ def child(data: Path, learner: str, out: Path, seed: int, forest_trees: int) -> 
 
     cpu0, workers_cpu0 = time.process_time(), _workers_cpu_seconds()
     with _TreeMemory() as tree:
-        fitted = fit_learner(learner, x_train, t_train, y_train, CONTROL, seed=seed, forest_trees=forest_trees)
+        fitted = fit_learner(
+            learner, x_train, t_train, y_train, CONTROL, seed=seed, forest_trees=forest_trees, threads=threads
+        )
         fit_cpu = time.process_time() - cpu0 + _workers_cpu_seconds() - workers_cpu0
         fit_peak = max(_status_mb("VmHWM"), tree.peak_mb)
         t0 = time.perf_counter()
@@ -275,6 +279,8 @@ def run_child(data: Path, learner: str, args: argparse.Namespace) -> dict[str, A
         str(args.seed),
         "--forest-trees",
         str(args.forest_trees),
+        "--threads",
+        str(args.threads),
     ]
     threads = str(args.threads)
     env = {**os.environ, **{var: threads for var in _THREAD_VARS}}
@@ -422,8 +428,9 @@ def _parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=1,
-        help="OpenMP/BLAS threads per learner process; on a busy shared machine more threads than free cores make "
-        "the gradient-boosting fits many times slower (threads wait for each other), so 1 keeps runs comparable",
+        help="native (OpenMP/BLAS) threads of each fit, passed to fit_learner(threads=...) and set for worker "
+        "processes; on a busy shared machine more threads than free cores make the gradient-boosting fits many "
+        "times slower (threads spin-wait for each other), so 1, the workflow's default, keeps runs comparable",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the simulation, the split and the learners")
     p.add_argument(
@@ -444,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or, with ``--child``, one learner); return the exit status."""
     args = _parser().parse_args(argv)
     if args.child:
-        child(args.data, args.child, args.out, args.seed, args.forest_trees)
+        child(args.data, args.child, args.out, args.seed, args.forest_trees, args.threads)
         return 0
 
     from tqdm.auto import tqdm
