@@ -3,7 +3,7 @@
 The campaign experiment (``galaxy_lib.simulate.uplift.simulate_campaign``: control, an
 e-mail and a coupon, with each customer's true uplift known) is simulated once per size
 (default 100k and 1M rows) and split 70/30 with a fixed seed. Each learner of
-``galaxy_lib.uplift.models`` (S, T, X, R, DR and the uplift forest) is then fitted on the
+``galaxy_lib.uplift.model`` (S, T, X, R, DR and the uplift forest) is then fitted on the
 70% in its own fresh Python process, so its peak memory is its own, and the script prints,
 per size and learner:
 
@@ -58,7 +58,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from galaxy_lib.uplift.models import LEARNER_LABELS, LEARNERS
+from galaxy_lib.uplift.model import LEARNER_LABELS, LEARNERS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,7 +171,7 @@ def child(data: Path, learner: str, out: Path, seed: int, forest_trees: int, thr
     data
         Parquet file written by :func:`prepare` (features, treatment, outcome, true uplift, split).
     learner
-        A key of :data:`galaxy_lib.uplift.models.LEARNERS`.
+        A key of :data:`galaxy_lib.uplift.model.LEARNERS`.
     out
         JSON file the measurements go to.
     seed
@@ -185,7 +185,7 @@ def child(data: Path, learner: str, out: Path, seed: int, forest_trees: int, thr
     import pandas as pd
     from scipy.stats import spearmanr
 
-    from galaxy_lib.uplift.models import FeatureEncoder, _quiet_causalml, fit_learner
+    from galaxy_lib.uplift.model import FeatureEncoder, _quiet_causalml, fit_learner
 
     _quiet_causalml()  # imports are not the learner's memory or time
     rss_start = _status_mb("VmRSS")

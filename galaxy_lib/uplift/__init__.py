@@ -14,7 +14,7 @@ The package follows the workflow skeleton (docs/ARCHITECTURE.md):
 
 * :mod:`~galaxy_lib.uplift.params`: :class:`UpliftParams`, the notebook's parameters;
 * :mod:`~galaxy_lib.uplift.data`: :func:`load_uplift_data` and the checks of a campaign table;
-* :mod:`~galaxy_lib.uplift.models`: causalml's learners and the outcome model;
+* :mod:`~galaxy_lib.uplift.model`: causalml's learners and the outcome model;
 * :mod:`~galaxy_lib.uplift.evaluation` and :mod:`~galaxy_lib.uplift.policy`: scores and targeting;
 * :mod:`~galaxy_lib.uplift.analysis`: the notebook's steps;
 * :mod:`~galaxy_lib.uplift.plots`: the figures;

@@ -21,8 +21,10 @@ from galaxy_lib.experiments import AbReadout, ab_readout, srm_check
 from galaxy_lib.experiments.ab import SrmCheck
 from galaxy_lib.uplift import evaluation
 from galaxy_lib.uplift.data import UpliftData, split_rows
-from galaxy_lib.uplift.models import (
+from galaxy_lib.uplift.model import (
+    ENSEMBLE,
     LEARNER_LABELS,
+    AveragedUplift,
     FeatureEncoder,
     FittedUplift,
     OutcomeModel,
@@ -109,7 +111,7 @@ class UpliftFit:
     encoder
         Feature encoding shared by all learners.
     fitted
-        Learner key -> fitted learner.
+        Learner key -> fitted learner, and ``ensemble``: their average.
     outcome_model
         Outcome without contact (ranks "target by propensity", prices conversion costs).
     train_rows, test_rows
@@ -133,7 +135,7 @@ class UpliftFit:
     """
 
     encoder: FeatureEncoder
-    fitted: dict[str, FittedUplift]
+    fitted: dict[str, FittedUplift | AveragedUplift]
     outcome_model: OutcomeModel
     train_rows: np.ndarray
     test_rows: np.ndarray
@@ -166,6 +168,8 @@ def fit_and_compare(data: UpliftData, progress: bool = True) -> UpliftFit:
 
     The choice is the best mean held-out Qini (or AUUC, ``choose_by``) over the
     arms: a ranking measure that needs no truth, so it works on your data too.
+    The average of the learners is a candidate too and wins whenever its Qini is
+    within one standard error of the best (:func:`evaluation.choose_model`).
     """
     p = data.params
     train, test = split_rows(data.treatment, p.test_share, p.seed)
@@ -178,10 +182,12 @@ def fit_and_compare(data: UpliftData, progress: bool = True) -> UpliftFit:
         p.learners, x[train], treatment[train], y[train], data.control, binary, p.seed, p.forest_trees, progress
     )
     outcome_model = fit_outcome_model(x[train], treatment[train], y[train], data.control, binary, p.seed)
+    if len(fitted) > 1:
+        fitted[ENSEMBLE] = AveragedUplift(tuple(fitted.values()))
     predictions = {name: f.predict(x[test]) for name, f in fitted.items()}
     scores = evaluation.score_table(predictions, treatment[test], y[test], data.control)
     curves = evaluation.qini_curves(predictions, treatment[test], y[test], data.control)
-    chosen = evaluation.choose_model(scores, p.choose_by)
+    chosen = evaluation.choose_model(scores, p.choose_by, prefer=ENSEMBLE)
     true_test = None if data.truth is None else data.truth.iloc[test][list(data.arms)].reset_index(drop=True)
     deciles = evaluation.decile_table(predictions[chosen], treatment[test], y[test], data.control, true_test)
     truth_scores = None if true_test is None else evaluation.truth_table(predictions, true_test)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from galaxy_lib.uplift.models import LEARNER_LABELS, FeatureEncoder, FittedUplift, threads_limited
+from galaxy_lib.uplift.model import LEARNER_LABELS, AveragedUplift, FeatureEncoder, FittedUplift, threads_limited
 
 __all__ = [
     "arm_frame",
@@ -41,7 +41,12 @@ def arm_frame(
 
 
 def score_table(
-    predictions: Mapping[str, pd.DataFrame], treatment: np.ndarray, y: np.ndarray, control: str
+    predictions: Mapping[str, pd.DataFrame],
+    treatment: np.ndarray,
+    y: np.ndarray,
+    control: str,
+    n_bootstrap: int = 100,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """AUUC and Qini coefficient of every model for every treated arm (causalml's scores).
 
@@ -59,8 +64,9 @@ def score_table(
     pandas.DataFrame
         Index ``(model, arm)``; columns ``auuc`` (area under the cumulative-gain
         curve normalised by the gain of treating everyone; random targeting scores
-        0.5) and ``qini`` (area between the Qini curve and random targeting; above 0
-        beats random).
+        0.5), ``qini`` (area between the Qini curve and random targeting; above 0
+        beats random) and ``qini_se`` (its standard error, causalml's half-sample
+        bootstrap).
     """
     from causalml.metrics import auuc_score, qini_score
 
@@ -69,25 +75,41 @@ def score_table(
     for arm in arms:
         frame = arm_frame(predictions, treatment, y, arm, control)
         auuc = auuc_score(frame, outcome_col="y", treatment_col="w", normalize=True)
-        qini = qini_score(frame, outcome_col="y", treatment_col="w", normalize=True)
+        qini = qini_score(
+            frame, outcome_col="y", treatment_col="w", normalize=True, return_ci=True,
+            n_bootstrap=n_bootstrap, random_state=seed,
+        )  # fmt: skip
         for name in predictions:
             rows.append(
                 {
                     "model": name,
                     "arm": arm,
                     "auuc": float(auuc[name]),
-                    "qini": float(qini[name]),
+                    "qini": float(qini.loc[name, "qini"]),
+                    "qini_se": float(qini.loc[name, "se"]),
                 }
             )
     return pd.DataFrame(rows).set_index(["model", "arm"])
 
 
-def choose_model(scores: pd.DataFrame, metric: str = "qini") -> str:
-    """Pick the model with the best mean ``metric`` over the arms (ties go to the earlier model)."""
-    if metric not in scores.columns:
+def choose_model(scores: pd.DataFrame, metric: str = "qini", prefer: str | None = None) -> str:
+    """Pick the model with the best mean ``metric`` over the arms (ties go to the earlier model).
+
+    With ``prefer`` (the average of the learners), that model is chosen whenever
+    its mean Qini is within one standard error of the best (the one-standard-error
+    rule): a held-out Qini difference smaller than its own noise is no reason to
+    give up the variance reduction of averaging.
+    """
+    if metric not in ("auuc", "qini"):
         raise ValueError(f"cannot choose by {metric!r}; choose from 'auuc' or 'qini'")
     means = scores[metric].groupby(level="model", sort=False).mean()
-    return str(means.idxmax())
+    best = str(means.idxmax())
+    if prefer is not None and prefer in means.index and prefer != best and "qini_se" in scores.columns:
+        qini = scores["qini"].groupby(level="model", sort=False).mean()
+        se = float(scores.loc[best, "qini_se"].mean())
+        if qini[prefer] >= qini[best] - se:
+            return prefer
+    return best
 
 
 def qini_curves(
@@ -148,7 +170,8 @@ def decile_table(
     rows = []
     for arm in prediction.columns:
         pred = prediction[arm].to_numpy()
-        decile = 10 - np.minimum((pd.Series(pred).rank(method="first", pct=True) * 10).astype(int).to_numpy(), 9)
+        rank = pd.Series(pred).rank(method="first").to_numpy()  # 1 = lowest predicted uplift
+        decile = 10 - ((rank - 1) * 10 // max(len(pred), 1)).astype(int)  # a tenth of the rows each
         for d in range(1, 11):
             in_d = decile == d
             t, c = y[in_d & (treatment == arm)], y[in_d & (treatment == control)]
@@ -198,7 +221,7 @@ def truth_table(predictions: Mapping[str, pd.DataFrame], true_uplift: pd.DataFra
 
 
 def feature_importance(
-    fitted: FittedUplift,
+    fitted: FittedUplift | AveragedUplift,
     x: np.ndarray,
     encoder: FeatureEncoder,
     max_rows: int = 5_000,

@@ -14,10 +14,24 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from galaxy_lib.core.params import InputPath, IsoDate, NotebookParams
-from galaxy_lib.uplift.models import LEARNERS
 from galaxy_lib.uplift.policy import Economics
 
-__all__ = ["WORLD_FEATURES", "UpliftParams"]
+__all__ = ["ENSEMBLE", "LEARNERS", "LEARNER_LABELS", "WORLD_FEATURES", "UpliftParams"]
+
+#: Learner keys in the order they are fitted and shown.
+LEARNERS: tuple[str, ...] = ("s", "t", "x", "r", "dr", "forest")
+#: Display names of the learners.
+LEARNER_LABELS: dict[str, str] = {
+    "s": "S-learner",
+    "t": "T-learner",
+    "x": "X-learner",
+    "r": "R-learner",
+    "dr": "DR-learner",
+    "forest": "Uplift forest",
+    "ensemble": "Average of learners",
+}
+#: Key of the average of the fitted learners (:class:`AveragedUplift`).
+ENSEMBLE = "ensemble"
 
 #: Features of ``curated/uplift_features`` the models use by default.
 WORLD_FEATURES: tuple[str, ...] = (

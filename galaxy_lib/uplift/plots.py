@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from galaxy_lib.core.plotting import apply_theme
 from galaxy_lib.experiments import AbReadout
-from galaxy_lib.uplift.models import LEARNER_LABELS
+from galaxy_lib.uplift.params import LEARNER_LABELS
 
 __all__ = [
     "decile_chart",
@@ -31,6 +31,7 @@ _MODEL_COLORS = {
     "r": "#7e57c2",
     "dr": "#26a69a",
     "forest": "#ffa726",
+    "ensemble": "#212121",
     "random": "#9e9e9e",
 }
 

@@ -9,7 +9,7 @@ from scipy.stats import spearmanr
 
 from galaxy_lib.simulate.uplift import simulate_campaign
 from galaxy_lib.uplift.data import split_rows
-from galaxy_lib.uplift.models import LEARNERS, FeatureEncoder, fit_learner, fit_learners, fit_outcome_model
+from galaxy_lib.uplift.model import LEARNERS, FeatureEncoder, fit_learner, fit_learners, fit_outcome_model
 from galaxy_lib.uplift.params import WORLD_FEATURES
 
 pytestmark = pytest.mark.slow
