@@ -131,7 +131,7 @@ class UpliftParams(NotebookParams):
     def _forest_needs_binary(self) -> UpliftParams:
         if self.outcome_type == "continuous" and "forest" in self.learners:
             raise ValueError(
-                "learners: the uplift forest needs a binary outcome; remove 'forest' for outcome_type 'continuous'"
+                "learners: the uplift forest needs a binary outcome, remove 'forest' for outcome_type 'continuous'"
             )
         return self
 

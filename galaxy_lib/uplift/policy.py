@@ -172,7 +172,7 @@ def candidate_policies(
     * ``no contact``.
     """
     n = len(policy)
-    k = int((policy["arm"] != NO_CONTACT).sum()) or n
+    k = int((policy["arm"] != NO_CONTACT).sum())
     by_propensity = np.argsort(-np.asarray(base, dtype=float), kind="stable")
     out = {"uplift targeting": policy["arm"].to_numpy(dtype=object)}
     for arm in arms:

@@ -148,11 +148,6 @@ def test_candidate_policies() -> None:
     assert np.flatnonzero(candidates["everyone: email"] == "email").tolist() == [0, 5]  # within the contact limit
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="candidate_policies: when the uplift policy contacts nobody, 'propensity: <arm>' contacts every "
-    "customer (k = ... or n), ignoring max_contacts, although it should make as many contacts as the uplift policy",
-)
 def test_propensity_targeting_contacts_nobody_when_the_uplift_policy_does_not() -> None:
     economics = Economics(margin_per_conversion=30, contact_cost={"email": 10.0}, max_contacts=2)
     policy = assign_policy(UPLIFT6, BASE6, economics)
