@@ -35,8 +35,7 @@ def test_duplicate_learners_are_dropped_in_order() -> None:
 def test_the_forest_with_a_continuous_outcome_is_refused_naming_learners() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"- learners: the uplift forest needs a binary outcome\.\n"
-        r"  - remove 'forest' for outcome_type 'continuous'",
+        match=r"- learners: the uplift forest needs a binary outcome, remove 'forest' for outcome_type 'continuous'",
     ):
         UpliftParams.from_notebook({"outcome_type": "continuous", "outcome_column": "revenue"})
     params = UpliftParams.from_notebook({"outcome_type": "continuous", "learners": ["t", "x", "dr"]})

@@ -149,7 +149,7 @@ def test_candidate_policies() -> None:
 
 
 def test_propensity_targeting_contacts_nobody_when_the_uplift_policy_does_not() -> None:
-    economics = Economics(margin_per_conversion=30, contact_cost={"email": 10.0}, max_contacts=2)
+    economics = Economics(margin_per_conversion=30, contact_cost={"email": 100.0}, max_contacts=2)
     policy = assign_policy(UPLIFT6, BASE6, economics)
     assert (policy["arm"] == NO_CONTACT).all()
     candidates = candidate_policies(policy, BASE6, ("email",), economics)
