@@ -313,29 +313,43 @@ def register_campaign(data: UpliftData, readout: CampaignReadout) -> tuple[str, 
     ``experiment_id``.
     """
     from galaxy_lib.core.store import DataStore
-    from galaxy_lib.experiments.records import readout_from_ab
+    from galaxy_lib.experiments.records import ExperimentRegistryError, readout_from_ab
     from galaxy_lib.experiments.registry import ExperimentRegistry
 
     p = data.params
     if not p.experiment_id or p.data_path:
         return None
     registry = ExperimentRegistry(DataStore(p.data_dir))
-    if p.experiment_id not in registry.ids():
-        registry.register(
-            {
-                "id": p.experiment_id,
-                "name": f"Campaign: {', '.join(data.arms)} against {data.control}",
-                "hypothesis": f"Contacting customers with {' or '.join(data.arms)} raises {p.outcome_column} "
-                "against no contact.",
-                "metric": p.outcome_column,
-                "arms": [data.control, *data.arms],
-                "control": data.control,
-                "status": "running",
-            }
-        )
+    primary = [r for r in readout.readouts if r.metric == p.outcome_column]
+    significant = any(r.diff_low > 0 or r.diff_high < 0 for r in primary)
+    binary = p.outcome_type == "binary"
+    record = readout_from_ab(
+        primary,
+        decision="significant" if significant else "inconclusive",
+        scale=100.0 if binary else 1.0,
+        unit="pts" if binary else "",
+        summary=f"{len(data.frame):,} customers; {readout.srm}",
+    )
+    spec = {
+        "id": p.experiment_id,
+        "name": f"Campaign: {', '.join(data.arms)} against {data.control}",
+        "hypothesis": f"Contacting customers with {' or '.join(data.arms)} raises {p.outcome_column} "
+        "against no contact.",
+        "metric": p.outcome_column,
+        "arms": [data.control, *data.arms],
+        "control": data.control,
+        "status": "running",
+    }
+    try:
+        if p.experiment_id not in registry.ids():
+            registry.register(spec)
+        if registry.get(p.experiment_id).status == "running":
+            registry.record_readout(p.experiment_id, record)
+    except ExperimentRegistryError:
+        # another run (two notebooks on one store) registered or decided it first: its record stands
+        pass
     experiment = registry.get(p.experiment_id)
-    if experiment.status != "running":
-        return experiment.id, experiment.status
+    return experiment.id, experiment.status
     primary = [r for r in readout.readouts if r.metric == p.outcome_column]
     significant = any(r.diff_low > 0 or r.diff_high < 0 for r in primary)
     binary = p.outcome_type == "binary"
