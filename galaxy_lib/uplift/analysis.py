@@ -154,8 +154,13 @@ class UpliftFit:
         return LEARNER_LABELS[self.chosen]
 
     def comparison(self) -> pd.DataFrame:
-        """Learners x (score per arm): held-out AUUC and Qini, PEHE and Spearman when known, fit seconds."""
-        table = self.scores if self.truth_scores is None else self.scores.join(self.truth_scores)
+        """Learners x (score per arm): held-out AUUC and Qini, PEHE and Spearman when known, fit seconds.
+
+        The Qini's standard error is in :attr:`scores` (``qini_se``); it is what the
+        choice of the average of learners is judged against.
+        """
+        scores = self.scores.drop(columns="qini_se")
+        table = scores if self.truth_scores is None else scores.join(self.truth_scores)
         wide = table.unstack("arm").reindex(list(self.fitted))
         wide.columns = [f"{metric} {arm}" for metric, arm in wide.columns]
         wide["fit seconds"] = [self.fitted[m].fit_seconds for m in wide.index]
