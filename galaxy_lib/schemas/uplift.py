@@ -47,6 +47,7 @@ class LearnerArmMetrics(_Part):
 
     auuc: float
     qini: float
+    qini_se: float | None = None
     pehe: float | None = None
     spearman: float | None = None
 
