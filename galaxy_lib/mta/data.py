@@ -118,7 +118,8 @@ def load_inputs(params: MtaParams) -> MtaInputs:
     if params.incremental_path == LATEST_MMM_RUN:
         incremental = incremental_from_mmm_run(latest_mmm_run())
     elif params.incremental_path:
-        incremental = read_incremental(resolve_path(params.incremental_path))
+        spend = store.read("staged", "spend") if store is not None and store.exists("staged", "spend") else None
+        incremental = read_incremental(resolve_path(params.incremental_path), spend=spend)
     elif store is not None and store.exists("staged", "lift_tests") and store.exists("staged", "spend"):
         incremental = incremental_from_lift_tests(store.read("staged", "lift_tests"), store.read("staged", "spend"))
 

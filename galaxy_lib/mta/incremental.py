@@ -398,9 +398,8 @@ def _from_json(p: Path) -> IncrementalEstimate | pd.DataFrame:
     return table
 
 
-def _from_table(p: Path) -> pd.DataFrame:
-    """Read a CSV / Parquet table ``channel, incremental [, std_error]``."""
-    df = read_table_file(p, "incremental_path", na_strings=True, error=PathTableError)
+def _from_table(df: pd.DataFrame, p: Path) -> pd.DataFrame:
+    """Check a table ``channel, incremental [, std_error]`` read from ``p``."""
     for col in ("channel", "incremental"):
         if col not in df.columns:
             raise PathTableError(f"{p.name}: required column {col!r} is missing (columns: {list(df.columns)}).")
@@ -409,18 +408,23 @@ def _from_table(p: Path) -> pd.DataFrame:
     return table
 
 
-def read_incremental(path: str | Path, unit: str = "revenue") -> IncrementalEstimate:
+def read_incremental(path: str | Path, unit: str = "revenue", spend: pd.DataFrame | None = None) -> IncrementalEstimate:
     """Read per-channel incremental estimates.
 
     Parameters
     ----------
     path
-        A CSV / Parquet table (``channel``, ``incremental`` [, ``std_error``]), a JSON object
+        A CSV / Parquet table (``channel``, ``incremental`` [, ``std_error``]), a lift-test
+        table (``channel, delta_x, delta_y, sigma``, e.g. the ``geo_lift_tests.csv`` of a
+        ``04_uplift`` run: see :func:`incremental_from_lift_tests`), a JSON object
         (``{"channel": value}`` or ``{"channels": {"ch": {"incremental": v}}}``), or a
         ``02_mmm`` run (its folder or its ``metrics.json``: see :func:`incremental_from_mmm_run`).
     unit
         ``"revenue"`` or ``"conversions"``: the unit of a table's or JSON's values (an MMM
         run is always revenue).
+    spend
+        ``channel, spend``: scales a lift-test table's returns to each channel's incremental
+        revenue (the store's spend; required for a lift-test table).
 
     Returns
     -------
@@ -445,7 +449,17 @@ def read_incremental(path: str | Path, unit: str = "revenue") -> IncrementalEsti
             return found
         table = found
     else:
-        table = _from_table(p)
+        df = read_table_file(p, "incremental_path", na_strings=True, error=PathTableError)
+        if "incremental" not in df.columns and {"channel", "delta_x", "delta_y", "sigma"} <= set(df.columns):
+            if spend is None:
+                raise PathTableError(
+                    f"{p.name} is a lift-test table: turning its returns into incremental revenue needs each "
+                    "channel's spend, which a path-table run without a store does not have. Use a store "
+                    "(data_dir) or give per-channel 'channel, incremental' estimates."
+                )
+            found = incremental_from_lift_tests(df, spend)
+            return IncrementalEstimate(table=found.table, unit="revenue", source=f"{p.name} ({found.source})")
+        table = _from_table(df, p)
     table.index.name = "channel"
     bad = table.index[~np.isfinite(table["incremental"]) | (table["incremental"] < 0)]
     if len(bad):

@@ -49,7 +49,8 @@ class MtaParams(NotebookParams):
     calibration_mode: Literal["relative", "absolute"] = Field("relative", description="See mta.analysis.calibrate.")
     incremental_path: str = Field(
         "",
-        description="Per-channel incremental estimates: a CSV/JSON table, a 02_mmm run folder or metrics.json, "
+        description="Per-channel incremental estimates: a CSV/JSON table, a lift-test table (04_uplift's "
+        "geo_lift_tests.csv), a 02_mmm run folder or metrics.json, "
         "or 'latest:mmm' (the newest passing MMM run); empty = the store's lift tests, if any.",
     )
     direct_channel: str = Field("direct", min_length=1, description="Channel skipped by last non-direct.")

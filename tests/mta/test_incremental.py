@@ -118,3 +118,31 @@ def test_latest_mmm_run_skips_failed_and_unreadable_runs(tmp_path: Path, mmm_run
     (broken / "metrics.json").write_text("{not json")
     assert latest_mmm_run(reports) == newer / "metrics.json"
     assert old.is_dir()
+
+
+def test_a_lift_test_table_file_is_calibrated_with_the_stores_spend(tmp_path):
+    """04_uplift's geo_lift_tests.csv (lift-test rows) works as incremental_path when the store's spend is known."""
+    from galaxy_lib.mta.incremental import incremental_from_lift_tests, read_incremental
+    from galaxy_lib.mta.paths import PathTableError
+
+    rows = pd.DataFrame(
+        {
+            "test_id": ["G1", "G2", "G3"],
+            "channel": ["tv", "tv", "search"],
+            "geo": ["north", "south", "east"],
+            "x": [1000.0, 800.0, 500.0],
+            "delta_x": [500.0, -400.0, 250.0],
+            "delta_y": [900.0, -600.0, 700.0],
+            "sigma": [200.0, 150.0, 100.0],
+        }
+    )
+    spend = pd.DataFrame({"channel": ["tv", "tv", "search"], "spend": [10_000.0, 5_000.0, 4_000.0]})
+    path = tmp_path / "geo_lift_tests.csv"
+    rows.to_csv(path, index=False)
+    got = read_incremental(path, spend=spend)
+    want = incremental_from_lift_tests(rows, spend)
+    pd.testing.assert_series_equal(got.table["incremental"], want.table["incremental"])
+    assert got.table.loc["search", "incremental"] == pytest.approx(700 / 250 * 4_000)
+    assert got.unit == "revenue" and "geo_lift_tests.csv" in got.source
+    with pytest.raises(PathTableError, match=r"lift-test table.*spend"):
+        read_incremental(path)
