@@ -59,21 +59,12 @@ from pathlib import Path
 from typing import Any
 
 from galaxy_lib.uplift.model import LEARNER_LABELS, LEARNERS
+from galaxy_lib.uplift.params import WORLD_FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Feature columns of the simulated campaign the learners get.
-FEATURES: tuple[str, ...] = (
-    "age",
-    "segment",
-    "past_purchases",
-    "avg_order_value",
-    "email_engagement",
-    "geo",
-    "tenure_days",
-    "pre_orders",
-    "pre_revenue",
-)
+#: Feature columns of the simulated campaign the learners get (the uplift notebook's defaults).
+FEATURES: tuple[str, ...] = WORLD_FEATURES
 CONTROL = "control"
 ARMS: tuple[str, ...] = ("email", "coupon")
 #: The peer every learner's fit time is divided by.

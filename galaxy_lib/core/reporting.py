@@ -16,7 +16,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,24 @@ from galaxy_lib.core.metrics import METRICS_SCHEMA_VERSION, MetricsPayload, RunM
 from galaxy_lib.core.paths import find_project_root
 from galaxy_lib.core.templating import render_template
 
-__all__ = ["ReportWriter", "build_index"]
+__all__ = ["ReportWriter", "build_index", "figures_in_order"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def figures_in_order(figures: Mapping[str, Any] | None, names: Sequence[str], run: str) -> dict[str, Any]:
+    """Return ``figures`` keyed by every name of ``names``, in that order (``None`` where not given).
+
+    Raises
+    ------
+    ValueError
+        When a figure's name is not one of ``names`` (a typo would silently drop it).
+    """
+    figures = dict(figures or {})
+    unknown = sorted(set(figures) - set(names))
+    if unknown:
+        raise ValueError(f"publish: unknown figure name(s) {unknown}; {run} publishes {list(names)}.")
+    return {name: figures.get(name) for name in names}
 
 
 def _now_iso() -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from galaxy_lib.core.gates import Gate, measure
-from galaxy_lib.core.reporting import ReportWriter
+from galaxy_lib.core.reporting import ReportWriter, figures_in_order
 from galaxy_lib.mta.analysis import CalibrationResult, PublishedPaths, credit_long
 from galaxy_lib.mta.data import MtaInputs
 from galaxy_lib.mta.models import AttributionResult
@@ -201,10 +201,7 @@ def publish(
     ValueError
         When a figure's name is not one of :data:`FIGURES`.
     """
-    figures = dict(figures or {})
-    unknown = sorted(set(figures) - set(FIGURES))
-    if unknown:
-        raise ValueError(f"publish: unknown figure name(s) {unknown}; an MTA run publishes {list(FIGURES)}.")
+    figures = figures_in_order(figures, FIGURES, "an MTA run")
     summary = inputs.summary()
     writer = ReportWriter(output_dir, notebook=NOTEBOOK)
     return writer.publish(
@@ -217,5 +214,5 @@ def publish(
             "calibration": calibration.table if calibration is not None else None,
             "truth_comparison": comparison,
         },
-        figures={name: figures.get(name) for name in FIGURES},
+        figures=figures,
     )

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from galaxy_lib.core.gates import Gate, measure
-from galaxy_lib.core.reporting import ReportWriter
+from galaxy_lib.core.reporting import ReportWriter, figures_in_order
 from galaxy_lib.schemas.uplift import (
     ArmReadoutMetrics,
     GeoTestMetrics,
@@ -186,10 +186,7 @@ def publish(
     ValueError
         When a figure's name is not one of :data:`FIGURES`.
     """
-    figures = dict(figures or {})
-    unknown = sorted(set(figures) - set(FIGURES))
-    if unknown:
-        raise ValueError(f"publish: unknown figure name(s) {unknown}; an uplift run publishes {list(FIGURES)}.")
+    figures = figures_in_order(figures, FIGURES, "an uplift run")
     from galaxy_lib.experiments import readout_table
     from galaxy_lib.experiments.geo import usable_lift_rows
 
@@ -211,5 +208,5 @@ def publish(
             "geo_readouts": geo_tests,
             "geo_lift_tests": None if geo_tests is None else usable_lift_rows(geo_tests),
         },
-        figures={name: figures.get(name) for name in FIGURES},
+        figures=figures,
     )
