@@ -120,8 +120,9 @@ class UpliftFit:
         Learner key -> predicted uplift per arm on the held-out rows.
     scores
         AUUC and Qini per learner and arm (:func:`evaluation.score_table`).
-    curves
-        Qini curves of every learner and of random targeting (:func:`evaluation.qini_curves`).
+    curves, gain_curves
+        Qini and cumulative-gain curves of every learner and of random targeting
+        (:func:`evaluation.qini_curves`).
     chosen
         Key of the chosen learner.
     deciles
@@ -142,6 +143,7 @@ class UpliftFit:
     predictions: dict[str, pd.DataFrame]
     scores: pd.DataFrame
     curves: pd.DataFrame
+    gain_curves: pd.DataFrame
     chosen: str
     deciles: pd.DataFrame
     truth_scores: pd.DataFrame | None
@@ -192,6 +194,7 @@ def fit_and_compare(data: UpliftData, progress: bool = True) -> UpliftFit:
     predictions = {name: f.predict(x[test]) for name, f in fitted.items()}
     scores = evaluation.score_table(predictions, treatment[test], y[test], data.control)
     curves = evaluation.qini_curves(predictions, treatment[test], y[test], data.control)
+    gain_curves = evaluation.qini_curves(predictions, treatment[test], y[test], data.control, kind="gain")
     chosen = evaluation.choose_model(scores, p.choose_by, prefer=ENSEMBLE)
     true_test = None if data.truth is None else data.truth.iloc[test][list(data.arms)].reset_index(drop=True)
     deciles = evaluation.decile_table(predictions[chosen], treatment[test], y[test], data.control, true_test)
@@ -206,6 +209,7 @@ def fit_and_compare(data: UpliftData, progress: bool = True) -> UpliftFit:
         predictions,
         scores,
         curves,
+        gain_curves,
         chosen,
         deciles,
         truth_scores,

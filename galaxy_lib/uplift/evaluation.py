@@ -10,6 +10,7 @@ are one line of pandas each.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -113,26 +114,42 @@ def choose_model(scores: pd.DataFrame, metric: str = "qini", prefer: str | None 
 
 
 def qini_curves(
-    predictions: Mapping[str, pd.DataFrame], treatment: np.ndarray, y: np.ndarray, control: str, points: int = 101
+    predictions: Mapping[str, pd.DataFrame],
+    treatment: np.ndarray,
+    y: np.ndarray,
+    control: str,
+    points: int = 101,
+    kind: Literal["qini", "gain"] = "qini",
 ) -> pd.DataFrame:
-    """Qini curves of every model and of random targeting, per arm, on a grid of ``points`` shares targeted.
+    """Qini (or cumulative-gain) curves of every model and of random targeting, per arm.
+
+    Parameters
+    ----------
+    predictions, treatment, y, control
+        As in :func:`score_table`.
+    points
+        Grid of shares targeted the curves are interpolated on.
+    kind
+        ``qini`` (causalml's ``get_qini``: incremental outcomes counted on the treated
+        side) or ``gain`` (``get_cumgain``: the uplift of the targeted group times its size).
 
     Returns
     -------
     pandas.DataFrame
-        Long table ``arm, model, share_targeted, incremental`` where
-        ``incremental`` is causalml's Qini value: incremental outcomes when the top
-        ``share_targeted`` of customers (by predicted uplift) are treated. Model
-        ``random`` is random targeting: the straight line to treating everyone.
+        Long table ``arm, model, share_targeted, incremental``: incremental outcomes
+        when the top ``share_targeted`` of customers (by predicted uplift) are treated.
+        Model ``random`` is random targeting: the straight line to treating everyone.
     """
-    from causalml.metrics import get_qini
+    from causalml.metrics import get_cumgain, get_qini
+
+    get_curve = get_qini if kind == "qini" else get_cumgain
 
     arms = next(iter(predictions.values())).columns
     grid = np.linspace(0.0, 1.0, points)
     parts = []
     for arm in arms:
         frame = arm_frame(predictions, treatment, y, arm, control)
-        curve = get_qini(frame, outcome_col="y", treatment_col="w", normalize=False)
+        curve = get_curve(frame, outcome_col="y", treatment_col="w", normalize=False)
         share = np.asarray(curve.index, dtype=float) / max(len(frame), 1)
         for model in curve.columns:
             values = np.interp(grid, share, curve[model].to_numpy(dtype=float))

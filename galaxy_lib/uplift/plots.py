@@ -83,14 +83,16 @@ def readout_chart(readouts: Sequence[AbReadout], title: str = "Relative lift of 
 
 
 def qini_chart(curves: pd.DataFrame, chosen: str, title: str = "Qini curves on the held-out customers") -> go.Figure:
-    """Draw each model's Qini curve against random targeting, one panel per arm.
+    """Draw each model's Qini (or cumulative-gain) curve against random targeting, one panel per arm.
 
     Parameters
     ----------
     curves
-        :func:`galaxy_lib.uplift.evaluation.qini_curves`.
+        :func:`galaxy_lib.uplift.evaluation.qini_curves` (either kind).
     chosen
         Key of the chosen learner (drawn thicker).
+    title
+        Figure title (say which kind of curve it is).
     """
     arms = list(dict.fromkeys(curves["arm"]))
     fig = make_subplots(rows=1, cols=len(arms), subplot_titles=[f"{a} vs control" for a in arms])

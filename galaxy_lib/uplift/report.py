@@ -38,6 +38,7 @@ NOTEBOOK = "04_uplift"
 FIGURES: tuple[str, ...] = (
     "ab_readout",
     "qini_curves",
+    "gain_curves",
     "uplift_deciles",
     "feature_importance",
     "policy_profit",

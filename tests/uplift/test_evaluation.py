@@ -184,3 +184,20 @@ def test_qini_curves_have_a_random_line_to_the_same_end(
         assert end == pytest.approx(y[t == arm].sum() - y[t == "control"].mean() * n_t)
         truth = a[a["model"] == "truth"].set_index("share_targeted")["incremental"]
         assert truth.loc[0.3] > random.set_index("share_targeted")["incremental"].loc[0.3]
+
+
+def test_gain_curves_end_at_the_gain_of_treating_everyone(campaign) -> None:
+    """The cumulative gain of treating everyone is the experiment's difference in means times the rows."""
+    table, truth = campaign
+    predictions = {"truth": truth}
+    arms, y = table["treatment"].to_numpy(), table["converted"].to_numpy()
+    curves = qini_curves(predictions, arms, y, "control", kind="gain")
+    for arm in ("coupon", "email"):
+        a = curves[curves["arm"] == arm]
+        end = a[a["share_targeted"] == 1.0].set_index("model")["incremental"]
+        rows = np.isin(arms, [arm, "control"]).sum()
+        diff = y[arms == arm].mean() - y[arms == "control"].mean()
+        assert end["truth"] == pytest.approx(diff * rows, rel=1e-6)
+        assert end["random"] == pytest.approx(end["truth"])
+        mid = a[a["share_targeted"] == 0.5].set_index("model")["incremental"]
+        assert mid["truth"] > mid["random"]
