@@ -247,6 +247,7 @@ _email_experiment = pa.DataFrameSchema(
         "revenue": _nonneg(float),
         "pre_orders": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
         "pre_revenue": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
+        "sent_at": _ts(nullable=True),
     },
     strict=False,
     name="email_experiment",
@@ -315,7 +316,7 @@ CONTRACTS: dict[str, TableContract] = {
             ("customer_id",),
             (),
             "Randomised campaign experiment: arm label and outcome per customer, with pre-period purchases.",
-            defaults={"pre_orders": None, "pre_revenue": None},
+            defaults={"pre_orders": None, "pre_revenue": None, "sent_at": None},
         ),
     )
 }

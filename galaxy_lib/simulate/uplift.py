@@ -22,6 +22,11 @@ price-sensitive customers (low average order value), lapsed and new ones,
 whatever their e-mail engagement; loyal customers redeem it on purchases they
 would have made anyway, so it costs more than it earns there.
 
+The campaign went out in daily waves over :data:`SEND_DAYS` days, starting
+:data:`SEND_START_BEFORE_END_DAYS` days before the end of the world's period: each
+customer's ``sent_at`` is 09:00 on a uniformly drawn day of that window, and the
+outcome is known 14 days later (what a daily sequential monitor looks at).
+
 The pre-period (:data:`PRE_PERIOD_DAYS` days before the send) is drawn from the
 same propensity: ``pre_orders ~ Poisson(PRE_WINDOWS * base(x))`` and
 ``pre_revenue`` is their total value. It is what CUPED uses as a covariate.
@@ -48,6 +53,7 @@ __all__ = [
     "FORMULA",
     "LATENT_SD",
     "PRE_PERIOD_DAYS",
+    "SEND_DAYS",
     "TAU_COEFS",
     "simulate_campaign",
     "simulate_experiment",
@@ -63,6 +69,10 @@ LATENT_SD = 1.2
 #: Length of the pre-period behind ``pre_orders`` and ``pre_revenue``.
 PRE_PERIOD_DAYS = 365
 PRE_WINDOWS = PRE_PERIOD_DAYS / 14
+#: Days over which the campaign was sent (one wave a day).
+SEND_DAYS = 14
+#: The first wave went out this many days before the end of the world's period.
+SEND_START_BEFORE_END_DAYS = 28
 
 BASE_COEFS: dict[str, float] = {
     "intercept": -3.4,
@@ -130,8 +140,10 @@ def _order_values(rng: np.random.Generator, orders: np.ndarray, aov: np.ndarray)
     return np.round(total, 2)
 
 
-def simulate_experiment(rng: np.random.Generator, block: CustomerBlock) -> tuple[pa.Table, pa.Table]:
-    """``email_experiment`` rows and ``truth/uplift`` rows of one customer block."""
+def simulate_experiment(
+    rng: np.random.Generator, block: CustomerBlock, period_end: pd.Timestamp
+) -> tuple[pa.Table, pa.Table]:
+    """``email_experiment`` rows and ``truth/uplift`` rows of one customer block (period ending ``period_end``)."""
     n = len(block.number)
     latent = rng.normal(0.0, LATENT_SD, n)
     base = 1 / (1 + np.exp(-(_linear(BASE_COEFS, block) + latent)))
@@ -144,6 +156,8 @@ def simulate_experiment(rng: np.random.Generator, block: CustomerBlock) -> tuple
     revenue = _order_values(rng, converted, block.avg_order_value)
     pre_orders = rng.poisson(PRE_WINDOWS * base).astype(np.int64)
     pre_revenue = _order_values(rng, pre_orders, block.avg_order_value)
+    first_wave = (pd.Timestamp(period_end).normalize() - pd.Timedelta(days=SEND_START_BEFORE_END_DAYS)).value
+    sent_at = first_wave + (rng.integers(0, SEND_DAYS, n) * 24 + 9) * 3_600_000_000_000
     cid = block.customer_id
     table = pa.table(
         {
@@ -153,6 +167,7 @@ def simulate_experiment(rng: np.random.Generator, block: CustomerBlock) -> tuple
             "revenue": pa.array(revenue, pa.float64()),
             "pre_orders": pa.array(pre_orders, pa.int64()),
             "pre_revenue": pa.array(pre_revenue, pa.float64()),
+            "sent_at": pa.array(sent_at, pa.timestamp("ns")),
         }
     )
     truth = pa.table(
@@ -184,7 +199,7 @@ def simulate_campaign(n_customers: int, seed: int = 0, block_size: int = 50_000)
     Returns
     -------
     table, truth
-        ``table``: ``customer_id, treatment, converted, revenue, pre_orders, pre_revenue`` and the
+        ``table``: ``customer_id, treatment, converted, revenue, pre_orders, pre_revenue, sent_at`` and the
         features of ``curated/uplift_features`` (``age, segment, past_purchases, avg_order_value,
         email_engagement, geo, tenure_days``); ``truth``: ``customer_id, base, tau_email,
         tau_coupon, latent`` in the same row order.
@@ -203,7 +218,7 @@ def simulate_campaign(n_customers: int, seed: int = 0, block_size: int = 50_000)
         block = simulate_customers(
             rng_for(seed, "customers", b), first + 1, n, cfg.geo_shares, cfg.geos, start, cfg.n_weeks
         )
-        exp, truth = simulate_experiment(rng_for(seed, "experiment", b), block)
+        exp, truth = simulate_experiment(rng_for(seed, "experiment", b), block, as_of)
         features = block.table.select(
             ["customer_id", "age", "segment", "past_purchases", "avg_order_value", "email_engagement", "geo"]
         ).to_pandas()

@@ -310,7 +310,9 @@ def build_world(
             t = timed("consent", t)
             jb = journeys_mod.simulate_journeys(rng_for(cfg.seed, "journeys", b), b, block, ctx)
             t = timed("journeys", t)
-            exp, utruth = uplift_mod.simulate_experiment(rng_for(cfg.seed, "experiment", b), block)
+            exp, utruth = uplift_mod.simulate_experiment(
+                rng_for(cfg.seed, "experiment", b), block, pd.Timestamp(end_ns)
+            )
             t = timed("email_experiment", t)
             parts["customers"].append(block.table)
             parts["consent"].append(consent)

@@ -1,6 +1,8 @@
 """The uplift workflow's steps, each one call from the notebook.
 
 * :func:`read_out_campaign`: the A/B readout of every arm (SRM guard, CUPED);
+* :func:`monitor_campaign`: the same readout looked at every day, with an
+  always-valid p-value (when the table says when each customer was contacted);
 * :func:`fit_and_compare`: split, fit every learner, score them on the held-out
   rows, choose one, and explain it;
 * :func:`plan_targeting`: the policy, its measured value against the
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from galaxy_lib.experiments import AbReadout, ab_readout, srm_check
+from galaxy_lib.experiments import AbReadout, SequentialResult, ab_readout, sequential_monitor, srm_check
 from galaxy_lib.experiments.ab import SrmCheck
 from galaxy_lib.uplift import evaluation
 from galaxy_lib.uplift.data import UpliftData, split_rows
@@ -45,6 +47,7 @@ __all__ = [
     "TargetingPlan",
     "UpliftFit",
     "fit_and_compare",
+    "monitor_campaign",
     "plan_targeting",
     "read_out_campaign",
     "read_out_geo_tests",
@@ -100,6 +103,34 @@ def read_out_campaign(data: UpliftData, alpha: float = 0.1) -> CampaignReadout:
             alpha=alpha,
         )
     return CampaignReadout(srm, tuple(readouts))
+
+
+def monitor_campaign(
+    data: UpliftData, outcome_days: int = 14, alpha: float = 0.1
+) -> dict[str, SequentialResult] | None:
+    """Replay the campaign as a daily monitor would have seen it (mSPRT, always-valid p-value).
+
+    A customer's outcome is known ``outcome_days`` after their ``sent_at``; each day
+    the monitor compares the arm with the control on the customers known by then.
+    Its p-value stays valid however often it is looked at
+    (:func:`galaxy_lib.experiments.sequential_monitor`), so the first day it falls
+    to ``alpha`` is a day the test could have stopped.
+
+    Returns
+    -------
+    dict or None
+        Arm -> monitor result, or ``None`` when the table has no usable ``sent_at``.
+    """
+    frame = data.frame
+    if "sent_at" not in frame.columns or frame["sent_at"].isna().any():
+        return None
+    known = (pd.to_datetime(frame["sent_at"]).dt.normalize() + pd.Timedelta(days=outcome_days)).dt.date
+    table = frame.assign(_known=known)
+    p = data.params
+    return {
+        arm: sequential_monitor(table, p.treatment_column, p.outcome_column, "_known", data.control, arm, alpha=alpha)
+        for arm in data.arms
+    }
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,8 +29,8 @@ def build_uplift_features(store: DataStore, as_of: pd.Timestamp | None) -> Curat
     """Build ``curated/uplift_features``: the e-mail experiment with customer features, consented customers only.
 
     Columns: ``customer_key, treatment, converted, revenue, pre_orders,
-    pre_revenue`` (from ``staged.email_experiment``; the pre-period columns are
-    null when the experiment file had none) and ``age, segment, past_purchases,
+    pre_revenue, sent_at`` (from ``staged.email_experiment``; the pre-period and send
+    columns are null when the experiment file had none) and ``age, segment, past_purchases,
     avg_order_value, email_engagement, geo, tenure_days`` (from ``staged.customers``;
     ``tenure_days`` = whole days from ``signup_date`` to ``as_of``, negative for a
     signup after ``as_of``). Experiment rows whose customer is not staged (e.g. the
@@ -48,7 +48,7 @@ def build_uplift_features(store: DataStore, as_of: pd.Timestamp | None) -> Curat
         raise ValueError("uplift_features needs a reference time (as_of) for tenure_days; the store has no timed data.")
     as_of_sql = f"TIMESTAMP '{pd.Timestamp(as_of).isoformat(sep=' ')}'"
     sql = f"""
-        SELECT e.customer_key, e.treatment, e.converted, e.revenue, e.pre_orders, e.pre_revenue,
+        SELECT e.customer_key, e.treatment, e.converted, e.revenue, e.pre_orders, e.pre_revenue, e.sent_at,
                c.age, c.segment, c.past_purchases, c.avg_order_value, c.email_engagement, c.geo,
                date_diff('day', c.signup_date, {as_of_sql}) AS tenure_days
         FROM staged.email_experiment e JOIN staged.customers c USING (customer_key)

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from galaxy_lib.core.plotting import apply_theme
-from galaxy_lib.experiments import AbReadout
+from galaxy_lib.experiments import AbReadout, SequentialResult
 from galaxy_lib.uplift.params import LEARNER_LABELS
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "policy_chart",
     "qini_chart",
     "readout_chart",
+    "sequential_chart",
     "truth_scatter",
 ]
 
@@ -284,3 +285,39 @@ def geo_chart(tests: pd.DataFrame, title: str = "Geo tests: incremental revenue 
     fig.update_xaxes(title_text="incremental revenue per test week")
     fig.update_yaxes(autorange="reversed")
     return apply_theme(fig, title, height=140 + 40 * len(tests))
+
+
+def sequential_chart(
+    results: dict[str, SequentialResult], title: str = "Looking every day: always-valid p-value and effect"
+) -> go.Figure:
+    """Draw each arm's always-valid p-value by day (left) and its difference with the confidence sequence (right).
+
+    Parameters
+    ----------
+    results
+        :func:`galaxy_lib.uplift.analysis.monitor_campaign`.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["always-valid p-value", "difference vs control"])
+    for i, (arm, result) in enumerate(results.items()):
+        looks, color = result.looks, _arm_color(i)
+        fig.add_scatter(
+            x=looks["look"], y=looks["p_value"], mode="lines+markers", name=arm, legendgroup=arm,
+            line=dict(color=color), row=1, col=1,
+        )  # fmt: skip
+        fig.add_scatter(
+            x=list(looks["look"]) + list(looks["look"])[::-1],
+            y=list(looks["ci_high"]) + list(looks["ci_low"])[::-1],
+            fill="toself", fillcolor=color, opacity=0.18, line=dict(width=0), name=f"{arm} confidence sequence",
+            legendgroup=arm, showlegend=False, hoverinfo="skip", row=1, col=2,
+        )  # fmt: skip
+        fig.add_scatter(
+            x=looks["look"], y=looks["diff"], mode="lines", line=dict(color=color), name=f"{arm} difference",
+            legendgroup=arm, showlegend=False, row=1, col=2,
+        )  # fmt: skip
+    alpha = next(iter(results.values())).alpha if results else 0.05
+    fig.add_hline(y=alpha, line_dash="dot", line_color="#616161", row=1, col=1)
+    fig.add_hline(y=0, line_dash="dot", line_color="#616161", row=1, col=2)
+    fig.update_yaxes(type="log", title_text="p-value (log scale)", row=1, col=1)
+    fig.update_yaxes(title_text="difference in outcome", row=1, col=2)
+    fig.update_xaxes(title_text="day the outcome was known")
+    return _legend_below(apply_theme(fig, title, height=460))

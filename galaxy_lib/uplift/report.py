@@ -37,6 +37,7 @@ NOTEBOOK = "04_uplift"
 #: Figures a run publishes, by file name, in this order.
 FIGURES: tuple[str, ...] = (
     "ab_readout",
+    "sequential_monitor",
     "qini_curves",
     "gain_curves",
     "uplift_deciles",

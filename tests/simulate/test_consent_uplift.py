@@ -8,7 +8,7 @@ import pytest
 
 from galaxy_lib.core.contracts import CONSENT_PURPOSES
 from galaxy_lib.simulate.customers import SEGMENTS, TCF_MAP
-from galaxy_lib.simulate.uplift import ARMS, BASE_COEFS, LATENT_SD, PRE_PERIOD_DAYS, TAU_COEFS
+from galaxy_lib.simulate.uplift import ARMS, BASE_COEFS, LATENT_SD, PRE_PERIOD_DAYS, SEND_DAYS, TAU_COEFS
 
 
 def _coverage(consent: pd.DataFrame, as_of: pd.Timestamp, n: int) -> dict[str, float]:
@@ -120,3 +120,11 @@ def test_the_coupon_works_on_price_sensitive_customers_not_on_email_readers(expe
     # the arms disagree about who to contact, so a multi-arm policy has something to choose
     assert np.corrcoef(df["tau_email"], df["tau_coupon"])[0, 1] < 0.6
     assert 0.2 < (df["tau_coupon"] > df["tau_email"]).mean() < 0.8
+
+
+def test_the_campaign_went_out_in_daily_waves_before_the_period_end(ci_world, experiment):
+    sent = pd.to_datetime(experiment["sent_at"])
+    end = pd.Timestamp(ci_world.truth["world"]["end"])
+    assert sent.dt.normalize().nunique() == SEND_DAYS and (sent.dt.hour == 9).all()
+    assert sent.min().normalize() == end.normalize() - pd.Timedelta(days=28)
+    assert (sent + pd.Timedelta(days=14) <= end).all()  # every outcome window closed by the period end

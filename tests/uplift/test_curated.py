@@ -36,6 +36,7 @@ def test_uplift_features(raw_store: DataStore) -> None:
         "revenue",
         "pre_orders",
         "pre_revenue",
+        "sent_at",
         "age",
         "segment",
         "past_purchases",
