@@ -49,9 +49,10 @@ class UpliftDataError(ValueError):
 
 
 def _rows(mask: pd.Series | np.ndarray, limit: int = 5) -> str:
-    positions = np.flatnonzero(np.asarray(mask))
+    """Name the rows where ``mask`` holds, counting data rows from 1 (a file's line is one more, its header)."""
+    positions = np.flatnonzero(np.asarray(mask)) + 1
     shown = ", ".join(str(int(p)) for p in positions[:limit])
-    return f"row(s) {shown}" + (f" and {len(positions) - limit:,} more" if len(positions) > limit else "")
+    return f"data row(s) {shown}" + (f" and {len(positions) - limit:,} more" if len(positions) > limit else "")
 
 
 def check_campaign_table(
@@ -262,6 +263,19 @@ def _from_file(params: UpliftParams) -> tuple[pd.DataFrame, np.ndarray, str]:
             raise UpliftDataError(
                 f"id_column {params.id_column!r} is not a column of {path.name}; its columns are "
                 f"{list(frame.columns)}. Set id_column, or leave it empty to number the rows."
+            )
+        ids = frame[params.id_column]
+        if ids.isna().any() or (ids.astype(str).str.strip() == "").any():
+            blank = ids.isna() | (ids.astype(str).str.strip() == "")
+            raise UpliftDataError(
+                f"id_column {params.id_column!r} is blank in {_rows(blank)}; every customer needs an id "
+                "(fill them, or leave id_column empty to number the rows)."
+            )
+        if ids.duplicated().any():
+            raise UpliftDataError(
+                f"id_column {params.id_column!r} repeats ids in {_rows(ids.duplicated(keep=False))}: a customer "
+                "belongs to one arm of an experiment once. Remove the repeated rows (a customer contacted twice "
+                "belongs to a different design)."
             )
         frame["customer_key"] = pseudonymise(frame.pop(params.id_column), get_salt())
     else:

@@ -98,13 +98,13 @@ def test_a_binary_outcome_that_is_not_0_1_shows_the_values_and_rows(table: pd.Da
     table.loc[[3, 7], "converted"] = [2, 5]
     with pytest.raises(
         UpliftDataError,
-        match=r"outcome 'converted' is declared binary but holds \['2', '5'\] in row\(s\) 3, 7; recode it to 0/1 "
+        match=r"outcome 'converted' is declared binary but holds \['2', '5'\] in data row\(s\) 4, 8; recode it to 0/1 "
         r"or set outcome_type: continuous",
     ):
         check(table)
     table["converted"] = table["converted"].astype(object)
     table.loc[9, "converted"] = "yes"
-    with pytest.raises(UpliftDataError, match=r"holds \['2', '5', 'yes'\] in row\(s\) 3, 7, 9;"):
+    with pytest.raises(UpliftDataError, match=r"holds \['2', '5', 'yes'\] in data row\(s\) 4, 8, 10;"):
         check(table)
     check(table, outcome_column="revenue", outcome_type="continuous")  # the same table, another outcome
 
@@ -129,11 +129,11 @@ def test_a_blank_feature_names_the_rows(table: pd.DataFrame) -> None:
     table.loc[[4, 9], "age"] = np.nan
     with pytest.raises(
         UpliftDataError,
-        match=r"feature 'age' is blank in row\(s\) 4, 9; fill those values or leave 'age' out of feature_columns",
+        match=r"feature 'age' is blank in data row\(s\) 5, 10; fill those values or leave 'age' out of feature_columns",
     ):
         check(table)
     table.loc[20:27, "age"] = np.nan  # ten blanks: five shown, the rest counted
-    with pytest.raises(UpliftDataError, match=r"feature 'age' is blank in row\(s\) 4, 9, 20, 21, 22 and 5 more;"):
+    with pytest.raises(UpliftDataError, match=r"feature 'age' is blank in data row\(s\) 5, 10, 21, 22, 23 and 5 more;"):
         check(table)
     check(table, features=[f for f in WORLD_FEATURES if f != "age"])  # left out, the table passes
 
@@ -152,7 +152,9 @@ def test_a_constant_feature(table: pd.DataFrame) -> None:
 def test_blanks_in_the_arm_or_outcome_column(table: pd.DataFrame, column: str) -> None:
     table[column] = table[column].astype(object)
     table.loc[2, column] = None
-    with pytest.raises(UpliftDataError, match=rf"column '{column}' is blank in row\(s\) 2; fill or drop those rows"):
+    with pytest.raises(
+        UpliftDataError, match=rf"column '{column}' is blank in data row\(s\) 3; fill or drop those rows"
+    ):
         check(table)
 
 
@@ -272,7 +274,7 @@ def test_a_users_bad_table_is_refused_before_anything_is_fitted(
     table.loc[[1, 2], "converted"] = 3
     path = _write_csv(tmp_path, table)
     with pytest.raises(
-        UpliftDataError, match=r"outcome 'converted' is declared binary but holds \['3'\] in row\(s\) 1, 2"
+        UpliftDataError, match=r"outcome 'converted' is declared binary but holds \['3'\] in data row\(s\) 2, 3"
     ):
         load_uplift_data(UpliftParams(data_path=str(path), id_column="customer_id"))
 
@@ -339,3 +341,18 @@ def test_the_store_counts_experiment_rows_left_out(world: tuple[DataStore, Uplif
     assert set(data.frame["customer_key"]) <= measured
     assert data.source == "uplift_features of the store ci"
     assert data.features == WORLD_FEATURES
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [("blank", r"is blank in data row\(s\) 4;"), ("repeat", r"repeats ids in data row\(s\) 3, 4:")],
+)
+def test_a_users_ids_must_be_present_and_unique(
+    tmp_path: Path, table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, change: str, message: str
+) -> None:
+    monkeypatch.setenv("GALAXY_PII_SALT", "a-test-salt-of-enough-length")
+    bad = table.copy()
+    bad.loc[3, "customer_id"] = "" if change == "blank" else bad.loc[2, "customer_id"]
+    path = _write_csv(tmp_path, bad)
+    with pytest.raises(UpliftDataError, match=message):
+        load_uplift_data(UpliftParams(data_path=str(path), id_column="customer_id"))
