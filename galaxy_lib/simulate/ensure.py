@@ -14,8 +14,9 @@ from pathlib import Path
 from galaxy_lib.core.config import resolve_path
 from galaxy_lib.core.contracts import RAW_TABLES
 from galaxy_lib.core.store import DataStore
+from galaxy_lib.pipeline.ingest import holds_user_data
 from galaxy_lib.pipeline.staging import salt_for_store, stage_world, staging_is_current
-from galaxy_lib.simulate.world import build_world
+from galaxy_lib.simulate.world import WORLD_FORMAT, build_world
 
 __all__ = ["ensure_world"]
 
@@ -58,6 +59,7 @@ def ensure_world(
     """
     root = resolve_path(data_dir)
     store = DataStore(root)
+    _rebuild_if_outdated(root, store, progress)
     if staging_is_current(store):
         _warn_mismatch(root, size, seed)
         return store
@@ -78,6 +80,34 @@ def ensure_world(
             salt = salt_for_store(store, demo=built_size in ("ci", "demo"))
         stage_world(store, salt, progress=progress)
     return store
+
+
+def _outdated_format(root: Path) -> int | None:
+    """Return the format of a simulator world older than :data:`WORLD_FORMAT` at ``root``, else ``None``."""
+    try:
+        world = json.loads((root / "world.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    found = int(world.get("format", 1))
+    return found if found < WORLD_FORMAT else None
+
+
+def _rebuild_if_outdated(root: Path, store: DataStore, progress: bool) -> None:
+    """Rebuild a world the simulator built alone in an older table format (its tables would fail the contracts)."""
+    if _outdated_format(root) is None or holds_user_data(root):
+        return
+    with store.lock(timeout=3600):
+        found = _outdated_format(root)
+        if found is None:
+            return
+        world = json.loads((root / "world.json").read_text())
+        warnings.warn(
+            f"{root} holds a Galaxy world of table format {found} (this version writes {WORLD_FORMAT}): "
+            "rebuilding it with the same size and seed.",
+            UserWarning,
+            stacklevel=3,
+        )
+        build_world(root, size=world.get("size", "ci"), seed=int(world.get("seed", 42)), progress=progress, force=True)
 
 
 def _warn_mismatch(root: Path, size: str, seed: int) -> dict | None:

@@ -56,7 +56,12 @@ from galaxy_lib.simulate.customers import (
 )
 from galaxy_lib.simulate.mmm import simulate_mmm
 
-__all__ = ["WORLD_FILES", "WorldSummary", "build_world", "rebuild_refusal", "user_files"]
+__all__ = ["WORLD_FILES", "WORLD_FORMAT", "WorldSummary", "build_world", "rebuild_refusal", "user_files"]
+
+#: Version of the world's tables; bumped when a table's columns change, so
+#: :func:`galaxy_lib.simulate.ensure_world` rebuilds a simulator-only world of an older format
+#: (2: the campaign experiment's arms are labels, with a coupon arm, pre-period and send dates).
+WORLD_FORMAT = 2
 
 #: Files and folders a build owns (removed before a rebuild).
 WORLD_FILES: tuple[str, ...] = (
@@ -463,6 +468,7 @@ def build_world(
     world = {
         "size": cfg.size,
         "seed": cfg.seed,
+        "format": WORLD_FORMAT,
         "created_at": pd.Timestamp.now(tz="UTC").isoformat(),
         "rows": rows,
         "seconds": round(seconds, 3),

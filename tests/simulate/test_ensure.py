@@ -17,6 +17,7 @@ from galaxy_lib.governance.pseudonyms import SaltError, pseudonymise
 from galaxy_lib.pipeline.ingest import ingest_file
 from galaxy_lib.pipeline.staging import STAGING_MARKER, staging_is_current
 from galaxy_lib.simulate import ensure_world
+from galaxy_lib.simulate.world import WORLD_FORMAT
 from tests.fixtures.raw_world import INGEST_FIXTURES, SALT, write_raw
 
 
@@ -38,7 +39,8 @@ def test_ensure_world_builds_once_under_the_lock(tmp_path: Path, monkeypatch) ->
         out = Path(out_dir)
         write_raw(out)
         parts = {p.relative_to(out).as_posix(): p.stat().st_size for p in (out / "raw").glob("*/*.parquet")}
-        (out / "world.json").write_text(json.dumps({"size": size, "seed": seed, "raw_parts": parts}))
+        world = {"size": size, "seed": seed, "format": WORLD_FORMAT, "raw_parts": parts}
+        (out / "world.json").write_text(json.dumps(world))
 
     monkeypatch.setattr(ensure, "build_world", fake_build)
     root = tmp_path / "w"
@@ -148,3 +150,18 @@ def pii_salt() -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return get_salt(demo=True)
+
+
+def test_a_world_of_an_older_table_format_is_rebuilt(tmp_path: Path) -> None:
+    """A simulator-only world written before a table changed its columns is rebuilt, not half-read."""
+    root = tmp_path / "old"
+    ensure_world(root, size="ci", progress=False)
+    world = json.loads((root / "world.json").read_text())
+    assert world["format"] == WORLD_FORMAT
+    world.pop("format")  # as written before formats were recorded
+    (root / "world.json").write_text(json.dumps(world))
+    with pytest.warns(UserWarning, match=rf"table format 1 \(this version writes {WORLD_FORMAT}\): rebuilding"):
+        ensure_world(root, size="ci", progress=False)
+    rebuilt = json.loads((root / "world.json").read_text())
+    assert rebuilt["format"] == WORLD_FORMAT and rebuilt["created_at"] != world["created_at"]
+    assert staging_is_current(DataStore(root))
