@@ -380,6 +380,10 @@ def register_campaign(data: UpliftData, readout: CampaignReadout) -> tuple[str, 
         "control": data.control,
         "status": "running",
     }
+    if "sent_at" in data.frame.columns and data.frame["sent_at"].notna().all():
+        sent = pd.to_datetime(data.frame["sent_at"])
+        spec["start"] = sent.min().date().isoformat()
+        spec["end"] = (sent.max() + pd.Timedelta(days=14)).date().isoformat()  # the last outcome window
     try:
         if p.experiment_id not in registry.ids():
             registry.register(spec)
