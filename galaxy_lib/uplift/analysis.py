@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from galaxy_lib.core.config import resolve_path
 from galaxy_lib.experiments import AbReadout, SequentialResult, ab_readout, sequential_monitor, srm_check
 from galaxy_lib.experiments.ab import SrmCheck
 from galaxy_lib.uplift import evaluation
@@ -359,7 +360,7 @@ def register_campaign(data: UpliftData, readout: CampaignReadout) -> tuple[str, 
     p = data.params
     if not p.experiment_id or p.data_path:
         return None
-    registry = ExperimentRegistry(DataStore(p.data_dir))
+    registry = ExperimentRegistry(DataStore(resolve_path(p.data_dir)))
     primary = [r for r in readout.readouts if r.metric == p.outcome_column]
     significant = any(r.diff_low > 0 or r.diff_high < 0 for r in primary)
     binary = p.outcome_type == "binary"
@@ -427,7 +428,7 @@ def read_out_geo_tests(data_dir: str, draws: int = 500, seed: int = 0, progress:
     from galaxy_lib.core.store import DataStore
     from galaxy_lib.experiments.geo import geo_lift_table
 
-    store = DataStore(data_dir)
+    store = DataStore(resolve_path(data_dir))
     if not all(store.exists("staged", t) for t in ("lift_tests", "kpi", "spend")):
         return None
     design = store.read("staged", "lift_tests")

@@ -94,6 +94,20 @@ def test_the_campaign_is_registered_once_with_its_readout(run: dict) -> None:
     assert registry.verify().ok
 
 
+def test_a_relative_data_dir_is_the_project_roots_whatever_the_working_folder(
+    run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notebook kernels run in their run folder: the registry must still land in the store, not beside the kernel."""
+    import os
+
+    from galaxy_lib.core.paths import find_project_root
+
+    relative = os.path.relpath(run["root"], find_project_root())
+    monkeypatch.chdir(tmp_path)
+    assert analysis.register_campaign(_with(run["data"], data_dir=relative), run["readout"])[0] == "spring-campaign"
+    assert not any(tmp_path.rglob("experiments"))
+
+
 def test_cuped_narrows_the_intervals_on_the_worlds_data(run: dict) -> None:
     data: UpliftData = run["data"]
     plain = analysis.read_out_campaign(_with(data, cuped_covariates={}), alpha=0.1)
