@@ -395,18 +395,6 @@ def register_campaign(data: UpliftData, readout: CampaignReadout) -> tuple[str, 
         pass
     experiment = registry.get(p.experiment_id)
     return experiment.id, experiment.status
-    primary = [r for r in readout.readouts if r.metric == p.outcome_column]
-    significant = any(r.diff_low > 0 or r.diff_high < 0 for r in primary)
-    binary = p.outcome_type == "binary"
-    record = readout_from_ab(
-        primary,
-        decision="significant" if significant else "inconclusive",
-        scale=100.0 if binary else 1.0,
-        unit="pts" if binary else "",
-        summary=f"{len(data.frame):,} customers; {readout.srm}",
-    )
-    experiment = registry.record_readout(p.experiment_id, record)
-    return experiment.id, experiment.status
 
 
 def read_out_geo_tests(data_dir: str, draws: int = 500, seed: int = 0, progress: bool = True) -> pd.DataFrame | None:
