@@ -1,20 +1,19 @@
 """``galaxy experiments``: the experiment registry of a data store, from the command line.
 
-Mounted on the ``galaxy`` command by :mod:`galaxy_lib.cli`. As there, a user error (a
-wrong spec field, an unknown id, a status the lifecycle forbids) prints one paragraph and
-exits with code 2; success exits with 0.
+As every command, a user error (a wrong spec field, an unknown id, a status the lifecycle
+forbids, another process holding the registry's lock) prints one paragraph and exits with
+code 2 (:func:`galaxy_lib.cli.app.friendly`); success exits with 0.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from galaxy_lib.cli.app import app, friendly
 from galaxy_lib.core.config import resolve_path
 
 __all__ = ["experiments_app"]
@@ -30,35 +29,13 @@ experiments_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+app.add_typer(experiments_app, name="experiments")
 
 DataDir = Annotated[
     Path,
     typer.Option("--data-dir", help="Data store holding the registry (relative paths from the project root)."),
 ]
 Actor = Annotated[str | None, typer.Option("--actor", help="Who makes the change (default: user@host).")]
-
-
-def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Print registry, audit and file errors as one red paragraph and exit 2 (no traceback)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from filelock import Timeout
-
-        from galaxy_lib.core.audit import AuditError
-        from galaxy_lib.core.config import ConfigError
-        from galaxy_lib.experiments.records import ExperimentRegistryError
-
-        try:
-            return func(*args, **kwargs)
-        except (ExperimentRegistryError, AuditError, ConfigError, FileNotFoundError, Timeout) as err:
-            msg = str(err).strip() or type(err).__name__
-            if isinstance(err, Timeout):
-                msg = f"Another process is changing the registry ({msg}); try again in a moment."
-            typer.secho(f"Error ({type(err).__name__}): {msg}", err=True, fg=typer.colors.RED)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def _registry(data_dir: Path) -> Any:
@@ -98,7 +75,7 @@ def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
         "Examples:\n\n  galaxy experiments list\n\n  galaxy experiments list --status running --data-dir data/acme"
     ),
 )
-@_user_errors
+@friendly
 def list_experiments(
     status: Annotated[
         list[str] | None,
@@ -122,7 +99,7 @@ def list_experiments(
     "show",
     epilog="Examples:\n\n  galaxy experiments show spring-email\n\n  galaxy experiments show spring-email --json",
 )
-@_user_errors
+@friendly
 def show(
     experiment_id: Annotated[str, typer.Argument(help="The experiment's id.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the stored record as JSON.")] = False,
@@ -174,7 +151,7 @@ def show(
         "  galaxy experiments register --file experiments/spring_email.yaml"
     ),
 )
-@_user_errors
+@friendly
 def register(
     file: Annotated[Path, typer.Option("--file", help="The experiment spec (YAML).", show_default=False)],
     data_dir: DataDir = _DEFAULT_STORE,
@@ -199,7 +176,7 @@ def register(
         "  galaxy experiments status spring-email stopped --reason 'coupon budget cut'"
     ),
 )
-@_user_errors
+@friendly
 def set_status(
     experiment_id: Annotated[str, typer.Argument(help="The experiment's id.", show_default=False)],
     new_status: Annotated[
@@ -220,7 +197,7 @@ def set_status(
 
 
 @experiments_app.command("verify", epilog="Example:\n\n  galaxy experiments verify --data-dir data/demo")
-@_user_errors
+@friendly
 def verify(data_dir: DataDir = _DEFAULT_STORE) -> None:
     """Check the registry's audit log and that every record matches its last audited status and readout."""
     registry = _registry(data_dir)
