@@ -163,6 +163,8 @@ class UpliftFit:
         PEHE and Spearman per learner and arm (Galaxy world), else ``None``.
     importance
         Feature importance of the chosen learner, features x arms.
+    x
+        The encoded features of every row (what the learners were given).
     true_uplift
         The true uplift per arm of the held-out rows (Galaxy world), else ``None``.
     """
@@ -180,6 +182,7 @@ class UpliftFit:
     deciles: pd.DataFrame
     truth_scores: pd.DataFrame | None
     importance: pd.DataFrame
+    x: np.ndarray
     true_uplift: pd.DataFrame | None
 
     @property
@@ -246,6 +249,7 @@ def fit_and_compare(data: UpliftData, progress: bool = True) -> UpliftFit:
         deciles,
         truth_scores,
         importance,
+        x,
         true_test,
     )
 
@@ -271,16 +275,19 @@ class TargetingPlan:
     population: int
 
     def totals(self) -> pd.DataFrame:
-        """Policies x (contacts, incremental conversions and profit with intervals) for the whole population."""
+        """Policies x (contacts, incremental conversions and profit with interval bounds) for the whole population.
+
+        Columns: ``contacts``, ``conversions``, ``conversions_low``, ``conversions_high``,
+        ``profit``, ``profit_low``, ``profit_high`` and, when known, ``true_profit``.
+        """
         t = self.estimate.table
         n = self.population
         out = pd.DataFrame(index=t.index)
         out["contacts"] = (t["contacts"] * n).round().astype(int)
-        for col in ("conversions", "profit"):
-            out[col] = t[col] * n
-            out[f"{col} interval"] = list(zip(t[f"{col}_low"] * n, t[f"{col}_high"] * n, strict=True))
-        if "true_profit" in t.columns:
-            out["true profit"] = t["true_profit"] * n
+        for col in ("conversions", "profit", "true_profit"):
+            for suffix in ("", "_low", "_high"):
+                if f"{col}{suffix}" in t.columns:
+                    out[f"{col}{suffix}"] = t[f"{col}{suffix}"] * n
         return out
 
     def table(self) -> pd.DataFrame:
@@ -291,10 +298,10 @@ class TargetingPlan:
         for col in ("conversions", "profit"):
             out[f"incremental {col} ({level} interval)"] = [
                 f"{v:,.0f} [{lo:,.0f}, {hi:,.0f}]"
-                for v, (lo, hi) in zip(totals[col], totals[f"{col} interval"], strict=True)
+                for v, lo, hi in zip(totals[col], totals[f"{col}_low"], totals[f"{col}_high"], strict=True)
             ]
-        if "true profit" in totals.columns:
-            out["true profit"] = [f"{v:,.0f}" for v in totals["true profit"]]
+        if "true_profit" in totals.columns:
+            out["true profit"] = [f"{v:,.0f}" for v in totals["true_profit"]]
         return out.rename_axis("policy")
 
 
@@ -307,14 +314,14 @@ def plan_targeting(data: UpliftData, fit: UpliftFit) -> TargetingPlan:
     """
     p = data.params
     economics = p.economics
-    x = fit.encoder.transform(data.frame)
+    economics.check_arms(data.arms)
+    x = fit.x
     chosen = fit.fitted[fit.chosen]
     population = np.flatnonzero(data.targetable)
     scale = len(fit.test_rows) / max(len(population), 1)
     small = economics.model_copy(
         update={"budget": economics.budget * scale, "max_contacts": math.ceil(economics.max_contacts * scale)}
     )
-    economics.check_arms(data.arms)
 
     test_x = x[fit.test_rows]
     base_test = fit.outcome_model.predict(test_x)

@@ -188,8 +188,7 @@ def policy_chart(
     level
         Interval level (0.9 = 90%).
     """
-    low = np.array([lo for lo, _ in totals["profit interval"]])
-    high = np.array([hi for _, hi in totals["profit interval"]])
+    low, high = totals["profit_low"], totals["profit_high"]
     colors = ["#2e7d32" if name == "uplift targeting" else "#90a4ae" for name in totals.index]
     fig = go.Figure()
     fig.add_bar(
@@ -202,10 +201,10 @@ def policy_chart(
         hovertemplate="%{x}<br>profit %{y:,.0f} [%{customdata[1]:,.0f}, %{customdata[2]:,.0f}]"
         "<br>contacts %{customdata[0]:,}<extra></extra>",
     )
-    if "true profit" in totals.columns:
+    if "true_profit" in totals.columns:
         fig.add_scatter(
             x=list(totals.index),
-            y=totals["true profit"],
+            y=totals["true_profit"],
             mode="markers",
             name="true (Galaxy world)",
             marker=dict(symbol="line-ew-open", size=26, color="#212121", line=dict(width=3)),

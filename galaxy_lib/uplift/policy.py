@@ -210,17 +210,17 @@ class PolicyEstimate:
 
 
 def _stratified_gain(
-    assigned: np.ndarray, treatment: np.ndarray, value: np.ndarray, control_value: np.ndarray, w: np.ndarray
+    assigned: np.ndarray, treatment: np.ndarray, value: np.ndarray, control: str, w: np.ndarray
 ) -> np.ndarray:
     """Per-customer gain of ``assigned`` for each bootstrap weight row of ``w`` (shape B x n)."""
     total_w = w.sum(axis=1)
     gain = np.zeros(w.shape[0])
     for arm in np.unique(assigned[assigned != NO_CONTACT]):
         stratum = assigned == arm
-        treated, control = stratum & (treatment == arm), stratum & (treatment == "__control__")
-        w_t, w_c = w[:, treated], w[:, control]
+        treated, untreated = stratum & (treatment == arm), stratum & (treatment == control)
+        w_t, w_c = w[:, treated], w[:, untreated]
         mean_t = (w_t @ value[treated]) / w_t.sum(axis=1)
-        mean_c = (w_c @ control_value[control]) / w_c.sum(axis=1)
+        mean_c = (w_c @ value[untreated]) / w_c.sum(axis=1)
         gain += w[:, stratum].sum(axis=1) / total_w * (mean_t - mean_c)
     return gain
 
@@ -258,22 +258,21 @@ def estimate_policies(
     -------
     PolicyEstimate
     """
-    treatment = np.where(np.asarray(treatment).astype(str) == control, "__control__", np.asarray(treatment).astype(str))
+    treatment = np.asarray(treatment).astype(str)
     y = np.asarray(y, dtype=float)
     margin = economics.margin_per_conversion
-    profit = margin * y
-    for arm in np.unique(treatment[treatment != "__control__"]):
+    profit = margin * y  # what each customer earned, net of the costs of the arm they got
+    for arm in np.unique(treatment[treatment != control]):
         m = treatment == arm
         profit[m] = (margin - economics.per_conversion(arm)) * y[m] - economics.contact(arm)
-    control_profit = margin * y
     rng = np.random.default_rng(seed)
     weights = np.vstack([np.ones(len(y)), rng.poisson(1.0, size=(n_bootstrap, len(y)))]).astype(float)
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
     rows = []
     for name, assigned in policies.items():
         assigned = np.asarray(assigned, dtype=object)
-        conv = _stratified_gain(assigned, treatment, y, y, weights)
-        gain = _stratified_gain(assigned, treatment, profit, control_profit, weights)
+        conv = _stratified_gain(assigned, treatment, y, control, weights)
+        gain = _stratified_gain(assigned, treatment, profit, control, weights)
         rows.append(
             {
                 "policy": name,
@@ -293,18 +292,12 @@ def true_policy_value(
     policies: Mapping[str, np.ndarray], base: np.ndarray, true_uplift: pd.DataFrame, economics: Economics
 ) -> pd.Series:
     """Each policy's true incremental profit per customer, from the known ``base`` and per-arm uplift."""
-    base = np.asarray(base, dtype=float)
+    profit = expected_profit(true_uplift, base, economics)
     values = {}
     for name, assigned in policies.items():
         assigned = np.asarray(assigned, dtype=object)
-        total = np.zeros(len(base))
-        for arm in true_uplift.columns:
-            m = assigned == arm
-            tau = true_uplift[arm].to_numpy()[m]
-            total[m] = (
-                economics.margin_per_conversion * tau
-                - economics.contact(arm)
-                - economics.per_conversion(arm) * (base[m] + tau)
-            )
+        total = np.zeros(len(profit))
+        for arm in profit.columns:
+            total[assigned == arm] = profit[arm].to_numpy()[assigned == arm]
         values[name] = float(total.mean())
     return pd.Series(values, name="true_profit")

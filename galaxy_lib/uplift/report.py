@@ -192,10 +192,6 @@ def publish(
     from galaxy_lib.experiments import readout_table
     from galaxy_lib.experiments.geo import usable_lift_rows
 
-    totals = plan.totals()
-    for col in ("conversions interval", "profit interval"):
-        totals[f"{col.split()[0]}_low"] = [lo for lo, _ in totals[col]]
-        totals[f"{col.split()[0]}_high"] = [hi for _, hi in totals[col]]
     writer = ReportWriter(output_dir, notebook=NOTEBOOK)
     return writer.publish(
         report_metrics(data, readout, fit, plan, geo_tests, experiment),
@@ -205,7 +201,7 @@ def publish(
             "learner_comparison": fit.comparison(),
             "uplift_deciles": fit.deciles,
             "feature_importance": fit.importance,
-            "policy_comparison": totals.drop(columns=["conversions interval", "profit interval"]),
+            "policy_comparison": plan.totals(),
             "contact_list": plan.contact_list,
             "geo_readouts": geo_tests,
             "geo_lift_tests": None if geo_tests is None else usable_lift_rows(geo_tests),
