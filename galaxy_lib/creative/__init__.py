@@ -1,0 +1,1 @@
+"""Creative workflow: variants, brand guardrails, pre-flight scoring, recommendation and budget allocation."""
