@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import pandera.pandas as pa
 
 __all__ = [
@@ -228,6 +229,9 @@ _creatives = pa.DataFrameSchema(
         "channel": pa.Column(str),
         "format": pa.Column(str),
         "headline": pa.Column(str),
+        # the product the headline is about and the body copy the image shows (a user's table may lack them)
+        "product_sku": pa.Column(str, nullable=True),
+        "body": pa.Column(str, nullable=True),
         "dominant_color": pa.Column(str),
         "has_logo": pa.Column(bool, coerce=True),
         "text_density": pa.Column(float, pa.Check.in_range(0, 1), coerce=True),
@@ -237,6 +241,48 @@ _creatives = pa.DataFrameSchema(
     },
     strict=False,
     name="creatives",
+)
+
+
+def _nested_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Per row: clicks <= impressions and conversions <= clicks.
+
+    Returns a frame of the table's shape, False only in the column at fault, so a
+    quarantine reason names that column and its value.
+    """
+    out = pd.DataFrame(True, index=df.index, columns=df.columns)
+    out["clicks"] = df["clicks"] <= df["impressions"]
+    out["conversions"] = df["conversions"] <= df["clicks"]
+    return out
+
+
+_creative_performance = pa.DataFrameSchema(
+    {
+        "date": _ts(),
+        "creative_id": _id,
+        "audience": pa.Column(str, pa.Check.str_length(min_value=1)),
+        "platform": pa.Column(str),
+        "impressions": _nonneg(int),
+        "clicks": _nonneg(int),
+        "conversions": _nonneg(int),
+    },
+    checks=[pa.Check(_nested_counts, name="counts_nested", error="conversions <= clicks <= impressions")],
+    strict=False,
+    name="creative_performance",
+)
+
+_products = pa.DataFrameSchema(
+    {
+        "sku": _id,
+        "name": pa.Column(str),
+        "category": pa.Column(str),
+        "price": pa.Column(float, pa.Check.gt(0), coerce=True),
+        "tagline": pa.Column(str, nullable=True),
+        **{f"feature_{i}": pa.Column(str, nullable=True) for i in range(1, 5)},
+        "master_image": pa.Column(str, nullable=True),
+    },
+    strict=False,
+    name="products",
 )
 
 _email_experiment = pa.DataFrameSchema(
@@ -308,7 +354,12 @@ CONTRACTS: dict[str, TableContract] = {
             "Geo lift-test results: spend change and measured incremental revenue.",
         ),
         TableContract(
-            "creatives", _creatives, ("creative_id",), (), "Creatives with metadata, image file and delivery counts."
+            "creatives",
+            _creatives,
+            ("creative_id",),
+            (),
+            "Creatives with metadata, product, body copy, image file and delivery counts.",
+            defaults={"product_sku": None, "body": None},
         ),
         TableContract(
             "email_experiment",
@@ -317,6 +368,25 @@ CONTRACTS: dict[str, TableContract] = {
             (),
             "Randomised campaign experiment: arm label and outcome per customer, with pre-period purchases.",
             defaults={"pre_orders": None, "pre_revenue": None, "sent_at": None},
+        ),
+        TableContract(
+            "creative_performance",
+            _creative_performance,
+            ("date", "creative_id", "audience"),
+            ("date",),
+            "Daily impressions, clicks and conversions per creative and audience (segment x age band).",
+        ),
+        TableContract(
+            "products",
+            _products,
+            ("sku",),
+            (),
+            "Product master data: name, category, price, tagline, features and master image path.",
+            defaults={
+                "tagline": None,
+                **{f"feature_{i}": None for i in range(1, 5)},
+                "master_image": None,
+            },
         ),
     )
 }

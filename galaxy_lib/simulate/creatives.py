@@ -165,8 +165,8 @@ def draw_creative(
     target_density: float,
     body_copy: list[str],
     seed: int,
-) -> tuple[Image.Image, float]:
-    """Draw one creative (see the module docstring) and return it with its measured text density.
+) -> tuple[Image.Image, float, list[str]]:
+    """Draw one creative (see the module docstring); return it with its measured text density and body lines.
 
     Parameters
     ----------
@@ -180,6 +180,12 @@ def draw_creative(
         Sentences used for the body text lines.
     seed
         Seed of the small layout jitter (product shape position).
+
+    Returns
+    -------
+    tuple
+        ``(image, density, body_lines)``: the image, the measured text density and the
+        body-copy lines drawn under the headline, in order (what the PNG shows).
     """
     w, h = FORMATS[fmt]
     bg = COLORS[color]
@@ -201,7 +207,8 @@ def draw_creative(
     text_width = w - 2 * margin
     top = int(0.06 * h)
     y = top
-    rows = []
+    rows: list[int] = []
+    drawn: list[str] = []
     for line in _wrap(draw, headline, head_font, text_width):
         draw.text((margin, y), line, font=head_font, fill=ink)
         rows.append(y + head_font.getbbox(line)[3])
@@ -217,6 +224,7 @@ def draw_creative(
             if y + body_font.size > limit or rows[-1] >= target_bottom:
                 break
             draw.text((margin, y), line, font=body_font, fill=ink)
+            drawn.append(line)
             rows.append(y + body_font.getbbox(line)[3])
             y += int(body_font.size * 1.35)
         k += 1
@@ -234,7 +242,7 @@ def draw_creative(
         draw.text((x0 + logo_d / 2, logo_top + logo_d / 2), "G", font=g_font, fill=LOGO_RING, anchor="mm")
     if path is not None:
         img.save(path, format="PNG")
-    return img, float(density)
+    return img, float(density), drawn
 
 
 def _headline(rng: np.random.Generator, violate: bool) -> tuple[str, str | None]:
@@ -280,7 +288,7 @@ def simulate_creatives(seed: int, n_creatives: int, asset_dir: Path | None) -> C
             body = [f"{f}." for f in product.features] + [f"{product.tagline}."] + list(_BODY_EXTRA)
             target = float(rng.uniform(0.12, 0.65))
             rel = f"assets/creatives/{cid}.png"
-            _, density = draw_creative(
+            _, density, body_lines = draw_creative(
                 asset_dir / f"{cid}.png" if asset_dir is not None else None,
                 fmt,
                 color,
@@ -314,6 +322,8 @@ def simulate_creatives(seed: int, n_creatives: int, asset_dir: Path | None) -> C
                     "channel": channel,
                     "format": fmt,
                     "headline": headline,
+                    "product_sku": product.sku,
+                    "body": " ".join(body_lines),
                     "dominant_color": color,
                     "has_logo": has_logo,
                     "text_density": density,
