@@ -14,14 +14,29 @@ mechanism exactly as used, so each workflow can be checked against the truth:
   touches make last-touch attribution biased;
 * consent (:mod:`.customers`): TCF 2.2 purposes with grants and withdrawals;
 * uplift (:mod:`.uplift`): known individual effect ``tau(x)`` with sleeping dogs;
-* creatives (:mod:`.creatives`): known logistic CTR effects of image metadata.
+* creatives (:mod:`.creatives`): known logistic CTR effects of image metadata;
+* creative history (:mod:`.creative_history`): daily performance per creative and
+  audience (segment x age band) with known CTR, CVR and incremental value (annoying
+  creatives do harm), and product master images with the object's known box.
 
 Use :func:`build_world` (sizes ``ci``, ``demo``, ``bench``; see :mod:`.config`), or
 :func:`ensure_world` for a world that is built and staged once and reused after.
 """
 
 from galaxy_lib.simulate.config import BLOCK_SIZE, SIZE_PRESETS, WorldConfig, WorldSize
+from galaxy_lib.simulate.creative_history import CreativeHistory, draw_master, simulate_creative_history
 from galaxy_lib.simulate.ensure import ensure_world
 from galaxy_lib.simulate.world import WorldSummary, build_world
 
-__all__ = ["BLOCK_SIZE", "SIZE_PRESETS", "WorldConfig", "WorldSize", "WorldSummary", "build_world", "ensure_world"]
+__all__ = [
+    "BLOCK_SIZE",
+    "SIZE_PRESETS",
+    "CreativeHistory",
+    "WorldConfig",
+    "WorldSize",
+    "WorldSummary",
+    "build_world",
+    "draw_master",
+    "ensure_world",
+    "simulate_creative_history",
+]

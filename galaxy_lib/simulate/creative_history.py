@@ -32,8 +32,11 @@ also called ``discount`` above) and ``text_density`` (the measured share, 0..1).
 creative (clicks that convert, minus the share that would have bought anyway,
 minus the harm an annoying creative does to people who see it). About
 :data:`ANNOYING_SHARE` of the creatives, drawn at random, are *annoying*: their
-mean incremental value is negative (``-(HARM_MULTIPLIER - 1 + cannibalisation)``
-times their mean ``ctr * cvr`` or less), while every other creative's is positive.
+share-weighted mean incremental value is at most ``(0.9 - HARM_MULTIPLIER)`` times
+their mean ``ctr * cvr`` (negative), and it is negative in almost every audience
+(about 1 % of annoying creative x audience cells, where affinities lift ``ctr * cvr``
+far above the creative's mean, stay positive). Every other creative's incremental
+value is positive in every audience.
 ``baseline[a]`` (:data:`BASELINE`) is the conversion probability per person of the
 audience without any ad (a holdout's rate over the same window).
 
@@ -57,6 +60,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +86,7 @@ __all__ = [
     "CVR_EFFECTS",
     "FORMULA",
     "HARM_MULTIPLIER",
+    "HISTORY_DAYS",
     "MASTER_COLORS",
     "MASTER_SIZE",
     "SEGMENT_SHARES",
@@ -139,6 +144,8 @@ CANNIBALISATION: dict[str, float] = {"new": 0.1, "regular": 0.3, "loyal": 0.5, "
 #: Share of creatives that are annoying (harm = HARM_MULTIPLIER * their mean ctr * cvr).
 ANNOYING_SHARE = 0.10
 HARM_MULTIPLIER = 1.6
+#: Days of history in a Galaxy world (every size).
+HISTORY_DAYS = 56
 #: Median daily impressions of one creative, by channel; day-to-day log-normal spread.
 CHANNEL_VOLUME: dict[str, float] = {"social": 20_000.0, "display": 40_000.0, "video": 15_000.0, "email": 6_000.0}
 VOLUME_SD = 0.4
@@ -413,7 +420,9 @@ def master_path(sku: str) -> str:
     return f"assets/masters/{sku}.png"
 
 
+@lru_cache(maxsize=2)
 def _background(w: int, h: int) -> Image.Image:
+    """Draw the vertical gradient (once per size; callers draw on a copy)."""
     t = np.linspace(0.0, 1.0, h)[:, None]
     col = np.array(_BG_TOP)[None, :] * (1 - t) + np.array(_BG_BOTTOM)[None, :] * t
     arr = np.broadcast_to(np.round(col).astype(np.uint8)[:, None, :], (h, w, 3))
@@ -452,7 +461,7 @@ def draw_master(product: Product, path: Path | None, seed: int) -> tuple[int, in
     x0, y0 = cx - ow // 2, cy - oh // 2
     x1, y1 = x0 + ow, y0 + oh  # exclusive
 
-    img = _background(w, h)
+    img = _background(w, h).copy()
     # a faint, blurred floor shadow just under the object (not part of the object)
     pad = 40
     shadow = Image.new("L", (ow + 2 * pad, 60 + 2 * pad), 0)
@@ -478,7 +487,7 @@ def draw_master(product: Product, path: Path | None, seed: int) -> tuple[int, in
     draw.rounded_rectangle((x0, y1 - base_h, x1 - 1, y1 - 1), base_h // 3, fill=dark)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        img.save(path, format="PNG", compress_level=3)
+        img.save(path, format="PNG", compress_level=1)  # fast; a gradient compresses well anyway
     return (x0, y0, x1, y1)
 
 

@@ -4,10 +4,13 @@ Output layout under ``out_dir`` (the store root)::
 
     raw/<table>/part-NNNNN.parquet   every table of core.contracts (customers, consent,
                                      touchpoints, conversions, spend, kpi, lift_tests,
-                                     creatives, email_experiment)
+                                     creatives, email_experiment, creative_performance, products)
     truth/uplift.parquet             customer_id, base, tau_email, tau_coupon (true uplift on P(purchase)), latent
     truth/conversions.parquet        conversion_id, customer_id, ts, cause, trigger_event_id
+    truth/creative_effects.parquet   creative_id, audience, platform, true_ctr, true_cvr, true_incremental,
+                                     baseline, annoying (see simulate.creative_history)
     assets/creatives/<id>.png        one image per creative
+    assets/masters/<sku>.png         one 1600x1000 product master image per catalogue product
     content/...                      markdown corpus (see simulate.content)
     ground_truth.json                every mechanism parameter and realised truth
     world.json                       size, seed, config, row counts, timings and the raw parts
@@ -39,11 +42,12 @@ from tqdm.auto import tqdm
 from galaxy_lib.core.contracts import CONSENT_PURPOSES, MMM_CHANNELS, TOUCH_CHANNELS
 from galaxy_lib.core.store import DataStore
 from galaxy_lib.pipeline.ingest import INGEST_PREFIX, user_raw_files
+from galaxy_lib.simulate import creative_history as history_mod
 from galaxy_lib.simulate import creatives as creatives_mod
 from galaxy_lib.simulate import journeys as journeys_mod
 from galaxy_lib.simulate import uplift as uplift_mod
 from galaxy_lib.simulate._util import rng_for
-from galaxy_lib.simulate.catalogue import BANNED_PHRASES
+from galaxy_lib.simulate.catalogue import BANNED_PHRASES, PRODUCTS
 from galaxy_lib.simulate.config import BLOCK_SIZE, WorldConfig, WorldSize
 from galaxy_lib.simulate.content import write_content
 from galaxy_lib.simulate.customers import (
@@ -60,8 +64,10 @@ __all__ = ["WORLD_FILES", "WORLD_FORMAT", "WorldSummary", "build_world", "rebuil
 
 #: Version of the world's tables; bumped when a table's columns change, so
 #: :func:`galaxy_lib.simulate.ensure_world` rebuilds a simulator-only world of an older format
-#: (2: the campaign experiment's arms are labels, with a coupon arm, pre-period and send dates).
-WORLD_FORMAT = 2
+#: (2: the campaign experiment's arms are labels, with a coupon arm, pre-period and send dates;
+#: 3: creatives name their product_sku and drawn body, and the creative_performance and products
+#: tables, product master images and truth/creative_effects.parquet are new).
+WORLD_FORMAT = 3
 
 #: Files and folders a build owns (removed before a rebuild).
 WORLD_FILES: tuple[str, ...] = (
@@ -75,7 +81,17 @@ WORLD_FILES: tuple[str, ...] = (
     "ground_truth.json",
     "world.json",
 )
-_STAGES = ("mmm", "creatives", "customers", "consent", "journeys", "email_experiment", "content", "write")
+_STAGES = (
+    "mmm",
+    "creatives",
+    "creative_history",
+    "customers",
+    "consent",
+    "journeys",
+    "email_experiment",
+    "content",
+    "write",
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +111,7 @@ class WorldSummary:
     peak_memory_mb
         Peak resident memory of the process so far (``VmHWM`` on Linux), in MiB.
     stage_seconds
-        Time per stage (``mmm``, ``creatives``, ``customers``, ``consent``, ``journeys``,
+        Time per stage (``mmm``, ``creatives``, ``creative_history``, ``customers``, ``consent``, ``journeys``,
         ``email_experiment``, ``content``, ``write``) for throughput reporting.
     deleted
         User files a ``force`` rebuild deleted (empty otherwise).
@@ -282,6 +298,25 @@ def build_world(
     start = pd.Timestamp(cfg.start_week)
     end_ns = ctx.end_ns
     (out / "truth").mkdir(exist_ok=True)
+
+    # -- creative history per audience, product masters -------------------------------------
+    bar.set_postfix_str("creative history")
+    t = time.perf_counter()
+    history = history_mod.simulate_creative_history(
+        cre.table, cre.true_ctr, pd.Timestamp(end_ns), history_mod.HISTORY_DAYS, cfg.seed
+    )
+    master_seeds = rng_for(cfg.seed, "masters").integers(2**31, size=len(PRODUCTS))
+    masters = {
+        p.sku: list(history_mod.draw_master(p, out / history_mod.master_path(p.sku), seed=int(s)))
+        for p, s in zip(PRODUCTS, master_seeds, strict=True)
+    }
+    products = history_mod.products_table()
+    t = timed("creative_history", t)
+    for name, df in (("creative_performance", history.table), ("products", products)):
+        store.write("raw", name, df)
+        rows[name] = len(df)
+    history.truth.to_parquet(out / "truth" / "creative_effects.parquet", index=False, compression="zstd")
+    t = timed("write", t)
     writers: dict[str, pq.ParquetWriter] = {}
     cause_counts = np.zeros(len(journeys_mod.CAUSES), dtype=np.int64)
     last_counts = np.zeros(len(TOUCH_CHANNELS), dtype=np.int64)
@@ -445,6 +480,9 @@ def build_world(
             "true_ctr": cre.true_ctr,
             "brand_violations": cre.violations,
             "banned_phrases": list(BANNED_PHRASES),
+            "history": {**history.meta, "truth_table": "truth/creative_effects.parquet"},
+            # object box per product master: [x0, y0, x1, y1] in pixels, right and bottom exclusive
+            "masters": masters,
         },
         "consent": {
             "tcf_purposes": TCF_MAP,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import numpy as np
@@ -10,11 +11,14 @@ import pytest
 from PIL import Image
 
 from galaxy_lib.core.contracts import CONTRACTS
+from galaxy_lib.core.store import DataStore
 from galaxy_lib.pipeline.rowchecks import check_rows
+from galaxy_lib.pipeline.staging import stage_table
 from galaxy_lib.simulate.catalogue import PRODUCTS
 from galaxy_lib.simulate.creative_history import (
     AUDIENCE_AFFINITIES,
     AUDIENCES,
+    HISTORY_DAYS,
     MASTER_SIZE,
     CreativeHistory,
     audiences_table,
@@ -210,3 +214,62 @@ def test_products_table_validates():
     assert len(p) == len(PRODUCTS) and (p["master_image"] == "assets/masters/" + p["sku"] + ".png").all()
     checked = check_rows(p, CONTRACTS["products"])
     assert checked.rejected.empty
+
+
+# --------------------------------------------------------------------------- in the ci world
+
+
+def test_ci_world_holds_the_history_products_and_masters(ci_world):
+    rows = ci_world.summary.rows
+    assert rows["creative_performance"] == HISTORY_DAYS * 40 * 12 and rows["products"] == len(PRODUCTS)
+    perf = ci_world.table("creative_performance")
+    assert perf["date"].max() == pd.Timestamp(ci_world.truth["world"]["end"]) - pd.Timedelta(days=1)
+    cre = ci_world.table("creatives")
+    assert cre["product_sku"].notna().all() and cre["body"].notna().all()
+    products = ci_world.table("products")
+    truth = ci_world.truth["creative"]
+    assert set(truth["masters"]) == set(products["sku"])
+    for sku, rel in zip(products["sku"], products["master_image"], strict=True):
+        with Image.open(ci_world.path / rel) as im:
+            assert im.size == MASTER_SIZE
+            mask = _object_pixels(im.convert("RGB"))
+        x0, y0, x1, y1 = truth["masters"][sku]
+        ys, xs = np.nonzero(mask)
+        assert xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1, sku
+    h = truth["history"]
+    for key in (
+        "formula",
+        "audiences",
+        "audience_ctr",
+        "audience_cvr",
+        "affinities",
+        "cvr_effects",
+        "cannibalisation",
+        "annoying",
+        "days",
+        "truth_table",
+    ):
+        assert key in h, key
+    assert h["days"] == HISTORY_DAYS and h["audiences"] == list(AUDIENCES)
+    effects = pd.read_parquet(ci_world.path / h["truth_table"])
+    assert len(effects) == 40 * 12 and set(effects.loc[effects["annoying"], "creative_id"]) == set(h["annoying"])
+    assert "creative_history" in ci_world.summary.stage_seconds
+
+
+def test_ci_world_stages_the_new_tables_without_quarantine(ci_world, tmp_path):
+    # a copy of the three tables: the session world stays as built for the other tests
+    root = tmp_path / "w"
+    (root / "raw").mkdir(parents=True)
+    shutil.copy(ci_world.path / "world.json", root / "world.json")
+    names = ("creative_performance", "products", "creatives")
+    for name in names:
+        shutil.copytree(ci_world.path / "raw" / name, root / "raw" / name)
+    store = DataStore(root)
+    salt = "creative-history-test-salt-0123456789"
+    for name in names:
+        t = stage_table(store, name, salt, progress=False)
+        assert t.rows_quarantined == 0 and t.rows_staged == ci_world.summary.rows[name], name
+        assert not t.raw_only_columns, name
+    assert {"product_sku", "body"} <= set(store.read("staged", "creatives").columns)
+    staged = store.read("staged", "creative_performance")
+    assert staged["impressions"].sum() == ci_world.table("creative_performance")["impressions"].sum()
