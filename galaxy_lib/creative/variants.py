@@ -145,7 +145,7 @@ def saliency_map(image: Image.Image, size: int = 128) -> np.ndarray:
     lives in opencv-contrib, which is not a dependency), so this is a small one suited to
     product shots on a plain backdrop: on a copy whose longer side is ``size`` px,
 
-    1. *colour distinctness*: CIEDE76 distance in CIELAB from the median colour of the
+    1. *colour distinctness*: CIE76 distance (Euclidean, in CIELAB) from the median colour of the
        image border (the backdrop), less the border's own spread (its 95th percentile), so
        a gentle backdrop gradient scores zero;
     2. *edge energy*: Sobel magnitude of the lightness channel;
