@@ -9,8 +9,10 @@ next day.
 Policies
 --------
 ``"thompson"``
-    Day 1 is an even split; then each live arm's share is its posterior probability of
-    being the best arm, projected onto the constraints. Kill switch as configured.
+    Day 1 is an even split; then the posterior draws' wish
+    (:func:`~galaxy_lib.creative.bandit.thompson_target`: by default each draw's best
+    allocation under the floor and cap, averaged; or each arm's probability of being best)
+    projected onto the constraints. Kill switch as configured.
 ``"even"``
     An even split over the live arms every day (pacing never binds). The kill switch is
     off unless ``kill_switch=True`` is passed: it is the naive comparison.
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
@@ -180,7 +181,8 @@ class AllocationRun:
         ``"thompson"``, ``"even"`` or ``"oracle"``.
     daily
         One row per day and arm, columns :data:`DAILY_COLUMNS`: ``share`` of the day's ad
-        impressions, ``prob_best`` (Thompson's wish before the constraints; NaN for the others),
+        impressions, ``prob_best`` (Thompson sampling's posterior probability that the arm is the best, from the
+        day's draws; NaN on day 1, for killed arms and for the other policies),
         ``killed`` (True from the day the kill was decided: the arm spends that day and gets 0
         after), ``p_below_baseline`` (the kill switch's probability at the end of the day), the
         posterior mean and central 95% interval of the rate after the day, ``relaxed`` (a kill
@@ -326,7 +328,7 @@ def simulate_allocation(
     killed: dict[object, int] = {}
     if policy == "oracle" and kill:
         killed = {table["arm_id"].iloc[i]: 0 for i in np.flatnonzero(harmful)}
-    live = np.array([a not in killed for a in table["arm_id"]], dtype=bool)
+    live = ~harmful if policy == "oracle" and kill else np.ones(n, dtype=bool)
     days, holdout_rows = [], []
     shares: np.ndarray | None = None
     cum_impressions = np.zeros(n, dtype=np.int64)
@@ -373,9 +375,9 @@ def simulate_allocation(
                 live & (cum_impressions >= config.min_impressions_to_kill) & (below >= config.kill_probability)
             ):
                 killed[table["arm_id"].iloc[i]] = day
+                live[i] = False
         days.append((day, shares, wish, impressions, conversions, below, alpha[:n], beta[:n], relaxed))
         holdout_rows.append((day, config.holdout_impressions, holdout_conv, alpha[n] / (alpha[n] + beta[n])))
-        live = np.array([a not in killed for a in table["arm_id"]], dtype=bool)
 
     daily = _daily_frame(policy, table, days, killed, config)
     regret = _regret_frame(policy, daily, reference)
@@ -385,7 +387,7 @@ def simulate_allocation(
         daily=daily,
         regret=regret,
         holdout=holdout,
-        killed=MappingProxyType(killed),
+        killed=dict(killed),
         arms=table,
         config=config,
     )
@@ -463,4 +465,4 @@ def compare_policies(arms: pd.DataFrame, config: AllocationConfig) -> PolicyComp
     even_total = float(runs["even"].regret["cumulative_regret"].iloc[-1])
     thompson_total = float(runs["thompson"].regret["cumulative_regret"].iloc[-1])
     ratio = thompson_total / even_total if even_total > 1e-12 else float("nan")
-    return PolicyComparison(runs=MappingProxyType(runs), regret=curves, regret_ratio=ratio)
+    return PolicyComparison(runs=runs, regret=curves, regret_ratio=ratio)
