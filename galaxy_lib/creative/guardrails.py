@@ -281,9 +281,9 @@ def _copy_rules(item: CreativeInput, brand: BrandRules) -> dict[str, tuple[str, 
         out["claims"] = (PASS, f"none of the {len(brand.claims)} claim patterns matches the copy", "")
     texts = {d.name: d.text for d in brand.disclaimers}
     if copy.missing_disclaimers:
-        missing = "; ".join(f"the {n} disclaimer ('{texts[n]}')" for n in copy.missing_disclaimers)
+        missing = " and ".join(f"the {n} disclaimer ('{texts[n]}')" for n in copy.missing_disclaimers)
         cat = f" (category {item.category})" if item.category else ""
-        reason = f"the copy{cat} calls for {missing} and does not carry it"
+        reason = f"the copy{cat} calls for {missing}, which it does not carry"
         out["disclaimer"] = (FAIL, reason, ", ".join(copy.missing_disclaimers))
     elif copy.required_disclaimers:
         reason = f"required disclaimer(s) {_quoted(copy.required_disclaimers)} present"

@@ -82,7 +82,7 @@ MAX_PIXELS: int = 40_000_000
 MAX_FILE_MB: float = 100.0
 #: Colour clusters of the dominant-colour k-means.
 N_COLOURS: int = 5
-#: Smallest share of the region's pixels a colour cluster needs to count as text.
+#: Smallest share of the region a colour cluster needs to count as text (thin type covers only 1-3 % of an ad).
 MIN_TEXT_SHARE: float = 0.01
 #: Sobel magnitude (gray 0-1) above which a pixel counts as an edge.
 EDGE_THRESHOLD: float = 0.1
