@@ -229,9 +229,11 @@ _creatives = pa.DataFrameSchema(
         "channel": pa.Column(str),
         "format": pa.Column(str),
         "headline": pa.Column(str),
-        # the product the headline is about and the body copy the image shows (a user's table may lack them)
+        # the product the headline is about, the body copy the image shows and the small print that
+        # goes with the ad (a user's table may lack them)
         "product_sku": pa.Column(str, nullable=True),
         "body": pa.Column(str, nullable=True),
+        "disclaimer": pa.Column(str, nullable=True),
         "dominant_color": pa.Column(str),
         "has_logo": pa.Column(bool, coerce=True),
         "text_density": pa.Column(float, pa.Check.in_range(0, 1), coerce=True),
@@ -359,7 +361,7 @@ CONTRACTS: dict[str, TableContract] = {
             ("creative_id",),
             (),
             "Creatives with metadata, product, body copy, image file and delivery counts.",
-            defaults={"product_sku": None, "body": None},
+            defaults={"product_sku": None, "body": None, "disclaimer": None},
         ),
         TableContract(
             "email_experiment",

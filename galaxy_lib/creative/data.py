@@ -20,7 +20,6 @@ that is not a date) go to :attr:`CreativeInputs.rejected` with ``_rule`` and
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,14 +208,20 @@ def check_history(
     return clean, rejected_frame
 
 
-def _audience_table(audiences: pd.Series) -> pd.DataFrame:
-    """Audience ids with the attributes their names carry (``"loyal 35-54"`` -> segment, age band)."""
-    ids = sorted(audiences.astype(str).unique())
+def _audience_table(history: pd.DataFrame) -> pd.DataFrame:
+    """Audiences of the history with their share of impressions and the attributes their names carry.
+
+    A Galaxy world's audience names carry segment and age band (``"loyal 35-54"``); other names are kept
+    as they are, and the recommender then knows the audience by its name only.
+    """
+    share = history.groupby("audience")["impressions"].sum()
     rows = []
-    for a in ids:
-        match = _AUDIENCE.match(a)
-        rows.append({"audience": a, **(match.groupdict() if match else {})})
-    return pd.DataFrame(rows)
+    for audience, impressions in share.items():
+        match = _AUDIENCE.match(str(audience))
+        rows.append({"audience": str(audience), **(match.groupdict() if match else {}), "share": impressions})
+    table = pd.DataFrame(rows)
+    table["share"] = table["share"] / max(float(table["share"].sum()), 1.0)
+    return table
 
 
 def _read(path: Path, what: str, required: tuple[str, ...]) -> pd.DataFrame:
@@ -275,7 +280,7 @@ def _creatives_from_store(store: Any, products: pd.DataFrame) -> pd.DataFrame:
             "headline": raw["headline"].fillna("").astype(str),
             "body": raw.get("body", pd.Series("", index=raw.index)).fillna("").astype(str),
             "cta": "",
-            "disclaimer": "",
+            "disclaimer": raw.get("disclaimer", pd.Series("", index=raw.index)).fillna("").astype(str),
             "image_path": _absolute(raw["image_path"], store.root),
         }
     )
@@ -293,18 +298,6 @@ def _products(store: Any, products_path: str) -> pd.DataFrame:
     frame = store.read("staged", "products")
     frame["master_image"] = _absolute(frame["master_image"], store.root)
     return frame
-
-
-def _world_audiences(store: Any) -> pd.DataFrame | None:
-    truth_file = store.root / "ground_truth.json"
-    if not truth_file.is_file():
-        return None
-    history = json.loads(truth_file.read_text()).get("creative", {}).get("history", {})
-    audiences = history.get("audiences")
-    if not audiences:
-        return None
-    frame = pd.DataFrame(audiences)
-    return frame if "audience" in frame.columns else None
 
 
 def load_creative_inputs(
@@ -354,9 +347,7 @@ def load_creative_inputs(
     elif store is not None and store.exists("staged", "creative_performance"):
         history, rejected = check_history(store.read("staged", "creative_performance"), ids, "creative_performance")
     if history is not None and not history.empty:
-        audiences = _world_audiences(store) if (store is not None and not history_path) else None
-        if audiences is None:
-            audiences = _audience_table(history["audience"])
+        audiences = _audience_table(history)
     if store is not None and not (creatives_path or history_path):
         truth_file = store.root / "truth" / "creative_effects.parquet"
         truth = pd.read_parquet(truth_file) if truth_file.is_file() else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 __all__ = [
     "BANNED_PHRASES",
     "BRAND_COLOUR",
+    "DISCLAIMER_TRIGGERS",
     "MAX_HEADLINE_CHARS",
     "PRODUCTS",
     "REQUIRED_DISCLAIMERS",
@@ -147,7 +148,16 @@ REQUIRED_DISCLAIMERS: dict[str, str] = {
     "free delivery": "Free standard UK mainland delivery on orders over £40.",
     "subscription": "Cancel any time in your account. Renews monthly until cancelled.",
     "comparison": "Based on Galaxy Home lab tests; results vary with use.",
+    "battery": "Battery life varies with use and settings.",
 }
+
+#: When copy needs a disclaimer: (key of :data:`REQUIRED_DISCLAIMERS`, product categories (empty = all),
+#: regular expressions over the copy). ``parameters/brand.yaml`` states the same rules for the guardrails.
+DISCLAIMER_TRIGGERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("price or discount", (), (r"£\s?\d", r"\d+\s?%", r"\bsave\b", r"\boff\b")),
+    ("free delivery", (), (r"\bfree delivery\b",)),
+    ("battery", ("cleaning",), (r"\bbattery\b", r"\bcordless\b", r"\bminutes of power\b")),
+)
 
 TONE_RULES: tuple[str, ...] = (
     "Warm, clear and confident; never pushy or fear-based.",

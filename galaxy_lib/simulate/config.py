@@ -36,7 +36,7 @@ WorldSize = Literal["ci", "demo", "bench"]
 
 #: Size-dependent defaults used by :meth:`WorldConfig.for_size`.
 SIZE_PRESETS: dict[str, dict[str, Any]] = {
-    "ci": {"n_customers": 2_000, "chunk_size": 2_000, "n_creatives": 40},
+    "ci": {"n_customers": 2_000, "chunk_size": 2_000, "n_creatives": 60},
     "demo": {"n_customers": 50_000, "chunk_size": 25_000, "n_creatives": 80},
     "bench": {"n_customers": 1_000_000, "chunk_size": 50_000, "n_creatives": 120},
 }

@@ -2,6 +2,14 @@
 
 Metadata and images
 -------------------
+The creative team mostly follows the brand rules, not always: backgrounds favour
+the brand colours (:data:`COLOR_WEIGHTS`), text is dark on yellow, orange and teal
+(:data:`DARK_INK_COLORS`) and white elsewhere, :data:`LOGO_SHARE` of creatives carry
+the logo, most over-long headlines are rewritten (:data:`HEADLINE_REWRITE_SHARE`) and
+most required disclaimers are given in the ``disclaimer`` column (:data:`DISCLAIMER_SHARE`,
+rules in :data:`~galaxy_lib.simulate.catalogue.DISCLAIMER_TRIGGERS`). So a good share of
+the creatives pass the brand guardrails and the rest fail a rule each can be traced to.
+
 Creatives run on ``social`` (30 %), ``display`` (30 %), ``video`` (20 %) and
 ``email`` (20 %). Each has a ``format`` (``square`` 360x360, ``landscape``
 480x270, ``story`` 270x480), a ``headline``, a ``dominant_color`` from
@@ -37,6 +45,7 @@ its clicks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +55,13 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 from galaxy_lib.simulate._util import rng_for
-from galaxy_lib.simulate.catalogue import BANNED_PHRASES, PRODUCTS
+from galaxy_lib.simulate.catalogue import (
+    BANNED_PHRASES,
+    DISCLAIMER_TRIGGERS,
+    MAX_HEADLINE_CHARS,
+    PRODUCTS,
+    REQUIRED_DISCLAIMERS,
+)
 
 __all__ = ["COLORS", "EFFECTS", "FORMATS", "INTERCEPTS", "CreativeSet", "draw_creative", "simulate_creatives"]
 
@@ -60,6 +75,21 @@ COLORS: dict[str, tuple[int, int, int]] = {
     "purple": (142, 68, 173),
     "black": (30, 30, 30),
 }
+#: How often the creative team picks each background (brand colours more often than others).
+COLOR_WEIGHTS: dict[str, float] = {
+    "red": 0.11,
+    "orange": 0.12,
+    "yellow": 0.11,
+    "green": 0.10,
+    "teal": 0.12,
+    "blue": 0.12,
+    "purple": 0.20,
+    "black": 0.12,
+}
+#: Backgrounds the team sets dark text on (white text elsewhere).
+DARK_INK_COLORS: tuple[str, ...] = ("yellow", "orange", "teal")
+#: Share of creatives with the logo, of over-long headlines rewritten, of required disclaimers given.
+LOGO_SHARE, HEADLINE_REWRITE_SHARE, DISCLAIMER_SHARE = 0.8, 0.8, 0.8
 FORMATS: dict[str, tuple[int, int]] = {"square": (360, 360), "landscape": (480, 270), "story": (270, 480)}
 CHANNEL_MIX: dict[str, float] = {"social": 0.3, "display": 0.3, "video": 0.2, "email": 0.2}
 CHANNEL_FORMATS: dict[str, tuple[str, ...]] = {
@@ -189,7 +219,7 @@ def draw_creative(
     """
     w, h = FORMATS[fmt]
     bg = COLORS[color]
-    ink = (30, 30, 30) if color in ("yellow", "orange") else (255, 255, 255)
+    ink = (30, 30, 30) if color in DARK_INK_COLORS else (255, 255, 255)
     img = Image.new("RGB", (w, h), bg)
     draw = ImageDraw.Draw(img)
     rng = np.random.default_rng(seed)
@@ -261,6 +291,15 @@ def _headline(rng: np.random.Generator, violate: bool) -> tuple[str, str | None]
     return _TEMPLATES[int(rng.integers(len(_TEMPLATES)))].format(**fields), None
 
 
+def _required_disclaimers(copy: str, category: str) -> list[str]:
+    """Disclaimer texts the copy calls for (:data:`~galaxy_lib.simulate.catalogue.DISCLAIMER_TRIGGERS`)."""
+    return [
+        REQUIRED_DISCLAIMERS[key]
+        for key, categories, patterns in DISCLAIMER_TRIGGERS
+        if (not categories or category in categories) and any(re.search(p, copy, re.IGNORECASE) for p in patterns)
+    ]
+
+
 def simulate_creatives(seed: int, n_creatives: int, asset_dir: Path | None) -> CreativeSet:
     """Draw ``n_creatives`` creatives, their PNGs (into ``asset_dir``) and their delivery."""
     rng = rng_for(seed, "creatives")
@@ -276,10 +315,15 @@ def simulate_creatives(seed: int, n_creatives: int, asset_dir: Path | None) -> C
             number += 1
             cid = f"CR{number:04d}"
             fmt = str(rng.choice(CHANNEL_FORMATS[channel]))
-            color = str(rng.choice(list(COLORS)))
-            has_logo = bool(rng.random() < 0.65)
+            color = str(rng.choice(list(COLOR_WEIGHTS), p=list(COLOR_WEIGHTS.values())))
+            has_logo = bool(rng.random() < LOGO_SHARE)
             violate = bool(rng.random() < 0.15)
             headline, phrase = _headline(rng, violate)
+            if len(headline) > MAX_HEADLINE_CHARS and not violate and rng.random() < HEADLINE_REWRITE_SHARE:
+                for _ in range(20):  # the team rewrites a headline that breaks the length rule, mostly
+                    headline, phrase = _headline(rng, False)
+                    if len(headline) <= MAX_HEADLINE_CHARS:
+                        break
             product = (
                 next(p for p in PRODUCTS if p.name in headline)
                 if any(p.name in headline for p in PRODUCTS)
@@ -299,6 +343,11 @@ def simulate_creatives(seed: int, n_creatives: int, asset_dir: Path | None) -> C
                 seed=int(rng.integers(2**31)),
             )
             density = round(density, 3)
+            small_print = [
+                text
+                for text in _required_disclaimers(f"{headline} {' '.join(body_lines)}", product.category)
+                if rng.random() < DISCLAIMER_SHARE
+            ]
             has_number = any(ch.isdigit() for ch in headline)
             logit = (
                 INTERCEPTS[channel]
@@ -324,6 +373,7 @@ def simulate_creatives(seed: int, n_creatives: int, asset_dir: Path | None) -> C
                     "headline": headline,
                     "product_sku": product.sku,
                     "body": " ".join(body_lines),
+                    "disclaimer": " ".join(small_print),
                     "dominant_color": color,
                     "has_logo": has_logo,
                     "text_density": density,

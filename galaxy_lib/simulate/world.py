@@ -65,7 +65,7 @@ __all__ = ["WORLD_FILES", "WORLD_FORMAT", "WorldSummary", "build_world", "rebuil
 #: Version of the world's tables; bumped when a table's columns change, so
 #: :func:`galaxy_lib.simulate.ensure_world` rebuilds a simulator-only world of an older format
 #: (2: the campaign experiment's arms are labels, with a coupon arm, pre-period and send dates;
-#: 3: creatives name their product_sku and drawn body, and the creative_performance and products
+#: 3: creatives name their product_sku, drawn body and disclaimer, and the creative_performance and products
 #: tables, product master images and truth/creative_effects.parquet are new).
 WORLD_FORMAT = 3
 

@@ -233,6 +233,7 @@ def test_check_rows_collects_every_failure_of_a_row() -> None:
             "headline": ["h"] * 4,
             "product_sku": [None] * 4,
             "body": [None] * 4,
+            "disclaimer": [None] * 4,
             "dominant_color": ["blue"] * 4,
             "has_logo": ["yes", "maybe", "0", "1"],
             "text_density": ["0.2", "0.3", "1.7", "0.1"],

@@ -221,7 +221,7 @@ def test_products_table_validates():
 
 def test_ci_world_holds_the_history_products_and_masters(ci_world):
     rows = ci_world.summary.rows
-    assert rows["creative_performance"] == HISTORY_DAYS * 40 * 12 and rows["products"] == len(PRODUCTS)
+    assert rows["creative_performance"] == HISTORY_DAYS * rows["creatives"] * 12 and rows["products"] == len(PRODUCTS)
     perf = ci_world.table("creative_performance")
     assert perf["date"].max() == pd.Timestamp(ci_world.truth["world"]["end"]) - pd.Timedelta(days=1)
     cre = ci_world.table("creatives")
@@ -252,7 +252,9 @@ def test_ci_world_holds_the_history_products_and_masters(ci_world):
         assert key in h, key
     assert h["days"] == HISTORY_DAYS and h["audiences"] == list(AUDIENCES)
     effects = pd.read_parquet(ci_world.path / h["truth_table"])
-    assert len(effects) == 40 * 12 and set(effects.loc[effects["annoying"], "creative_id"]) == set(h["annoying"])
+    assert len(effects) == ci_world.summary.rows["creatives"] * 12 and set(
+        effects.loc[effects["annoying"], "creative_id"]
+    ) == set(h["annoying"])
     assert "creative_history" in ci_world.summary.stage_seconds
 
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from galaxy_lib.simulate.catalogue import BANNED_PHRASES, PRODUCTS, REQUIRED_DISCLAIMERS
-from galaxy_lib.simulate.creatives import COLORS, EFFECTS, FORMATS, INTERCEPTS, NOISE_SD
+from galaxy_lib.simulate.creatives import COLORS, DARK_INK_COLORS, EFFECTS, FORMATS, INTERCEPTS, NOISE_SD
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_text_density_is_what_the_image_shows(ci_world, creatives):
     for row in creatives.itertuples():
         px = _pixels(ci_world, row)
         h, w = px.shape[:2]
-        ink = np.array((30, 30, 30) if row.dominant_color in ("yellow", "orange") else (255, 255, 255))
+        ink = np.array((30, 30, 30) if row.dominant_color in DARK_INK_COLORS else (255, 255, 255))
         is_ink = np.abs(px.astype(int) - ink).max(axis=2) < 80  # anti-aliased glyphs
         if row.has_logo:  # ignore the logo box
             short = min(w, h)

@@ -38,7 +38,7 @@ def test_ci_sizes(ci_world):
     rows = ci_world.summary.rows
     assert rows["customers"] == 2_000 == rows["email_experiment"]
     assert 20_000 <= rows["touchpoints"] <= 40_000
-    assert rows["creatives"] == 40
+    assert rows["creatives"] == 60
     assert rows["kpi"] == 156 * 4 and rows["spend"] == 156 * 4 * 5
     assert 6 <= rows["lift_tests"] <= 8
 
@@ -50,7 +50,7 @@ def test_same_seed_same_world_whatever_the_chunk_size(ci_world, ci_world_chunked
         pd.testing.assert_frame_equal(ci_world.truth_table(name), ci_world_chunked.truth_table(name))
     assert ci_world.truth == ci_world_chunked.truth
     pngs = sorted((ci_world.path / "assets" / "creatives").glob("*.png"))
-    assert len(pngs) == 40
+    assert len(pngs) == 60
     for p in pngs:
         assert p.read_bytes() == (ci_world_chunked.path / "assets" / "creatives" / p.name).read_bytes()
     for md in sorted((ci_world.path / "content").rglob("*.md")):
