@@ -19,7 +19,6 @@ text colour with the best WCAG contrast (:func:`best_text_colour`).
 from __future__ import annotations
 
 import math
-import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,13 +26,14 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 from PIL import ImageDraw, ImageFont
 from pydantic import Field, ValidationError
 
 from galaxy_lib.core.config import GalaxyConfig, error_parts
-from galaxy_lib.creative.brand import BrandRules, Disclaimer, hex_to_rgb
+from galaxy_lib.creative import images
+from galaxy_lib.creative.brand import BrandRules, hex_to_rgb
+from galaxy_lib.creative.copy import required_disclaimers
 from galaxy_lib.creative.ids import json_id, text_id
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
     "fit_copy",
     "load_templates",
     "placeholders",
-    "required_disclaimers",
 ]
 
 #: The parts of a template, in the order they are filled and shown.
@@ -222,35 +221,14 @@ def fill_template(template: CopyTemplate, product: Mapping[str, Any]) -> FilledC
     return FilledCopy(template_id=template.template_id, copy_id=copy_id, **texts)
 
 
-def required_disclaimers(copy: FilledCopy | str, category: str, brand: BrandRules) -> list[Disclaimer]:
-    """Find the brand disclaimers a piece of copy must carry, in brand-file order.
+def disclaimer_text(copy: FilledCopy | str, category: str, brand: BrandRules) -> str:
+    """Join the wording of the disclaimers the copy calls for by spaces (empty when none applies).
 
-    A disclaimer is required when the product's ``category`` is one of its ``categories``
-    (empty: every category) and the copy matches one of its ``when`` patterns
-    (case-insensitive; empty: always).
-
-    Parameters
-    ----------
-    copy
-        Filled copy (headline, body and call to action are searched) or a text.
-    category
-        The product's category.
-    brand
-        The brand rules.
+    Which disclaimers apply is :func:`galaxy_lib.creative.copy.required_disclaimers`, the rule the
+    guardrails check, so generated copy carries exactly what the guardrails ask for.
     """
     text = copy.text if isinstance(copy, FilledCopy) else str(copy)
-    needed = []
-    for disclaimer in brand.disclaimers:
-        if disclaimer.categories and category not in disclaimer.categories:
-            continue
-        if not disclaimer.when or any(re.search(p, text, flags=re.IGNORECASE) for p in disclaimer.when):
-            needed.append(disclaimer)
-    return needed
-
-
-def disclaimer_text(copy: FilledCopy | str, category: str, brand: BrandRules) -> str:
-    """Join the required disclaimers' wording by spaces (empty when none applies)."""
-    return " ".join(d.text for d in required_disclaimers(copy, category, brand))
+    return " ".join(d.text for d in required_disclaimers(text, category, brand))
 
 
 def _entries(source: str | Path | Iterable[Any]) -> tuple[str, list[Any]]:
@@ -338,16 +316,9 @@ class ContrastError(ValueError):
     """No brand text colour is readable over a background; the message lists the contrasts and the fix."""
 
 
-def _luminance(rgb: Sequence[int]) -> float:
-    channels = np.asarray(rgb, dtype=float) / 255.0
-    linear = np.where(channels <= 0.03928, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
-    return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
-
-
 def contrast_ratio(a: str | Sequence[int], b: str | Sequence[int]) -> float:
     """WCAG 2.x contrast ratio (1-21) of two colours given as ``#RRGGBB`` or RGB triples."""
-    la, lb = (_luminance(hex_to_rgb(c) if isinstance(c, str) else c) for c in (a, b))
-    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+    return images.contrast_ratio(*(hex_to_rgb(c) if isinstance(c, str) else c for c in (a, b)))
 
 
 def best_text_colour(background: str, brand: BrandRules) -> tuple[str, float]:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from galaxy_lib.creative.brand import load_brand
+from galaxy_lib.creative.copy import required_disclaimers
 from galaxy_lib.creative.ids import text_id
 from galaxy_lib.creative.templates import (
     DEFAULT_TEMPLATES,
@@ -24,7 +25,6 @@ from galaxy_lib.creative.templates import (
     fit_copy,
     load_templates,
     placeholders,
-    required_disclaimers,
 )
 from galaxy_lib.simulate.catalogue import PRODUCTS
 
@@ -63,7 +63,7 @@ def test_default_templates_are_on_brand_for_every_product(brand):
             for claim in brand.claims:
                 assert not re.search(claim, copy.text, re.IGNORECASE), (claim, copy.text)
     price = next(t for t in DEFAULT_TEMPLATES if t.name == "price")
-    assert [d.name for d in required_disclaimers(fill_template(price, KETTLE), "kitchen", brand)] == [
+    assert [d.name for d in required_disclaimers(fill_template(price, KETTLE).text, "kitchen", brand)] == [
         "price_or_discount"
     ]
 
