@@ -398,7 +398,7 @@ def _fit_target(
 ) -> _TargetFit:
     succ, trials = TARGETS[target]
     train = train[train[trials] > 0].reset_index(drop=True)
-    rng = np.random.default_rng([config.seed, len(target)])
+    rng = np.random.default_rng(config.seed)  # CTR and CVR refit on the same resamples of creatives
     row_creative = owner.index.get_indexer(train["creative_id"])
     replicates, oob, probs = [], [], []
     for _ in range(config.bootstrap):

@@ -17,7 +17,10 @@ identity), items are creatives (features: platform, format, colour, logo, number
 category ..., plus identity): LightFM's hybrid model, so a creative is placed by
 what it shows as well as by its own history. The loss is WARP: relevance is a
 set of positives per audience and WARP optimises the top of each audience's
-ranking, which is what precision@k measures. It is trained on the history
+ranking, which is what precision@k measures (on the simulated world the logistic
+loss on +1/-1 pairs, ``loss="logistic"``, reached precision@5 of 0.78-0.90 and
+lost to popularity on two seeds of three; WARP reached 0.98-1.0, and fits in
+about 0.05 s single-threaded). It is trained on the history
 before the last ``test_days`` days and evaluated on those days with the same
 definition of relevance.
 
