@@ -30,6 +30,7 @@ from galaxy_lib.creative.copy import copy_features, embed_texts
 from galaxy_lib.creative.data import CreativeInputs
 from galaxy_lib.creative.guardrails import CreativeInput, GuardrailResults, check_batch
 from galaxy_lib.creative.model import PreflightConfig, PreflightModel, fit_preflight, truth_agreement
+from galaxy_lib.creative.recommend import Recommender, RecommenderConfig, fit_recommender
 from galaxy_lib.creative.templates import CopyTemplate
 from galaxy_lib.creative.variants import VariantBatch, contact_sheet, generate_variants, parse_box
 
@@ -40,10 +41,17 @@ __all__ = [
     "VariantRun",
     "allocate_budget",
     "allocation_arms",
+    "allocation_table",
+    "colour_name",
     "failure_sheet",
     "fit_preflight_model",
+    "fit_recommender_model",
+    "holdout_against_truth",
     "make_variants",
     "model_features",
+    "preflight_table",
+    "recommendations",
+    "recommender_table",
     "review_creatives",
     "score_variants",
     "text_embeddings",
@@ -67,6 +75,7 @@ MODEL_FEATURES: tuple[str, ...] = (
     "text_chars",
     "has_number",
     "has_cta",
+    "log_price",
 )
 
 
@@ -218,6 +227,7 @@ def make_variants(
             "cta": table["cta"],
             "disclaimer": table["disclaimer"],
             "image_path": table["path"].astype(str),
+            "product_sku": table["sku"].astype(str),
             "text_box": table["text_box"],
         }
     )
@@ -226,12 +236,13 @@ def make_variants(
     return VariantRun(batch=batch, review=review_creatives(creatives, inputs))
 
 
-def model_features(review: CreativeReview) -> pd.DataFrame:
+def model_features(review: CreativeReview, products: pd.DataFrame | None = None) -> pd.DataFrame:
     """Collect the pre-flight model's inputs per creative (:data:`MODEL_FEATURES`), indexed by ``creative_id``.
 
     The dominant colour enters as CIELAB coordinates (``dominant_l/a/b``) so the model can learn
-    which colours work without a column per colour name. Creatives whose image could not be read
-    have no row.
+    which colours work without a column per colour name. ``log_price`` is the log of the catalogue
+    price of the creative's product (``product_sku``; the catalogue's median where unknown): what a
+    click is worth converting depends on it. Creatives whose image could not be read have no row.
     """
     feats = review.results.features.set_index("creative_id")
     rgb = np.array([hex_to_rgb(h) for h in feats["dominant_hex"]], dtype=float).reshape(-1, 1, 3) / 255.0
@@ -239,6 +250,14 @@ def model_features(review: CreativeReview) -> pd.DataFrame:
     feats = feats.assign(dominant_l=lab[:, 0], dominant_a=lab[:, 1], dominant_b=lab[:, 2])
     copy = review.copy.set_index("creative_id")
     frame = feats.join(copy, how="inner")
+    prices = (
+        products.set_index("sku")["price"].astype(float)
+        if products is not None and len(products)
+        else pd.Series(dtype=float)
+    )
+    skus = review.creatives.set_index("creative_id")["product_sku"].reindex(frame.index)
+    price = skus.map(prices).fillna(float(prices.median()) if len(prices) else 1.0)
+    frame["log_price"] = np.log(price.clip(lower=0.01))
     out = frame[list(MODEL_FEATURES)].astype(float)
     out["contrast_ratio"] = out["contrast_ratio"].fillna(1.0)  # no text colour found: nothing stands out
     return out.rename_axis("creative_id")
@@ -281,15 +300,20 @@ def fit_preflight_model(
             "history_path is empty. Give history_path (date, creative_id, audience, platform, impressions, "
             "clicks, conversions)."
         )
-    features = model_features(review)
+    features = model_features(review, inputs.products)
     history = inputs.history[inputs.history["creative_id"].isin(features.index)]
     model = fit_preflight(history, features, config, embeddings=embeddings, truth=inputs.truth)
     agreement = truth_agreement(model, inputs.truth) if inputs.truth is not None else None
     return Preflight(model=model, agreement=agreement)
 
 
-def score_variants(preflight: Preflight, variants: VariantRun, embeddings: pd.DataFrame | None = None) -> pd.DataFrame:
+def score_variants(
+    preflight: Preflight, variants: VariantRun, products: pd.DataFrame, embeddings: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Predict CTR and CVR with intervals for the variants that passed the guardrails, best first.
+
+    ``products`` is the catalogue (the variants' prices); ``embeddings`` their copy's embeddings when the
+    model was fitted with them.
 
     Returns
     -------
@@ -300,7 +324,7 @@ def score_variants(preflight: Preflight, variants: VariantRun, embeddings: pd.Da
     passed = variants.review.passed
     if not passed:
         return pd.DataFrame()
-    features = model_features(variants.review).loc[passed]
+    features = model_features(variants.review, products).loc[passed]
     platforms = variants.review.creatives.set_index("creative_id").loc[passed, "platform"].to_dict()
     emb = embeddings.loc[passed] if embeddings is not None else None
     scores = preflight.model.score(features, platforms=platforms, embeddings=emb)
@@ -308,6 +332,78 @@ def score_variants(preflight: Preflight, variants: VariantRun, embeddings: pd.Da
         ["creative_id", "sku", "template_name", "width", "height", "path"]
     ]
     return scores.merge(meta, on="creative_id").sort_values("ctr", ascending=False).reset_index(drop=True)
+
+
+def colour_name(hex_colour: str) -> str:
+    """Name a hex colour plainly (black, white, grey, or one of eight hues), for recommender features.
+
+    Written here: the recommender needs a handful of colour levels it can share across creatives, and
+    rounding hue and lightness in HSV is all that takes.
+    """
+    r, g, b = (c / 255.0 for c in hex_to_rgb(hex_colour))
+    hi, lo = max(r, g, b), min(r, g, b)
+    if hi < 0.2:
+        return "black"
+    if hi - lo < 0.12:
+        return "white" if hi > 0.85 else "grey"
+    if hi == r:
+        hue = ((g - b) / (hi - lo)) % 6
+    elif hi == g:
+        hue = (b - r) / (hi - lo) + 2
+    else:
+        hue = (r - g) / (hi - lo) + 4
+    names = ("red", "orange", "yellow", "green", "teal", "blue", "purple", "red")
+    edges = (0.25, 0.6, 1.1, 2.6, 3.2, 4.4, 5.6, 6.01)
+    return next(n for n, e in zip(names, edges, strict=True) if hue < e)
+
+
+def _shape(ratio: float) -> str:
+    return "square" if 0.9 <= ratio <= 1.1 else ("landscape" if ratio > 1.1 else "portrait")
+
+
+def fit_recommender_model(inputs: CreativeInputs, review: CreativeReview, config: RecommenderConfig) -> Recommender:
+    """Fit LightFM on the history with creative attributes measured from the files and copy.
+
+    A creative is described by its platform, shape, colour name, logo, a number in the copy and its
+    product category; an audience by the attributes its name carries (segment, age band).
+    """
+    if inputs.history is None or inputs.history.empty:
+        raise ValueError("the recommender needs a performance history (history_path, or the store's).")
+    feats = review.results.features.set_index("creative_id")
+    creatives = review.creatives.set_index("creative_id")
+    copy = review.copy.set_index("creative_id")
+    ids = [c for c in creatives.index if c in feats.index]
+    attributes = pd.DataFrame(
+        {
+            "creative_id": ids,
+            "platform": creatives.loc[ids, "platform"].to_numpy(),
+            "shape": [_shape(r) for r in feats.loc[ids, "aspect_ratio"]],
+            "colour": [colour_name(h) for h in feats.loc[ids, "dominant_hex"]],
+            "logo": feats.loc[ids, "has_logo"].astype(bool).to_numpy(),
+            "number": copy.loc[ids, "has_number"].astype(bool).to_numpy(),
+            "category": creatives.loc[ids, "category"].replace("", "unknown").to_numpy(),
+        }
+    )
+    history = inputs.history[inputs.history["creative_id"].isin(ids)]
+    return fit_recommender(history, attributes, inputs.audiences, config)
+
+
+def recommendations(recommender: Recommender, passed: Sequence[str], k: int | None = None) -> pd.DataFrame:
+    """List the top ``k`` on-brand creatives per audience (audiences x rank), for people to read.
+
+    LightFM ranks every creative it learned from; creatives that failed a guardrail are left out of the
+    lists here, since they must not be bought.
+    """
+    k = k or recommender.config.k
+    keep = [i for i, c in enumerate(recommender.creatives) if c in set(passed)]
+    if not keep:
+        return pd.DataFrame(index=pd.Index(recommender.audiences, name="audience"))
+    scores = recommender.scores()[:, keep]
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    ids = np.array(recommender.creatives)[keep][order]
+    table = pd.DataFrame(ids, index=pd.Index(recommender.audiences, name="audience"))
+    table.columns = [f"#{i + 1}" for i in range(order.shape[1])]
+    return table
 
 
 def allocation_arms(inputs: CreativeInputs, passed: Sequence[str], platform: str) -> tuple[pd.DataFrame, str]:
@@ -358,3 +454,74 @@ def allocation_arms(inputs: CreativeInputs, passed: Sequence[str], platform: str
 def allocate_budget(arms: pd.DataFrame, config: AllocationConfig) -> PolicyComparison:
     """Simulate Thompson sampling, an even split and the oracle day by day (:func:`compare_policies`)."""
     return compare_policies(arms, config)
+
+
+def preflight_table(preflight: Preflight) -> pd.DataFrame:
+    """Tabulate the pre-flight model's held-out scores, one row per target, formatted for people."""
+    rows = {}
+    for target, m in preflight.model.metrics.items():
+        rows[{"ctr": "click-through", "cvr": "conversion per click"}.get(target, target)] = {
+            "AUC": m.auc,
+            "AUC, base rates only": m.baseline_auc,
+            "calibration error": m.calibration_error,
+            "Spearman vs truth": m.spearman,
+            "interval coverage": m.interval_coverage,
+            "held-out creatives": m.n_holdout_creatives,
+        }
+    table = pd.DataFrame(rows).T.dropna(axis=1, how="all")
+    return table.style.format(
+        {
+            "AUC": "{:.3f}",
+            "AUC, base rates only": "{:.3f}",
+            "calibration error": "{:.2e}",
+            "Spearman vs truth": "{:.2f}",
+            "interval coverage": "{:.0%}",
+            "held-out creatives": "{:.0f}",
+        },
+        subset=list(table.columns),
+    )
+
+
+def holdout_against_truth(preflight: Preflight, inputs: CreativeInputs) -> pd.DataFrame | None:
+    """Held-out creatives' predicted CTR and interval next to their true CTR (audiences weighted by share).
+
+    ``None`` outside a Galaxy world.
+    """
+    if inputs.truth is None or inputs.audiences is None:
+        return None
+    shares = inputs.audiences.set_index("audience")["share"]
+    truth = inputs.truth.assign(w=inputs.truth["audience"].map(shares).fillna(0.0))
+    truth = truth.assign(wctr=truth["w"] * truth["true_ctr"]).groupby("creative_id")[["wctr", "w"]].sum()
+    true_ctr = (truth["wctr"] / truth["w"]).rename("true_ctr")
+    return preflight.model.holdout_scores.join(true_ctr, on="creative_id").dropna(subset=["true_ctr"])
+
+
+def recommender_table(recommender: Recommender) -> pd.DataFrame:
+    """LightFM and the popularity baseline on the held-out days: precision@k and AUC (rows: the two)."""
+    m = recommender.metrics
+    return pd.DataFrame(
+        {f"precision@{m.k}": [m.precision_at_k, m.baseline_precision_at_k], "AUC": [m.auc, m.baseline_auc]},
+        index=["LightFM", "popularity"],
+    )
+
+
+def allocation_table(comparison: PolicyComparison) -> pd.DataFrame:
+    """Tabulate the allocation per creative, formatted for people.
+
+    Its true rate, the share of budget Thompson sampling and the even split gave it, and the day the kill
+    switch stopped it.
+    """
+    thompson = comparison.runs["thompson"].summary().set_index("arm_id")
+    even = comparison.runs["even"].spend_share()
+    table = pd.DataFrame(
+        {
+            "creative": thompson["label"],
+            "true conversions per 1,000 impressions": 1000 * thompson["true_rate"],
+            "Thompson share": thompson["spend_share"],
+            "even share": even.reindex(thompson.index),
+            "killed on day": thompson["killed_on"].astype("object").where(thompson["killed_on"].notna(), "–"),
+        }
+    ).sort_values("Thompson share", ascending=False)
+    return table.style.format(
+        {"true conversions per 1,000 impressions": "{:.3f}", "Thompson share": "{:.1%}", "even share": "{:.1%}"}
+    )
