@@ -99,16 +99,15 @@ Markdown(
 )
 
 # %%
-review.results.counts().T
+counts
 
 # %% [markdown]
-# Each column is a rule of the brand file; "not checked" means an earlier rule (an unreadable file,
-# an unknown platform) made it impossible to measure. The reasons below name the value measured
-# and the threshold it broke.
+# Each row is a rule of the brand file; "not checked" means an earlier rule (an unreadable file,
+# an unknown platform) made it impossible to measure. Examples of each failure, with the value
+# measured and the threshold it broke (every one is in `guardrails.csv`):
 
 # %%
-failures = review.results.failures()
-failures.groupby("rule").head(2).set_index(["rule", "creative_id"])[["reason"]].head(16)
+Markdown(analysis.failure_reasons(review))
 
 # %%
 analysis.failure_sheet(review)
@@ -202,7 +201,8 @@ fig_scores if fig_scores is not None else Markdown("No variant passed the guardr
 
 # %%
 recommender = analysis.fit_recommender_model(inputs, review, params.recommender)
-recommended = analysis.recommendations(recommender, review.passed, params.top_k)
+headlines = inputs.creatives.set_index("creative_id")["headline"]
+recommended = analysis.recommendations(recommender, review.passed, params.top_k, headlines)
 fig_recommender = plots.recommender_chart(analysis.recommender_table(recommender))
 fig_recommender
 

@@ -28,6 +28,7 @@ WORKFLOW_NOTEBOOKS: dict[str, str] = {
     "mmm": "02_mmm",
     "mta": "03_mta",
     "uplift": "04_uplift",
+    "creative": "05_creative",
 }
 #: Workflows that fit no model (the inventory grades data; it has no model.py).
 WITHOUT_MODEL: frozenset[str] = frozenset({"inventory"})

@@ -14,7 +14,7 @@ Guardrail failures are never scored or given budget: :func:`score_variants` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +43,7 @@ __all__ = [
     "allocation_arms",
     "allocation_table",
     "colour_name",
+    "failure_reasons",
     "failure_sheet",
     "fit_preflight_model",
     "fit_recommender_model",
@@ -151,6 +152,18 @@ def review_creatives(creatives: pd.DataFrame, inputs: CreativeInputs) -> Creativ
         ]
     )
     return CreativeReview(results=results, copy=copy, creatives=creatives.reset_index(drop=True))
+
+
+def failure_reasons(review: CreativeReview, per_rule: int = 2) -> str:
+    """Write example failures as a Markdown list: up to ``per_rule`` creatives per rule, with reasons."""
+    failures = review.results.failures()
+    if failures.empty:
+        return "No creative failed a rule."
+    lines = [
+        f"- **{row.rule}**, {row.creative_id}: {row.reason}"
+        for row in failures.groupby("rule", sort=False).head(per_rule).itertuples()
+    ]
+    return "\n".join(lines)
 
 
 def failure_sheet(review: CreativeReview, limit: int = 18, thumb: int = 180) -> Image.Image | None:
@@ -388,11 +401,14 @@ def fit_recommender_model(inputs: CreativeInputs, review: CreativeReview, config
     return fit_recommender(history, attributes, inputs.audiences, config)
 
 
-def recommendations(recommender: Recommender, passed: Sequence[str], k: int | None = None) -> pd.DataFrame:
+def recommendations(
+    recommender: Recommender, passed: Sequence[str], k: int | None = None, headlines: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """List the top ``k`` on-brand creatives per audience (audiences x rank), for people to read.
 
     LightFM ranks every creative it learned from; creatives that failed a guardrail are left out of the
-    lists here, since they must not be bought.
+    lists here, since they must not be bought. With ``headlines`` (creative id -> headline) each cell
+    reads ``"CR0006: 25% off audio favourites"``.
     """
     k = k or recommender.config.k
     keep = [i for i, c in enumerate(recommender.creatives) if c in set(passed)]
@@ -401,6 +417,9 @@ def recommendations(recommender: Recommender, passed: Sequence[str], k: int | No
     scores = recommender.scores()[:, keep]
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     ids = np.array(recommender.creatives)[keep][order]
+    if headlines is not None:
+        named = np.vectorize(lambda c: f"{c}: {str(headlines.get(c, ''))[:26]}")
+        ids = named(ids)
     table = pd.DataFrame(ids, index=pd.Index(recommender.audiences, name="audience"))
     table.columns = [f"#{i + 1}" for i in range(order.shape[1])]
     return table
@@ -524,4 +543,4 @@ def allocation_table(comparison: PolicyComparison) -> pd.DataFrame:
     ).sort_values("Thompson share", ascending=False)
     return table.style.format(
         {"true conversions per 1,000 impressions": "{:.3f}", "Thompson share": "{:.1%}", "even share": "{:.1%}"}
-    )
+    ).set_properties(subset=["creative"], **{"text-align": "left"})

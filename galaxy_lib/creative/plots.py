@@ -52,6 +52,8 @@ def guardrail_chart(counts: dict[str, pd.DataFrame], title: str = "Brand guardra
                 legendgroup=status,
                 showlegend=col == 1,
                 hovertemplate=f"%{{y}}: %{{x}} {status}<extra></extra>",
+                row=1,
+                col=col,
             )
         fig.update_xaxes(title_text="creatives", row=1, col=col)
     fig.update_layout(barmode="stack")

@@ -66,6 +66,18 @@ BAD_VALUES: dict[str, list[tuple[str, dict[str, Any], str]]] = {
         ("date", {"as_of": "next spring"}, "as_of"),
         ("forest on an amount", {"outcome_type": "continuous", "outcome_column": "revenue"}, "learners"),
     ],
+    "05_creative": [
+        ("share", {"holdout_share": 0.9}, "holdout_share"),
+        ("count", {"bootstrap": 1}, "bootstrap"),
+        ("cap below floor", {"floor": 0.3, "cap": 0.2}, "cap"),
+        ("platform", {"allocation_platform": "tiktok"}, "allocation_platform"),
+        ("platform", {"variant_platforms": ["social", "billboard"]}, "variant_platforms"),
+        ("palette", {"band_colour": "gold"}, "band_colour"),
+        ("path", {"brand_file": "parameters/no_such_brand.yaml"}, "brand_file"),
+        ("path", {"history_path": "data/no_such_history.csv"}, "history_path"),
+        ("count", {"top_k": 0}, "top_k"),
+        ("probability", {"kill_probability": 1.5}, "kill_probability"),
+    ],
 }
 
 

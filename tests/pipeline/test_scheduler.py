@@ -56,6 +56,7 @@ def test_repository_schedule_is_valid():
         "02_mmm.yaml",
         "03_mta.yaml",
         "04_uplift.yaml",
+        "05_creative.yaml",
     }
     assert cfg.max_parallel == 2 and all(j.enabled for j in cfg.jobs)
 
