@@ -329,7 +329,7 @@ NOTEBOOK_PII = ("hostile.one@evil.example", "hostile.two@evil.example", "+44 770
 
 
 def _hostile_world(root: Path) -> tuple[str, ...]:
-    """A ci world with hostile rows of spend, touchpoints and customers ingested into it; returns the raw values."""
+    """A ci world with hostile rows of spend, touchpoints, creatives and customers ingested; returns the raw values."""
     from galaxy_lib.simulate import build_world
 
     build_world(root, size="ci", progress=False)
@@ -353,6 +353,25 @@ def _hostile_world(root: Path) -> tuple[str, ...]:
                 ["EH1", ids[0], ids[0], "search", "cmp", "", "2023-03-01T10:20:00"],  # id shifted into ts
                 ["EH2", ids[1], "2023-03-01T10:15:00", NOTEBOOK_PII[0], "cmp", "", "2023-03-01T10:20:00"],
                 ["EH3", ids[1], "2023-03-01T10:15:00", "search", NOTEBOOK_PII[2], "", "2023-03-01T10:20:00"],
+            ],
+        ),
+        "creatives": (  # personal data in a creative's copy: quarantined at ingest, never published
+            [
+                "creative_id",
+                "channel",
+                "format",
+                "headline",
+                "body",
+                "dominant_color",
+                "has_logo",
+                "text_density",
+                "image_path",
+                "impressions",
+                "clicks",
+            ],
+            [
+                ["CRH1", "social", "square", f"Write to {NOTEBOOK_PII[0]}", "", "blue", "1", "0.2", "x.png", "9", "1"],
+                ["CRH2", "social", "square", "Call us", f"on {NOTEBOOK_PII[2]}", "blue", "1", "0.2", "x.png", "9", "1"],
             ],
         ),
         "customers": (
@@ -401,4 +420,4 @@ def test_hostile_rows_never_reach_the_reports(tmp_path: Path, monkeypatch: pytes
     assert not (tmp_path / ATTACK_FILE).exists()
 
 
-NOTEBOOKS = ("01_data_inventory", "02_mmm", "03_mta", "04_uplift")
+NOTEBOOKS = ("01_data_inventory", "02_mmm", "03_mta", "04_uplift", "05_creative")
