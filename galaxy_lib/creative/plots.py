@@ -155,8 +155,9 @@ def truth_chart(scores: pd.DataFrame, title: str = "Held-out creatives: predicte
         )
     top = float(max(scores["true_ctr"].max(), scores["ctr_high"].max())) * 1.05
     fig.add_scatter(x=[0, top], y=[0, top], mode="lines", line=dict(dash="dot", color="#9e9e9e"), showlegend=False)
-    fig.update_xaxes(title_text="true CTR", tickformat=".2%", type="log")
-    fig.update_yaxes(title_text="predicted CTR", tickformat=".2%", type="log")
+    ticks = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]
+    fig.update_xaxes(title_text="true CTR", tickformat=".1%", type="log", tickvals=ticks)
+    fig.update_yaxes(title_text="predicted CTR", tickformat=".1%", type="log", tickvals=ticks)
     return _legend_below(apply_theme(fig, title, height=460))
 
 
