@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/mta_journeys_memory.py
 	$(BIN)/python bench/mmm_vs_meridian.py
 	$(BIN)/python bench/uplift.py
+	$(BIN)/python bench/creative.py
 
 clean-data:
 	rm -rf data/ci data/demo data/bench

@@ -453,61 +453,19 @@ def stage_guardrails(setup: Setup, variants: pd.DataFrame | None) -> dict[str, A
 
 
 # -- stage 3: scoring -------------------------------------------------------------------------------
-def creative_features(creatives: pd.DataFrame) -> pd.DataFrame:
-    """Per-creative model features from the creatives' metadata, as the image and copy readers would measure them.
-
-    Parameters
-    ----------
-    creatives
-        ``simulate_creatives``' table.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by ``creative_id``: aspect ratio of the format, dominant colour in CIELAB, logo, text
-        density, digits and length of the headline, and the price of the product shown.
-    """
-    import numpy as np
-    import pandas as pd
-    from skimage.color import rgb2lab
-
-    from galaxy_lib.simulate.catalogue import PRODUCTS
-    from galaxy_lib.simulate.creatives import COLORS, FORMATS
-
-    price = {p.sku: p.price for p in PRODUCTS}
-    rgb = np.array([COLORS[c] for c in creatives["dominant_color"]], dtype=float) / 255.0
-    lab = rgb2lab(rgb.reshape(-1, 1, 3)).reshape(-1, 3)
-    size = np.array([FORMATS[f] for f in creatives["format"]], dtype=float)
-    headline = creatives["headline"].astype(str)
-    return pd.DataFrame(
-        {
-            "aspect_ratio": size[:, 0] / size[:, 1],
-            "dominant_l": lab[:, 0],
-            "dominant_a": lab[:, 1],
-            "dominant_b": lab[:, 2],
-            "has_logo": creatives["has_logo"].astype(float).to_numpy(),
-            "text_density": creatives["text_density"].astype(float).to_numpy(),
-            "has_number": headline.str.contains(r"\d").astype(float).to_numpy(),
-            "headline_chars": headline.str.len().astype(float).to_numpy(),
-            "price": creatives["product_sku"].map(price).astype(float).to_numpy(),
-        },
-        index=pd.Index(creatives["creative_id"].astype(str), name="creative_id"),
-    )
-
-
 def stage_scoring(setup: Setup, args: argparse.Namespace) -> dict[str, Any]:
     """Fit the pre-flight model, then time ``score`` of new creatives against the bare point predictions."""
     import numpy as np
     import pandas as pd
 
     from galaxy_lib.creative.model import PreflightConfig, fit_preflight
-    from galaxy_lib.simulate.creative_history import simulate_creative_history
+    from galaxy_lib.simulate.creative_history import metadata_features, simulate_creative_history
 
     creatives = setup.creatives
     history = simulate_creative_history(
         creatives, setup.true_ctr, end=pd.Timestamp(HISTORY_END), days=HISTORY_DAYS, seed=args.seed
     )
-    features = creative_features(creatives)
+    features = metadata_features(creatives)
     config = PreflightConfig(seed=args.seed, threads=1)
     model, fit = timed(lambda: fit_preflight(history.table, features, config, truth=history.truth))
 

@@ -95,6 +95,7 @@ __all__ = [
     "audiences_table",
     "draw_master",
     "master_path",
+    "metadata_features",
     "products_table",
     "simulate_creative_history",
 ]
@@ -515,3 +516,45 @@ def products_table() -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def metadata_features(creatives: pd.DataFrame) -> pd.DataFrame:
+    """Model features of simulated creatives from their metadata, as the image and copy readers would measure them.
+
+    For tests and benchmarks that need a pre-flight model's inputs without drawing and reading PNGs:
+    the dominant colour in CIELAB, the format's aspect ratio, the logo, the text density, a digit and
+    the length of the headline, and the catalogue price of the product.
+
+    Parameters
+    ----------
+    creatives
+        The creatives table of :func:`galaxy_lib.simulate.creatives.simulate_creatives`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per creative, indexed by ``creative_id``.
+    """
+    from skimage.color import rgb2lab
+
+    from galaxy_lib.simulate.creatives import COLORS, FORMATS
+
+    price = {p.sku: p.price for p in PRODUCTS}
+    rgb = np.array([COLORS[c] for c in creatives["dominant_color"]], dtype=float) / 255.0
+    lab = rgb2lab(rgb.reshape(-1, 1, 3)).reshape(-1, 3)
+    size = np.array([FORMATS[f] for f in creatives["format"]], dtype=float)
+    headline = creatives["headline"].astype(str)
+    return pd.DataFrame(
+        {
+            "aspect_ratio": size[:, 0] / size[:, 1],
+            "dominant_l": lab[:, 0],
+            "dominant_a": lab[:, 1],
+            "dominant_b": lab[:, 2],
+            "has_logo": creatives["has_logo"].astype(float).to_numpy(),
+            "text_density": creatives["text_density"].astype(float).to_numpy(),
+            "has_number": headline.str.contains(r"\d").astype(float).to_numpy(),
+            "headline_chars": headline.str.len().astype(float).to_numpy(),
+            "price": creatives["product_sku"].map(price).astype(float).to_numpy(),
+        },
+        index=pd.Index(creatives["creative_id"].astype(str), name="creative_id"),
+    )

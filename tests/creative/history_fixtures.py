@@ -15,40 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-import numpy as np
 import pandas as pd
-from skimage.color import rgb2lab
 
 from galaxy_lib.simulate.catalogue import PRODUCTS
-from galaxy_lib.simulate.creative_history import CreativeHistory, simulate_creative_history
-from galaxy_lib.simulate.creatives import COLORS, FORMATS, simulate_creatives
+from galaxy_lib.simulate.creative_history import CreativeHistory, metadata_features, simulate_creative_history
+from galaxy_lib.simulate.creatives import simulate_creatives
 
 END = pd.Timestamp("2026-11-30")
 DAYS = 56
 _CATEGORY = {p.sku: p.category for p in PRODUCTS}
-_PRICE = {p.sku: p.price for p in PRODUCTS}
-
-
-def creative_features(creatives: pd.DataFrame) -> pd.DataFrame:
-    """Per-creative numeric features as the image and copy readers would measure them (index creative_id)."""
-    rgb = np.array([COLORS[c] for c in creatives["dominant_color"]], dtype=float) / 255.0
-    lab = rgb2lab(rgb.reshape(-1, 1, 3)).reshape(-1, 3)
-    size = np.array([FORMATS[f] for f in creatives["format"]], dtype=float)
-    headline = creatives["headline"].astype(str)
-    return pd.DataFrame(
-        {
-            "aspect_ratio": size[:, 0] / size[:, 1],
-            "dominant_l": lab[:, 0],
-            "dominant_a": lab[:, 1],
-            "dominant_b": lab[:, 2],
-            "has_logo": creatives["has_logo"].astype(float).to_numpy(),
-            "text_density": creatives["text_density"].astype(float).to_numpy(),
-            "has_number": headline.str.contains(r"\d").astype(float).to_numpy(),
-            "headline_chars": headline.str.len().astype(float).to_numpy(),
-            "price": creatives["product_sku"].map(_PRICE).astype(float).to_numpy(),
-        },
-        index=pd.Index(creatives["creative_id"], name="creative_id"),
-    )
 
 
 def creative_attributes(creatives: pd.DataFrame) -> pd.DataFrame:
@@ -87,6 +62,6 @@ def world(seed: int, n_creatives: int = 80) -> World:
         creatives=cs.table,
         true_ctr=dict(cs.true_ctr),
         history=history,
-        features=creative_features(cs.table),
+        features=metadata_features(cs.table),
         attributes=creative_attributes(cs.table),
     )
