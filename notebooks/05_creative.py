@@ -212,7 +212,7 @@ fig_recommender
 # everyone; LightFM learns which audience likes which colour, format, product and offer.
 
 # %%
-recommended.head(12)
+recommended.style.set_properties(**{"text-align": "left"})
 
 # %% [markdown]
 # The on-brand creatives LightFM would show each audience first.

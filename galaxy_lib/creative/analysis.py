@@ -14,6 +14,7 @@ Guardrail failures are never scored or given budget: :func:`score_variants` and
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -418,7 +419,7 @@ def recommendations(
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     ids = np.array(recommender.creatives)[keep][order]
     if headlines is not None:
-        named = np.vectorize(lambda c: f"{c}: {str(headlines.get(c, ''))[:26]}")
+        named = np.vectorize(lambda c: f"{c}: {textwrap.shorten(str(headlines.get(c, '')), 30, placeholder=' …')}")
         ids = named(ids)
     table = pd.DataFrame(ids, index=pd.Index(recommender.audiences, name="audience"))
     table.columns = [f"#{i + 1}" for i in range(order.shape[1])]
