@@ -353,25 +353,9 @@ def creative_inputs(setup: Setup) -> list[CreativeInput]:
 
 def variant_inputs(table: pd.DataFrame) -> list[CreativeInput]:
     """Generated variants as guardrail inputs, with their text boxes (as the notebook checks them)."""
-    from galaxy_lib.creative.guardrails import CreativeInput
-    from galaxy_lib.creative.variants import parse_box
+    from galaxy_lib.creative.analysis import creative_inputs, variant_creatives
 
-    ids = table["variant_id"].astype(str)
-    ids = ids.where(~ids.duplicated(keep=False), ids + "@" + table["platform"].astype(str))
-    return [
-        CreativeInput(
-            creative_id=cid,
-            platform=str(r.platform),
-            category=str(r.category) or None,
-            headline=str(r.headline),
-            body=str(r.body),
-            cta=str(r.cta),
-            disclaimer=str(r.disclaimer),
-            image_path=str(r.path),
-            text_box=parse_box(r.text_box),
-        )
-        for cid, r in zip(ids, table.itertuples(index=False), strict=True)
-    ]
+    return creative_inputs(variant_creatives(table))
 
 
 def decode_all(paths: Sequence[str]) -> None:

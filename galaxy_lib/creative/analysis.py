@@ -44,6 +44,7 @@ __all__ = [
     "allocation_arms",
     "allocation_table",
     "colour_name",
+    "creative_inputs",
     "failure_reasons",
     "failure_sheet",
     "fit_preflight_model",
@@ -57,6 +58,7 @@ __all__ = [
     "review_creatives",
     "score_variants",
     "text_embeddings",
+    "variant_creatives",
 ]
 
 #: Features the pre-flight model reads, all free of the image's pixel size (the history's creatives and
@@ -110,7 +112,8 @@ class CreativeReview:
         return failures.groupby("creative_id", sort=False)["rule"].agg(", ".join)
 
 
-def _inputs(creatives: pd.DataFrame) -> list[CreativeInput]:
+def creative_inputs(creatives: pd.DataFrame) -> list[CreativeInput]:
+    """Rows of a creatives table (the columns :func:`review_creatives` reads) as guardrail inputs."""
     boxes = creatives["text_box"] if "text_box" in creatives.columns else [None] * len(creatives)
     return [
         CreativeInput(
@@ -140,7 +143,7 @@ def review_creatives(creatives: pd.DataFrame, inputs: CreativeInputs) -> Creativ
         The loaded inputs (their brand file).
     """
     brand = inputs.brand
-    results = check_batch(_inputs(creatives), brand)
+    results = check_batch(creative_inputs(creatives), brand)
     copy = pd.DataFrame(
         [
             {
@@ -230,10 +233,17 @@ def make_variants(
     batch = generate_variants(
         products, templates, inputs.brand, out_dir, platforms=list(platforms or []) or None, band_colour=band_colour
     )
-    table = batch.table
+    return VariantRun(batch=batch, review=review_creatives(variant_creatives(batch.table), inputs))
+
+
+def variant_creatives(table: pd.DataFrame) -> pd.DataFrame:
+    """Turn the variants table into creatives to review (``creative_id`` = ``variant_id``, with its text box).
+
+    A file used on two platforms is checked once per use: its id gets ``@<platform>``.
+    """
     creatives = pd.DataFrame(
         {
-            "creative_id": table["variant_id"],
+            "creative_id": table["variant_id"].astype(str),
             "platform": table["platform"],
             "category": table["category"].fillna("").astype(str),
             "headline": table["headline"],
@@ -245,9 +255,9 @@ def make_variants(
             "text_box": table["text_box"],
         }
     )
-    if creatives["creative_id"].duplicated().any():  # one file used on two platforms: one check per use
-        creatives["creative_id"] = creatives["creative_id"] + "@" + creatives["platform"]
-    return VariantRun(batch=batch, review=review_creatives(creatives, inputs))
+    ids = creatives["creative_id"]
+    creatives["creative_id"] = ids.where(~ids.duplicated(keep=False), ids + "@" + creatives["platform"].astype(str))
+    return creatives
 
 
 def model_features(review: CreativeReview, products: pd.DataFrame | None = None) -> pd.DataFrame:

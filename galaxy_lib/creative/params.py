@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from galaxy_lib.core.config import resolve_path
 from galaxy_lib.core.params import InputPath, NotebookParams
 from galaxy_lib.creative.bandit import AllocationConfig
-from galaxy_lib.creative.brand import BrandFileError, BrandRules, load_brand
+from galaxy_lib.creative.brand import BrandFileError, load_brand
 from galaxy_lib.creative.model import PreflightConfig
 from galaxy_lib.creative.recommend import RecommenderConfig
 
@@ -118,11 +118,6 @@ class CreativeParams(NotebookParams):
                 f"band_colour: {self.band_colour!r} is not a palette name; use one of {', '.join(brand.palette)}"
             )
         return self
-
-    @property
-    def brand(self) -> BrandRules:
-        """The validated brand file."""
-        return load_brand(resolve_path(self.brand_file))
 
     @property
     def preflight(self) -> PreflightConfig:

@@ -96,10 +96,16 @@ def _finite(x: Any) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
 
+def _unreadable(review: CreativeReview) -> list[str]:
+    """Ids of the creatives whose image could not be read."""
+    table = review.results.table
+    return (
+        table.loc[(table["rule"] == "readable_image") & (table["status"] == "fail"), "creative_id"].astype(str).tolist()
+    )
+
+
 def _guardrail_metrics(review: CreativeReview) -> GuardrailMetrics:
     counts = review.results.counts()
-    unreadable = review.results.table
-    unreadable = unreadable[(unreadable["rule"] == "readable_image") & (unreadable["status"] == "fail")]
     return GuardrailMetrics(
         checked=review.creatives["creative_id"].astype(str).tolist(),
         passed_ids=review.passed,
@@ -107,7 +113,7 @@ def _guardrail_metrics(review: CreativeReview) -> GuardrailMetrics:
             str(rule): RuleCounts(passed=int(r["pass"]), failed=int(r["fail"]), not_checked=int(r["not checked"]))
             for rule, r in counts.iterrows()
         },
-        unreadable=unreadable["creative_id"].astype(str).tolist(),
+        unreadable=_unreadable(review),
     )
 
 
@@ -125,7 +131,7 @@ def report_gates(run: CreativeRun) -> list[Gate]:
     """
     checked = len(run.variants.review.creatives)
     share = len(run.variants.review.passed) / checked if checked else None
-    unreadable = len(_guardrail_metrics(run.review).unreadable)
+    unreadable = len(_unreadable(run.review))
     ctr = run.preflight.model.metrics["ctr"]
     gates = [
         measure(
